@@ -1,0 +1,5 @@
+import sys
+
+from greenai.cli import main
+
+sys.exit(main())

@@ -1,0 +1,164 @@
+"""The `greenai` command: parses arguments, calls the library, prints. Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+
+from greenai._version import __version__
+from greenai.errors import GreenAIError
+
+
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from greenai.probes.discover import discover
+    from greenai.report.text import probe_report
+
+    found = discover()
+    if args.json:
+        doc = {
+            "probes": [
+                {"id": p.id, "domain": p.domain, "method": p.method.value,
+                 "provenance": p.method.provenance, "counts_in_total": p.counts_in_total,
+                 "info": p.info()}
+                for p in found.probes
+            ],
+            "unavailable": [u.to_dict() for u in found.unavailable],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        print(probe_report(found))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from greenai.meter import Meter
+    from greenai.report.text import summary
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print("greenai run: no command given. Usage: greenai run [-o FILE] -- CMD ...", file=sys.stderr)
+        return 2
+    m = Meter(task=args.task, unit=args.unit, interval_s=args.interval,
+              idle_baseline_s=args.idle_baseline, output=args.output)
+    m.command = tuple(command)
+    forwarded: list[int] = []
+    m.start()
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        m.exit_code = 127
+        m.stop("failed", exc)
+        print(f"greenai run: cannot start {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 127
+
+    def forward(signum: int, _frame: object) -> None:
+        forwarded.append(signum)
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    exit_code = code if code >= 0 else 128 - code  # killed by signal N -> 128 + N, like a shell
+    m.exit_code = exit_code
+    if args.units is not None:
+        m.count(args.units)
+    status = "interrupted" if forwarded else ("ok" if code == 0 else "failed")
+    result = m.stop(status)
+    if result is not None and not args.quiet:
+        print(summary(result), file=sys.stderr)
+        print(f"result      {args.output}", file=sys.stderr)
+    return exit_code
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from greenai.meter import meter
+    from greenai.report.text import summary
+
+    n = 512
+    flop_per_matmul = 2 * n**3
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    print(f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr)
+    with meter(task="demo-gemm", unit="GFLOP", output=args.output) as m:
+        deadline = time.monotonic() + args.seconds
+        while time.monotonic() < deadline:
+            a @ b
+            m.count(flop_per_matmul / 1e9)
+    assert m.result is not None
+    print(summary(m.result))
+    if args.output:
+        print(f"result      {args.output}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from greenai.measurement import load
+    from greenai.report.text import summary
+
+    print(summary(load(args.file)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the `greenai` command."""
+    parser = argparse.ArgumentParser(
+        prog="greenai",
+        description="Meter the energy and water of AI work, rate it, and disclose it.",
+    )
+    parser.add_argument("--version", action="version", version=f"greenai {__version__}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("probe", help="list the probes that work here, and why others don't")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_probe)
+
+    p = sub.add_parser("run", help="meter a command: greenai run -o run.json -- CMD ...")
+    p.add_argument("-o", "--output", default="greenai-run.json", help="result JSON (default %(default)s)")
+    p.add_argument("--interval", type=float, default=0.1, help="sampling interval in s (default 0.1)")
+    p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
+    p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
+    p.add_argument("--units", type=float, default=None, help="functional units the command did")
+    p.add_argument("--idle-baseline", type=float, default=0.0, metavar="S",
+                   help="measure idle power for S seconds first")
+    p.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("demo", help="meter a short built-in workload and print the result")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("-o", "--output", default=None)
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("show", help="print the summary of a result file")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the `greenai` command; return its exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except GreenAIError as exc:
+        print(f"greenai: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

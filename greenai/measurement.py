@@ -1,0 +1,320 @@
+"""The Measurement: what a metered run produced, as frozen values, and its JSON form.
+
+This is the first version of the disclosure document; later layers (site, footprint,
+rating) add blocks to the same JSON without changing these fields.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DisclosureError
+
+SCHEMA_VERSION = "0.1"
+DOCUMENT_KIND = "greenai.measurement"
+STATUSES = ("ok", "failed", "interrupted")
+
+
+@dataclass(frozen=True)
+class DeviceEnergy:
+    """Energy of one probe (a RAPL zone, a GPU, a model) over the measured window."""
+
+    id: str
+    domain: str
+    method: str  # counter | power | model
+    provenance: str  # measured | modelled
+    energy_j: float | None  # None: no reading at all in this window (failed before it)
+    counts_in_total: bool
+    status: str = "ok"  # ok | failed
+    failed_at_s: float | None = None  # seconds after the window start
+    error: str | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DomainEnergy:
+    """Energy of one domain (cpu, dram, gpu, system): the sum of its non-overlapping probes."""
+
+    energy_j: float
+    provenance: str  # measured | modelled | mixed
+    complete: bool  # False when a probe of the domain failed during the window
+
+
+@dataclass(frozen=True)
+class PhaseEnergy:
+    """Energy spent inside ``with meter.phase(name):`` blocks of one name."""
+
+    name: str
+    duration_s: float
+    energy_j: float
+    by_domain: dict[str, float]
+    units: float = 0.0
+
+
+@dataclass(frozen=True)
+class IdleBaseline:
+    """Idle power measured before the run, and the run's energy net of it."""
+
+    duration_s: float
+    power_w: float
+    power_by_domain_w: dict[str, float]
+    net_energy_j: float
+    net_by_domain_j: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Mean power (W) per device over time slots; slot k ends at t_s[k] (s after start)."""
+
+    resolution_s: float
+    t_s: tuple[float, ...]
+    power_w: dict[str, tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A stretch a probe did not measure (from failed_at_s to the end of the window)."""
+
+    probe: str
+    from_s: float
+    error: str
+    fatal: bool = True
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A metered run: energy per domain and device, units, phases, status, inventory."""
+
+    status: str
+    task: str | None
+    unit: str | None
+    units_done: float
+    started_at: str  # ISO 8601, UTC
+    duration_s: float
+    domains: dict[str, DomainEnergy]
+    devices: tuple[DeviceEnergy, ...]
+    phases: tuple[PhaseEnergy, ...] = ()
+    idle: IdleBaseline | None = None
+    gaps: tuple[Gap, ...] = ()
+    probes_unavailable: tuple[dict[str, str], ...] = ()
+    host: dict[str, Any] = field(default_factory=dict)
+    sampling: dict[str, Any] = field(default_factory=dict)
+    timeline: Timeline | None = None
+    error: dict[str, str] | None = None
+    command: tuple[str, ...] | None = None
+    exit_code: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # blocks added by later layers
+    schema_version: str = SCHEMA_VERSION
+    greenai_version: str = ""
+
+    @property
+    def energy_j(self) -> float:
+        """Return the run's IT energy in J: the sum over domains (no overlap counted)."""
+        return math.fsum(d.energy_j for d in self.domains.values())
+
+    @property
+    def by_domain(self) -> dict[str, float]:
+        """Return energy (J) per domain."""
+        return {name: d.energy_j for name, d in self.domains.items()}
+
+    @property
+    def by_device(self) -> dict[str, float | None]:
+        """Return energy (J) per probe/device, including zones that do not count in the total."""
+        return {d.id: d.energy_j for d in self.devices}
+
+    @property
+    def energy_per_unit_j(self) -> float | None:
+        """Return J per functional unit, None when no units were counted."""
+        return self.energy_j / self.units_done if self.units_done > 0 else None
+
+    @property
+    def provenance(self) -> str:
+        """Return 'measured' if every domain was measured, 'modelled' if all modelled, else 'mixed'."""
+        kinds = {d.provenance for d in self.domains.values()}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
+    @property
+    def power_w(self) -> float:
+        """Return the mean power (W) over the run."""
+        return self.energy_j / self.duration_s if self.duration_s > 0 else 0.0
+
+    # ---------------------------------------------------------------- JSON
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON-ready document."""
+        doc: dict[str, Any] = {
+            "kind": DOCUMENT_KIND,
+            "schema_version": self.schema_version,
+            "greenai_version": self.greenai_version,
+            "status": self.status,
+            "task": self.task,
+            "unit": self.unit,
+            "units_done": self.units_done,
+            "started_at": self.started_at,
+            "duration_s": self.duration_s,
+            "energy_j": self.energy_j,
+            "energy_per_unit_j": self.energy_per_unit_j,
+            "provenance": self.provenance,
+            "domains": {k: _plain(v) for k, v in self.domains.items()},
+            "devices": [_plain(d) for d in self.devices],
+            "phases": [_plain(p) for p in self.phases],
+            "idle": _plain(self.idle) if self.idle else None,
+            "gaps": [_plain(g) for g in self.gaps],
+            "probes_unavailable": list(self.probes_unavailable),
+            "host": self.host,
+            "sampling": self.sampling,
+            "timeline": _timeline_dict(self.timeline),
+            "error": self.error,
+            "command": list(self.command) if self.command is not None else None,
+            "exit_code": self.exit_code,
+        }
+        doc.update(self.extra)
+        return doc
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any], source: str = "<dict>") -> Measurement:
+        """Return a Measurement from its JSON form; DisclosureError names the bad field."""
+        if not isinstance(doc, dict):
+            raise DisclosureError(f"{source}: expected a JSON object, got {type(doc).__name__}")
+        reader = _Reader(doc, source)
+        known = {f.name for f in fields(cls)} | {"kind", "energy_j", "energy_per_unit_j", "provenance"}
+        status = reader.get("status", str)
+        if status not in STATUSES:
+            raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
+        timeline = doc.get("timeline")
+        return cls(
+            status=status,
+            task=reader.get("task", str, optional=True),
+            unit=reader.get("unit", str, optional=True),
+            units_done=reader.get("units_done", (int, float)),
+            started_at=reader.get("started_at", str),
+            duration_s=reader.get("duration_s", (int, float)),
+            domains={
+                k: reader.build(DomainEnergy, v, f"domains.{k}")
+                for k, v in reader.get("domains", dict).items()
+            },
+            devices=tuple(
+                reader.build(DeviceEnergy, d, f"devices[{i}]")
+                for i, d in enumerate(reader.get("devices", list))
+            ),
+            phases=tuple(
+                reader.build(PhaseEnergy, p, f"phases[{i}]")
+                for i, p in enumerate(reader.get("phases", list, optional=True) or [])
+            ),
+            idle=reader.build(IdleBaseline, doc["idle"], "idle") if doc.get("idle") else None,
+            gaps=tuple(
+                reader.build(Gap, g, f"gaps[{i}]")
+                for i, g in enumerate(reader.get("gaps", list, optional=True) or [])
+            ),
+            probes_unavailable=tuple(reader.get("probes_unavailable", list, optional=True) or []),
+            host=reader.get("host", dict, optional=True) or {},
+            sampling=reader.get("sampling", dict, optional=True) or {},
+            timeline=Timeline(
+                resolution_s=timeline["resolution_s"],
+                t_s=tuple(timeline["t_s"]),
+                power_w={k: tuple(v) for k, v in timeline["power_w"].items()},
+            )
+            if isinstance(timeline, dict)
+            else None,
+            error=reader.get("error", dict, optional=True),
+            command=tuple(doc["command"]) if doc.get("command") is not None else None,
+            exit_code=reader.get("exit_code", int, optional=True),
+            extra={k: v for k, v in doc.items() if k not in known},
+            schema_version=reader.get("schema_version", str),
+            greenai_version=reader.get("greenai_version", str, optional=True) or "",
+        )
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """Return the document as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the document atomically (temp file, fsync, rename); return the path."""
+        return write_atomic(Path(path), self.to_json())
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write text to path via a temp file in the same directory, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(path: str | os.PathLike[str]) -> Measurement:
+    """Return the Measurement stored in a result JSON file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DisclosureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DisclosureError(f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: "
+                              f"{exc.msg}") from exc
+    return Measurement.from_dict(doc, source=str(p))
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+def _timeline_dict(tl: Timeline | None) -> dict[str, Any] | None:
+    if tl is None:
+        return None
+    return {
+        "resolution_s": tl.resolution_s,
+        "t_s": list(tl.t_s),
+        "power_w": {k: list(v) for k, v in tl.power_w.items()},
+    }
+
+
+class _Reader:
+    """Typed access to a JSON object that names the field when it is wrong."""
+
+    def __init__(self, doc: dict[str, Any], source: str):
+        self.doc = doc
+        self.source = source
+
+    def get(self, key: str, kind: Any, optional: bool = False, doc: dict | None = None,
+            where: str = "") -> Any:
+        doc = self.doc if doc is None else doc
+        name = f"{where}.{key}" if where else key
+        if key not in doc or doc[key] is None:
+            if optional:
+                return None
+            raise DisclosureError(f"{self.source}: {name}: missing (required field)")
+        value = doc[key]
+        if isinstance(value, bool) and kind in ((int, float), int, float):
+            raise DisclosureError(f"{self.source}: {name}: expected a number, got a boolean")
+        if not isinstance(value, kind):
+            want = kind.__name__ if isinstance(kind, type) else "number"
+            raise DisclosureError(f"{self.source}: {name}: expected {want}, got "
+                                  f"{type(value).__name__} {value!r:.60}")
+        return value
+
+    def build(self, cls: type, data: Any, where: str) -> Any:
+        if not isinstance(data, dict):
+            raise DisclosureError(f"{self.source}: {where}: expected an object")
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise DisclosureError(f"{self.source}: {where}: unknown field(s) {sorted(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise DisclosureError(f"{self.source}: {where}: {exc}") from exc

@@ -1,0 +1,315 @@
+"""CPU power model for machines without a readable energy counter.
+
+P = TDP_share x (IDLE_FRACTION + (1 - IDLE_FRACTION) x u), u the utilisation of the CPUs
+this process may use (psutil), TDP from CodeCarbon's shipped CPU power table. TDP_share
+scales the package TDP by the share of the package's hardware threads that this machine
+or container sees, so a 2-vCPU slice of a 64-core part is charged for 2 threads, not 64.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import re
+import statistics
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from greenai.probes.base import Method
+
+MODEL_NAME = "tdp-linear-v1"
+# Idle draw as a share of TDP; CodeCarbon's CPU load model uses the same 10 % floor.
+IDLE_FRACTION = 0.1
+# CodeCarbon's default for CPUs missing from its table (DEFAULT_POWER_PER_CORE, W/thread).
+DEFAULT_W_PER_THREAD = 4.0
+ENV_PACKAGE_THREADS = "GREENAI_CPU_PACKAGE_THREADS"
+ENV_TDP = "GREENAI_CPU_TDP_W"
+
+_NOISE = re.compile(
+    r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,"
+)
+
+
+@dataclass(frozen=True)
+class TdpMatch:
+    """A row of the CPU power table matched to this machine's CPU brand string."""
+
+    brand: str
+    kind: str  # "exact" | "model" | "family" | "none" | "override"
+    row: str | None  # the table row name used (or a family description)
+    tdp_w: float | None
+    candidates: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "brand": self.brand,
+            "match": self.kind,
+            "table_row": self.row,
+            "tdp_w": self.tdp_w,
+            "candidates": self.candidates,
+        }
+
+
+@dataclass(frozen=True)
+class CpuTopology:
+    """How many hardware threads this process may use and how big a package is."""
+
+    visible_threads: float  # affinity, capped by a cgroup CPU quota
+    package_threads: int | None  # threads per physical package, None when unknowable (VM)
+    packages: int
+    virtualised: bool
+    note: str
+
+
+def normalise_cpu_name(name: str) -> str:
+    """Return a CPU name lower-cased with trademarks, frequency and filler words removed."""
+    text = _NOISE.sub(" ", name.lower())
+    return " ".join(text.split())
+
+
+def codecarbon_cpu_table_path() -> Path:
+    """Return the path of CodeCarbon's cpu_power.csv without importing codecarbon."""
+    spec = importlib.util.find_spec("codecarbon")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("codecarbon is not installed (pip install codecarbon)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data" / "hardware" / "cpu_power.csv"
+
+
+@lru_cache(maxsize=4)
+def load_cpu_table(path: str | None = None) -> tuple[tuple[str, str, float], ...]:
+    """Return (name, normalised name, TDP W) rows of the CPU power table."""
+    table_path = Path(path) if path else codecarbon_cpu_table_path()
+    rows = []
+    with open(table_path, newline="", encoding="utf-8") as fh:
+        for rec in csv.DictReader(fh):
+            try:
+                tdp = float(rec["TDP"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            rows.append((rec["Name"], normalise_cpu_name(rec["Name"]), tdp))
+    return tuple(rows)
+
+
+def match_tdp(brand: str, table: tuple[tuple[str, str, float], ...]) -> TdpMatch:
+    """Return the table row that best matches a CPU brand string.
+
+    exact: same normalised name; model: every token of a row appears in the brand (the
+    longest such row wins); family: the brand is a prefix of several rows (a VM that says
+    only "AMD EPYC"), the median TDP of those rows is used; none: no row fits.
+    """
+    wanted = normalise_cpu_name(brand)
+    if not wanted:
+        return TdpMatch(brand, "none", None, None, 0)
+    wanted_tokens = set(wanted.split())
+    best: tuple[int, str, float] | None = None
+    family: list[tuple[str, float]] = []
+    for name, norm, tdp in table:
+        if norm == wanted:
+            return TdpMatch(brand, "exact", name, tdp)
+        tokens = norm.split()
+        # A row must carry a model number to be a "model" match, else "Intel Xeon" would
+        # match every Xeon brand string.
+        if (
+            any(ch.isdigit() for ch in norm)
+            and set(tokens) <= wanted_tokens
+            and (best is None or len(tokens) > best[0])
+        ):
+            best = (len(tokens), name, tdp)
+        if norm.startswith(wanted + " "):
+            family.append((name, tdp))
+    if best is not None:
+        return TdpMatch(brand, "model", best[1], best[2])
+    if family:
+        tdps = [t for _, t in family]
+        return TdpMatch(
+            brand,
+            "family",
+            f"median of {len(family)} '{wanted}' rows ({min(tdps):g}-{max(tdps):g} W)",
+            statistics.median(tdps),
+            len(family),
+        )
+    return TdpMatch(brand, "none", None, None, 0)
+
+
+def cpu_brand(cpuinfo: str | None = None) -> str:
+    """Return the CPU brand string ('model name' in /proc/cpuinfo, else platform)."""
+    text = cpuinfo if cpuinfo is not None else _read("/proc/cpuinfo")
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("model name", "Model Name", "cpu model"):
+            return value.strip()
+    import platform
+
+    return platform.processor() or "unknown"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def cgroup_cpu_quota(cpu_max: str | None = None) -> float | None:
+    """Return the CPU quota in CPUs from cgroup v2 cpu.max, None when unlimited."""
+    text = cpu_max if cpu_max is not None else _read("/sys/fs/cgroup/cpu.max")
+    parts = text.split()
+    if len(parts) != 2 or parts[0] == "max":
+        return None
+    try:
+        return int(parts[0]) / int(parts[1])
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def cpu_topology(
+    cpuinfo: str | None = None,
+    affinity: int | None = None,
+    quota_cpus: float | None = None,
+    env: dict[str, str] | None = None,
+) -> CpuTopology:
+    """Return the visible threads and package size, from /proc/cpuinfo, affinity and cgroups."""
+    env = os.environ if env is None else env
+    text = cpuinfo if cpuinfo is not None else _read("/proc/cpuinfo")
+    if affinity is None:
+        try:
+            affinity = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            affinity = psutil.cpu_count() or 1
+    quota = quota_cpus if quota_cpus is not None else cgroup_cpu_quota()
+    visible = float(affinity if quota is None else min(affinity, quota))
+    packages: set[str] = set()
+    siblings: int | None = None
+    virtualised = False
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip()
+        if key == "physical id":
+            packages.add(value.strip())
+        elif key == "siblings" and siblings is None:
+            try:
+                siblings = int(value)
+            except ValueError:
+                pass
+        elif key == "flags" and "hypervisor" in value.split():
+            virtualised = True
+    override = env.get(ENV_PACKAGE_THREADS)
+    if override:
+        return CpuTopology(
+            visible, int(override), max(len(packages), 1), virtualised,
+            f"package size {override} threads from {ENV_PACKAGE_THREADS}",
+        )
+    if virtualised:
+        return CpuTopology(
+            visible, None, max(len(packages), 1), True,
+            "virtual machine: the host package size is unknown "
+            f"(set {ENV_PACKAGE_THREADS} to the host CPU's threads per package)",
+        )
+    return CpuTopology(
+        visible, siblings, max(len(packages), 1), False,
+        f"{visible:g} of {siblings} threads per package visible" if siblings else "",
+    )
+
+
+class CpuModelProbe:
+    """Estimated CPU power (W) from utilisation and TDP; method MODEL."""
+
+    domain = "cpu"
+    method = Method.MODEL
+    counts_in_total = True
+    wrap_j = None
+    max_power_w = None
+
+    def __init__(self, match: TdpMatch, topology: CpuTopology, cpus: list[int] | None = None):
+        self.id = "model:cpu"
+        self.match = match
+        self.topology = topology
+        self.power_max_w, self.scaling = self._share_of_tdp(match, topology)
+        self._cpus = cpus
+        self._last = self._busy_total()
+
+    @staticmethod
+    def _share_of_tdp(match: TdpMatch, topo: CpuTopology) -> tuple[float, str]:
+        if match.tdp_w is not None and topo.package_threads:
+            share = min(topo.visible_threads / topo.package_threads, float(topo.packages))
+            return match.tdp_w * share, (
+                f"TDP {match.tdp_w:g} W x {topo.visible_threads:g}/{topo.package_threads} "
+                "threads of the package"
+            )
+        threads = topo.visible_threads
+        why = "CPU not in the power table" if match.tdp_w is None else topo.note
+        return DEFAULT_W_PER_THREAD * threads, (
+            f"{DEFAULT_W_PER_THREAD:g} W per thread x {threads:g} threads "
+            f"(CodeCarbon's default for unknown CPUs; {why})"
+        )
+
+    def _busy_total(self) -> tuple[float, float]:
+        times = psutil.cpu_times(percpu=True)
+        if self._cpus is not None:
+            times = [times[i] for i in self._cpus if i < len(times)]
+        busy = total = 0.0
+        for t in times:
+            idle = t.idle + getattr(t, "iowait", 0.0)
+            tot = sum(t)
+            busy += tot - idle
+            total += tot
+        return busy, total
+
+    def utilisation(self) -> float:
+        """Return the mean utilisation (0..1) of the visible CPUs since the last call."""
+        busy, total = self._busy_total()
+        d_busy, d_total = busy - self._last[0], total - self._last[1]
+        self._last = (busy, total)
+        if d_total <= 0:
+            return 0.0
+        return min(max(d_busy / d_total, 0.0), 1.0)
+
+    def read(self) -> float:
+        """Return the estimated mean CPU power (W) since the last read."""
+        u = self.utilisation()
+        return self.power_max_w * (IDLE_FRACTION + (1.0 - IDLE_FRACTION) * u)
+
+    def info(self) -> dict[str, Any]:
+        """Return the model, the matched table row and the TDP share used."""
+        return {
+            "model": MODEL_NAME,
+            "formula": f"P = P_max x ({IDLE_FRACTION:g} + {1 - IDLE_FRACTION:g} x utilisation)",
+            "p_max_w": round(self.power_max_w, 6),
+            "scaling": self.scaling,
+            "tdp_source": "CodeCarbon data/hardware/cpu_power.csv",
+            "cpu": self.match.to_dict(),
+            "visible_threads": self.topology.visible_threads,
+            "package_threads": self.topology.package_threads,
+            "virtualised": self.topology.virtualised,
+            "flagged": self.match.kind in ("family", "none") or self.topology.package_threads is None,
+            "note": self.topology.note,
+        }
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
+    """Return the CPU model probe for this machine."""
+    env = os.environ if env is None else env
+    brand = cpu_brand()
+    if env.get(ENV_TDP):
+        match = TdpMatch(brand, "override", f"{ENV_TDP}={env[ENV_TDP]}", float(env[ENV_TDP]))
+    else:
+        try:
+            match = match_tdp(brand, load_cpu_table())
+        except (OSError, csv.Error):
+            match = TdpMatch(brand, "none", None, None, 0)
+    cpus: list[int] | None
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = None
+    return CpuModelProbe(match, cpu_topology(env=env), cpus)

@@ -1,0 +1,50 @@
+"""DRAM power model, used when RAPL has no dram domain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psutil
+
+from greenai import units
+from greenai.probes.base import Method
+
+MODEL_NAME = "dram-per-gib-v1"
+# 3 W per 8 GiB of DDR3/DDR4: CodeCarbon's RAM model before v3 (codecarbon/external/ram.py),
+# which cites Crucial, "How much power does memory use?".
+W_PER_GIB = 3.0 / 8.0
+SOURCE = "3 W per 8 GiB (CodeCarbon RAM model, citing Crucial: 'How much power does memory use?')"
+
+
+class DramModelProbe:
+    """Estimated DRAM power (W): installed memory x W per GiB; method MODEL."""
+
+    id = "model:dram"
+    domain = "dram"
+    method = Method.MODEL
+    counts_in_total = True
+    wrap_j = None
+    max_power_w = None
+
+    def __init__(self, installed_bytes: int | None = None):
+        self.installed_bytes = (
+            installed_bytes if installed_bytes is not None else psutil.virtual_memory().total
+        )
+        self.power_w = units.bytes_to_gib(self.installed_bytes) * W_PER_GIB
+
+    def read(self) -> float:
+        """Return the modelled DRAM power in W (constant for a machine)."""
+        return self.power_w
+
+    def info(self) -> dict[str, Any]:
+        """Return the model, its source and the memory it was applied to."""
+        return {
+            "model": MODEL_NAME,
+            "installed_gib": round(units.bytes_to_gib(self.installed_bytes), 3),
+            "w_per_gib": W_PER_GIB,
+            "power_w": round(self.power_w, 6),
+            "source": SOURCE,
+        }
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,73 @@
+"""Plain-text summaries for the terminal."""
+
+from __future__ import annotations
+
+from greenai import units
+from greenai.measurement import Measurement
+from greenai.probes.base import Discovery
+
+
+def _fmt_j(energy_j: float | None) -> str:
+    if energy_j is None:
+        return "not measured"
+    if abs(energy_j) >= units.J_PER_KWH / 10:
+        return f"{units.j_to_kwh(energy_j):.4f} kWh"
+    return f"{energy_j:.4g} J"
+
+
+def summary(m: Measurement) -> str:
+    """Return a short human summary of a measurement, with how each figure was obtained."""
+    lines = [
+        f"status      {m.status}" + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
+        f"task        {m.task or '-'}",
+        f"duration    {m.duration_s:.3f} s",
+        f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power {m.power_w:.3g} W",
+    ]
+    if m.units_done:
+        per = m.energy_per_unit_j
+        lines.append(f"units       {m.units_done:g} {m.unit or 'units'}  ->  {per:.4g} J per {m.unit or 'unit'}")
+    for name, d in m.domains.items():
+        note = "" if d.complete else "  (incomplete: a probe failed)"
+        lines.append(f"  {name:<9} {_fmt_j(d.energy_j):>16}  [{d.provenance}]{note}")
+    for d in m.devices:
+        flag = "" if d.counts_in_total else "  (inside another zone; not added)"
+        status = "" if d.status == "ok" else f"  FAILED at {d.failed_at_s:.3f} s: {d.error}"
+        lines.append(f"    {d.id:<22} {_fmt_j(d.energy_j):>14}  {d.method}{flag}{status}")
+    for p in m.phases:
+        lines.append(f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {p.duration_s:.3f} s")
+    if m.idle is not None:
+        lines.append(
+            f"idle        {m.idle.power_w:.3g} W over {m.idle.duration_s:.2f} s; "
+            f"net energy {_fmt_j(m.idle.net_energy_j)}"
+        )
+    for g in m.gaps:
+        lines.append(f"gap         {g.probe} from {g.from_s:.3f} s: {g.error}")
+    if m.error:
+        lines.append(f"error       {m.error['type']}: {m.error['message']}")
+    return "\n".join(lines)
+
+
+def probe_report(found: Discovery) -> str:
+    """Return the `greenai probe` listing: working probes, then unusable ones with reasons."""
+    lines = ["Working probes:"]
+    for p in found.probes:
+        info = p.info()
+        detail = info.get("name") or info.get("zone") or info.get("model") or ""
+        extra = ""
+        if "scaling" in info:
+            extra = f"\n      {info['scaling']}"
+            cpu = info.get("cpu", {})
+            extra += f"\n      CPU '{cpu.get('brand')}' -> {cpu.get('match')} match: {cpu.get('table_row')}"
+        elif "source" in info and p.method.value == "model":
+            extra = f"\n      {info['source']}"
+        total = "" if p.counts_in_total else "  (contained in another zone; not added to totals)"
+        lines.append(
+            f"  {p.id:<24} {p.domain:<7} {p.method.value:<8} {p.method.provenance:<9} {detail}{total}{extra}"
+        )
+    if found.unavailable:
+        lines.append("Not available here:")
+        for u in found.unavailable:
+            lines.append(f"  {u.probe:<24} {u.reason}")
+            if u.remedy:
+                lines.append(f"  {'':<24} what to do: {u.remedy}")
+    return "\n".join(lines)

@@ -1,0 +1,249 @@
+"""One background thread that reads every probe and keeps exact cumulative energy.
+
+Counter probes are differenced (wraparound undone with the probe's ``wrap_j``), power
+probes integrated by trapezoid, model probes (mean power since the last read) by
+rectangle. ``snapshot()`` reads every probe at the instant it is called, so a window
+opened and closed with snapshots is as exact as the counters themselves. The power
+timeline lives in a fixed number of slots: when it fills, neighbouring slots merge
+(energy added, so totals stay exact) and the resolution halves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from greenai.errors import GreenAIWarning, ProbeError
+from greenai.probes.base import Method, Probe
+
+DEFAULT_INTERVAL_S = 0.1
+TIMELINE_SLOTS = 2048
+# Poll at least this many times per counter range at the channel's maximum power, so two
+# wraps can never fall between reads (one would suffice; two leaves margin for jitter).
+WRAP_READS_PER_RANGE = 2
+# A negative delta whose wrap-corrected value would mean more than this multiple of the
+# channel's maximum power is a counter reset (driver reload, firmware), not a wrap.
+RESET_POWER_MARGIN = 1.5
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Cumulative energy (J) of every probe at one instant of the sampler's clock."""
+
+    t_s: float
+    energy_j: tuple[float, ...]
+    failed_at_s: tuple[float | None, ...]
+
+
+@dataclass(frozen=True)
+class ProbeFault:
+    """A probe that stopped working (or misbehaved) during sampling."""
+
+    probe: str
+    t_s: float
+    error: str
+    fatal: bool  # True: the probe is no longer read; False: a recovered anomaly (reset)
+
+
+class Sampler:
+    """Reads probes on a background thread (or by hand with ``sample()`` in tests)."""
+
+    def __init__(
+        self,
+        probes: Sequence[Probe],
+        interval_s: float = DEFAULT_INTERVAL_S,
+        clock: Callable[[], float] = time.monotonic,
+        timeline_slots: int = TIMELINE_SLOTS,
+    ):
+        if interval_s <= 0:
+            raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        self.probes = list(probes)
+        self.clock = clock
+        self.requested_interval_s = interval_s
+        self.interval_s = min(interval_s, self.wrap_safe_interval_s())
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        n = len(self.probes)
+        self._last_value: list[float | None] = [None] * n
+        self._cum_j = [0.0] * n
+        self._failed_at: list[float | None] = [None] * n
+        self.faults: list[ProbeFault] = []
+        self._warned: set[str] = set()
+        self._methods = [p.method for p in self.probes]
+        self._last_t: float | None = None
+        self.samples = 0
+        # timeline: slot k covers (t_end[k-1], t_end[k]] and holds energy per probe
+        self._slots = timeline_slots
+        self._t_start: float | None = None
+        self._t_end = array("d")
+        self._slot_j = array("d")
+        self._slot_width = 1  # samples merged into one slot
+        self._pending = 0  # samples accumulated in the open (last) slot
+
+    def wrap_safe_interval_s(self) -> float:
+        """Return the longest interval at which no counter can wrap twice unseen."""
+        safe = float("inf")
+        for p in self.probes:
+            if p.method is Method.COUNTER and p.wrap_j and p.max_power_w:
+                safe = min(safe, p.wrap_j / p.max_power_w / WRAP_READS_PER_RANGE)
+        return safe
+
+    # ----------------------------------------------------------------- sampling
+    def sample(self) -> Snapshot:
+        """Read every probe now, fold the readings into the totals, return the totals."""
+        with self._lock:
+            t = self.clock()
+            last_t = self._last_t
+            dt = 0.0 if last_t is None else t - last_t
+            cum = self._cum_j
+            added = [0.0] * len(self.probes)
+            for i, probe in enumerate(self.probes):
+                if self._failed_at[i] is not None:
+                    continue
+                try:
+                    value = probe.read()
+                except ProbeError as exc:
+                    self._fail(i, t, str(exc))
+                    continue
+                except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
+                    self._fail(i, t, f"{type(exc).__name__}: {exc}")
+                    continue
+                prev = self._last_value[i]
+                self._last_value[i] = value
+                if prev is None or dt <= 0:
+                    continue
+                method = self._methods[i]
+                if method is Method.COUNTER:
+                    delta = value - prev
+                    if delta < 0:
+                        delta = self._unwrap(i, probe, value, prev, dt, t)
+                elif method is Method.POWER:
+                    delta = 0.5 * (value + prev) * dt
+                else:
+                    delta = value * dt
+                cum[i] += delta
+                added[i] = delta
+            if last_t is None:
+                self._t_start = t
+            elif dt > 0:
+                self._record(t, added)
+            self._last_t = t
+            self.samples += 1
+            return Snapshot(t, tuple(cum), tuple(self._failed_at))
+
+    snapshot = sample
+
+    def _unwrap(self, i: int, probe: Probe, value: float, prev: float, dt: float, t: float) -> float:
+        wrap = probe.wrap_j
+        if wrap:
+            wrapped = value + wrap - prev
+            if not probe.max_power_w or wrapped <= probe.max_power_w * dt * RESET_POWER_MARGIN:
+                return wrapped
+        # Not a wrap: the counter was reset. Energy since the reset is the new value.
+        self._note(ProbeFault(probe.id, t, f"counter went back from {prev:.6f} J to "
+                              f"{value:.6f} J: treated as a reset, not a wrap", fatal=False))
+        return value
+
+    def _fail(self, i: int, t: float, error: str) -> None:
+        self._failed_at[i] = t
+        self._note(ProbeFault(self.probes[i].id, t, error, fatal=True))
+
+    def _note(self, fault: ProbeFault) -> None:
+        self.faults.append(fault)
+        if fault.probe not in self._warned:
+            self._warned.add(fault.probe)
+            verb = "stopped" if fault.fatal else "misbehaved"
+            warnings.warn(
+                f"greenai: probe {fault.probe} {verb}: {fault.error}. The other probes "
+                "go on; the result marks the gap.",
+                GreenAIWarning,
+                stacklevel=2,
+            )
+
+    def _record(self, t: float, added: list[float]) -> None:
+        n = len(added)
+        if self._pending and self._pending < self._slot_width:
+            base = len(self._slot_j) - n
+            for k in range(n):
+                self._slot_j[base + k] += added[k]
+            self._t_end[-1] = t
+            self._pending += 1
+            return
+        if len(self._t_end) >= self._slots:
+            self._merge_pairs(n)
+        self._t_end.append(t)
+        self._slot_j.extend(added)
+        self._pending = 1
+
+    def _merge_pairs(self, n: int) -> None:
+        t_end, slot_j = self._t_end, self._slot_j
+        merged_t = array("d", t_end[1::2])
+        merged_j = array("d")
+        for k in range(0, len(t_end) - 1, 2):
+            a, b = k * n, (k + 1) * n
+            merged_j.extend(slot_j[a + j] + slot_j[b + j] for j in range(n))
+        if len(t_end) % 2:  # an odd last slot stays as it is
+            merged_t.append(t_end[-1])
+            merged_j.extend(slot_j[-n:])
+        self._t_end, self._slot_j = merged_t, merged_j
+        self._slot_width *= 2
+        self._pending = self._slot_width  # the last slot counts as full
+
+    def timeline(self, since_s: float | None = None) -> tuple[list[float], list[list[float]]]:
+        """Return slot end times and, per probe, mean power (W) in each slot after since_s."""
+        with self._lock:
+            n = len(self.probes)
+            t_end = list(self._t_end)
+            slot_j = list(self._slot_j)
+            start = self._t_start
+        times: list[float] = []
+        powers: list[list[float]] = [[] for _ in range(n)]
+        prev = start
+        for k, t in enumerate(t_end):
+            if prev is not None and (since_s is None or t > since_s) and t > prev:
+                times.append(t)
+                for j in range(n):
+                    powers[j].append(slot_j[k * n + j] / (t - prev))
+            prev = t
+        return times, powers
+
+    @property
+    def timeline_resolution_s(self) -> float:
+        """Return the nominal seconds one timeline slot covers now."""
+        return self.interval_s * self._slot_width
+
+    # ----------------------------------------------------------------- thread
+    def start(self) -> None:
+        """Take a first reading and start the background thread."""
+        if self._thread is not None:
+            return
+        self.sample()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="greenai-sampler", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
+
+    def stop(self) -> Snapshot:
+        """Stop the thread and return a final reading."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        return self.sample()
+
+    def set_interval(self, interval_s: float) -> None:
+        """Change the polling interval (capped by the wrap-safe interval)."""
+        self.interval_s = min(interval_s, self.wrap_safe_interval_s())
+
+    @property
+    def running(self) -> bool:
+        """Return whether the background thread runs."""
+        return self._thread is not None
