@@ -1,0 +1,1 @@
+"""Fakes that behave like the hardware: units, wraparound, permissions, error classes."""
