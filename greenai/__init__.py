@@ -1,9 +1,9 @@
 """greenai: meter the energy and water of AI work, rate it, and disclose it comparably.
 
-    with greenai.meter(task="image-classification", unit="sample") as m:
-        ...
-        m.count(len(batch))
-    print(m.result.energy_j, m.result.energy_per_unit_j, m.result.by_domain)
+with greenai.meter(task="image-classification", unit="sample") as m:
+    ...
+    m.count(len(batch))
+print(m.result.energy_j, m.result.energy_per_unit_j, m.result.by_domain)
 """
 
 from greenai._version import __version__

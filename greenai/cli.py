@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -22,9 +21,14 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     if args.json:
         doc = {
             "probes": [
-                {"id": p.id, "domain": p.domain, "method": p.method.value,
-                 "provenance": p.method.provenance, "counts_in_total": p.counts_in_total,
-                 "info": p.info()}
+                {
+                    "id": p.id,
+                    "domain": p.domain,
+                    "method": p.method.value,
+                    "provenance": p.method.provenance,
+                    "counts_in_total": p.counts_in_total,
+                    "info": p.info(),
+                }
                 for p in found.probes
             ],
             "unavailable": [u.to_dict() for u in found.unavailable],
@@ -43,10 +47,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        print("greenai run: no command given. Usage: greenai run [-o FILE] -- CMD ...", file=sys.stderr)
+        print(
+            "greenai run: no command given. Usage: greenai run [-o FILE] -- CMD ...",
+            file=sys.stderr,
+        )
         return 2
-    m = Meter(task=args.task, unit=args.unit, interval_s=args.interval,
-              idle_baseline_s=args.idle_baseline, output=args.output)
+    m = Meter(
+        task=args.task,
+        unit=args.unit,
+        interval_s=args.interval,
+        idle_baseline_s=args.idle_baseline,
+        output=args.output,
+    )
     m.command = tuple(command)
     forwarded: list[int] = []
     m.start()
@@ -93,7 +105,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n), dtype=np.float32)
     b = rng.standard_normal((n, n), dtype=np.float32)
-    print(f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr)
+    print(
+        f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr
+    )
     with meter(task="demo-gemm", unit="GFLOP", output=args.output) as m:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
@@ -128,13 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_probe)
 
     p = sub.add_parser("run", help="meter a command: greenai run -o run.json -- CMD ...")
-    p.add_argument("-o", "--output", default="greenai-run.json", help="result JSON (default %(default)s)")
-    p.add_argument("--interval", type=float, default=0.1, help="sampling interval in s (default 0.1)")
+    p.add_argument(
+        "-o", "--output", default="greenai-run.json", help="result JSON (default %(default)s)"
+    )
+    p.add_argument(
+        "--interval", type=float, default=0.1, help="sampling interval in s (default 0.1)"
+    )
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
     p.add_argument("--units", type=float, default=None, help="functional units the command did")
-    p.add_argument("--idle-baseline", type=float, default=0.0, metavar="S",
-                   help="measure idle power for S seconds first")
+    p.add_argument(
+        "--idle-baseline",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="measure idle power for S seconds first",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(func=_cmd_run)

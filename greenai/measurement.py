@@ -135,7 +135,7 @@ class Measurement:
 
     @property
     def provenance(self) -> str:
-        """Return 'measured' if every domain was measured, 'modelled' if all modelled, else 'mixed'."""
+        """Return 'measured' or 'modelled' when all domains agree, else 'mixed'."""
         kinds = {d.provenance for d in self.domains.values()}
         return kinds.pop() if len(kinds) == 1 else "mixed"
 
@@ -182,7 +182,12 @@ class Measurement:
         if not isinstance(doc, dict):
             raise DisclosureError(f"{source}: expected a JSON object, got {type(doc).__name__}")
         reader = _Reader(doc, source)
-        known = {f.name for f in fields(cls)} | {"kind", "energy_j", "energy_per_unit_j", "provenance"}
+        known = {f.name for f in fields(cls)} | {
+            "kind",
+            "energy_j",
+            "energy_per_unit_j",
+            "provenance",
+        }
         status = reader.get("status", str)
         if status not in STATUSES:
             raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
@@ -264,8 +269,9 @@ def load(path: str | os.PathLike[str]) -> Measurement:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DisclosureError(f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: "
-                              f"{exc.msg}") from exc
+        raise DisclosureError(
+            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
     return Measurement.from_dict(doc, source=str(p))
 
 
@@ -290,8 +296,9 @@ class _Reader:
         self.doc = doc
         self.source = source
 
-    def get(self, key: str, kind: Any, optional: bool = False, doc: dict | None = None,
-            where: str = "") -> Any:
+    def get(
+        self, key: str, kind: Any, optional: bool = False, doc: dict | None = None, where: str = ""
+    ) -> Any:
         doc = self.doc if doc is None else doc
         name = f"{where}.{key}" if where else key
         if key not in doc or doc[key] is None:
@@ -303,8 +310,9 @@ class _Reader:
             raise DisclosureError(f"{self.source}: {name}: expected a number, got a boolean")
         if not isinstance(value, kind):
             want = kind.__name__ if isinstance(kind, type) else "number"
-            raise DisclosureError(f"{self.source}: {name}: expected {want}, got "
-                                  f"{type(value).__name__} {value!r:.60}")
+            raise DisclosureError(
+                f"{self.source}: {name}: expected {want}, got {type(value).__name__} {value!r:.60}"
+            )
         return value
 
     def build(self, cls: type, data: Any, where: str) -> Any:

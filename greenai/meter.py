@@ -69,7 +69,9 @@ _shared = _SharedSampler()
 
 
 # --------------------------------------------------------------------- window maths
-def _window(sampler: Sampler, a: Snapshot, b: Snapshot) -> tuple[list[DeviceEnergy], dict[str, DomainEnergy]]:
+def _window(
+    sampler: Sampler, a: Snapshot, b: Snapshot
+) -> tuple[list[DeviceEnergy], dict[str, DomainEnergy]]:
     """Return per-device and per-domain energy between two snapshots."""
     devices: list[DeviceEnergy] = []
     sums: dict[str, list[float]] = {}
@@ -165,6 +167,7 @@ class Meter:
         probes: Sequence[Probe] | None = None,
         sampler: Sampler | None = None,
         clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
         timeline: bool = True,
     ):
         self.task = task
@@ -177,6 +180,7 @@ class Meter:
         self._own_probes = probes
         self._given_sampler = sampler
         self._clock = clock
+        self._sleep = sleep
         self._sampler: Sampler | None = None
         self._shared_acquired = False
         self._unavailable: tuple[dict[str, str], ...] = ()
@@ -218,7 +222,7 @@ class Meter:
     def _measure_idle(self) -> None:
         assert self._sampler is not None
         a = self._sampler.snapshot()
-        time.sleep(self.idle_baseline_s)
+        self._sleep(self.idle_baseline_s)
         b = self._sampler.snapshot()
         dt = b.t_s - a.t_s
         _, domains = _window(self._sampler, a, b)
@@ -311,8 +315,9 @@ class Meter:
                 acc[k] = acc.get(k, 0.0) + v.energy_j
 
     # ------------------------------------------------------------ result
-    def _build(self, sampler: Sampler, a: Snapshot, b: Snapshot, status: str,
-               error: BaseException | None) -> Measurement:
+    def _build(
+        self, sampler: Sampler, a: Snapshot, b: Snapshot, status: str, error: BaseException | None
+    ) -> Measurement:
         devices, domains = _window(sampler, a, b)
         duration = b.t_s - a.t_s
         idle = None

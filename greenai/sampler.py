@@ -138,15 +138,24 @@ class Sampler:
 
     snapshot = sample
 
-    def _unwrap(self, i: int, probe: Probe, value: float, prev: float, dt: float, t: float) -> float:
+    def _unwrap(
+        self, i: int, probe: Probe, value: float, prev: float, dt: float, t: float
+    ) -> float:
         wrap = probe.wrap_j
         if wrap:
             wrapped = value + wrap - prev
             if not probe.max_power_w or wrapped <= probe.max_power_w * dt * RESET_POWER_MARGIN:
                 return wrapped
         # Not a wrap: the counter was reset. Energy since the reset is the new value.
-        self._note(ProbeFault(probe.id, t, f"counter went back from {prev:.6f} J to "
-                              f"{value:.6f} J: treated as a reset, not a wrap", fatal=False))
+        self._note(
+            ProbeFault(
+                probe.id,
+                t,
+                f"counter went back from {prev:.6f} J to "
+                f"{value:.6f} J: treated as a reset, not a wrap",
+                fatal=False,
+            )
+        )
         return value
 
     def _fail(self, i: int, t: float, error: str) -> None:

@@ -40,8 +40,12 @@ def fake_nvml(monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch):
-    for var in ("CUDA_VISIBLE_DEVICES", "GREENAI_CPU_PACKAGE_THREADS", "GREENAI_CPU_TDP_W",
-                "GREENAI_FAKE_NVML"):
+    for var in (
+        "CUDA_VISIBLE_DEVICES",
+        "GREENAI_CPU_PACKAGE_THREADS",
+        "GREENAI_CPU_TDP_W",
+        "GREENAI_FAKE_NVML",
+    ):
         monkeypatch.delenv(var, raising=False)
     from greenai.probes import discover
 

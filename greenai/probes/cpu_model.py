@@ -30,9 +30,7 @@ DEFAULT_W_PER_THREAD = 4.0
 ENV_PACKAGE_THREADS = "GREENAI_CPU_PACKAGE_THREADS"
 ENV_TDP = "GREENAI_CPU_TDP_W"
 
-_NOISE = re.compile(
-    r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,"
-)
+_NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,")
 
 
 @dataclass(frozen=True)
@@ -193,27 +191,33 @@ def cpu_topology(
         key = key.strip()
         if key == "physical id":
             packages.add(value.strip())
-        elif key == "siblings" and siblings is None:
-            try:
-                siblings = int(value)
-            except ValueError:
-                pass
+        elif key == "siblings" and siblings is None and value.strip().isdigit():
+            siblings = int(value)
         elif key == "flags" and "hypervisor" in value.split():
             virtualised = True
     override = env.get(ENV_PACKAGE_THREADS)
     if override:
         return CpuTopology(
-            visible, int(override), max(len(packages), 1), virtualised,
+            visible,
+            int(override),
+            max(len(packages), 1),
+            virtualised,
             f"package size {override} threads from {ENV_PACKAGE_THREADS}",
         )
     if virtualised:
         return CpuTopology(
-            visible, None, max(len(packages), 1), True,
+            visible,
+            None,
+            max(len(packages), 1),
+            True,
             "virtual machine: the host package size is unknown "
             f"(set {ENV_PACKAGE_THREADS} to the host CPU's threads per package)",
         )
     return CpuTopology(
-        visible, siblings, max(len(packages), 1), False,
+        visible,
+        siblings,
+        max(len(packages), 1),
+        False,
         f"{visible:g} of {siblings} threads per package visible" if siblings else "",
     )
 
@@ -288,7 +292,8 @@ class CpuModelProbe:
             "visible_threads": self.topology.visible_threads,
             "package_threads": self.topology.package_threads,
             "virtualised": self.topology.virtualised,
-            "flagged": self.match.kind in ("family", "none") or self.topology.package_threads is None,
+            "flagged": self.match.kind in ("family", "none")
+            or self.topology.package_threads is None,
             "note": self.topology.note,
         }
 

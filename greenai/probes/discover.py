@@ -26,8 +26,11 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
         found.probes.append(DramModelProbe())
         if counted:
             found.unavailable.append(
-                ProbeUnavailable("rapl:dram", "RAPL has no dram domain here (common on AMD and "
-                                 "client CPUs): DRAM energy is modelled")
+                ProbeUnavailable(
+                    "rapl:dram",
+                    "RAPL has no dram domain here (common on AMD and "
+                    "client CPUs): DRAM energy is modelled",
+                )
             )
     found.extend(nvml.discover(env))
     return found

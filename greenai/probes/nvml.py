@@ -15,8 +15,17 @@ from greenai.errors import ProbeError
 from greenai.probes.base import Discovery, Method, ProbeUnavailable
 
 # NVML architecture ids from nvml.h (NVML_DEVICE_ARCH_*): from Ampere on, power is averaged.
-_ARCH_NAMES = {2: "kepler", 3: "maxwell", 4: "pascal", 5: "volta", 6: "turing",
-               7: "ampere", 8: "ada", 9: "hopper", 10: "blackwell"}
+_ARCH_NAMES = {
+    2: "kepler",
+    3: "maxwell",
+    4: "pascal",
+    5: "volta",
+    6: "turing",
+    7: "ampere",
+    8: "ada",
+    9: "hopper",
+    10: "blackwell",
+}
 _AVERAGED_POWER_FROM_ARCH = 7
 
 
@@ -85,7 +94,9 @@ class NvmlGpuProbe:
                 return units.mj_to_j(nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
             return units.mw_to_w(nvml.nvmlDeviceGetPowerUsage(self._handle))
         except nvml.NVMLError as exc:
-            raise ProbeError(f"GPU {self.cuda_index} ({self.uuid}): {type(exc).__name__}: {exc}") from exc
+            raise ProbeError(
+                f"GPU {self.cuda_index} ({self.uuid}): {type(exc).__name__}: {exc}"
+            ) from exc
 
     def info(self) -> dict[str, Any]:
         """Return name, UUID, power limit, driver version and how power is reported."""
@@ -157,16 +168,20 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
             if item.isdigit():
                 if int(item) >= count:
                     found.unavailable.append(
-                        ProbeUnavailable(f"nvml:{cuda_index}", f"CUDA_VISIBLE_DEVICES names GPU {item}, "
-                                         f"but NVML sees {count}")
+                        ProbeUnavailable(
+                            f"nvml:{cuda_index}",
+                            f"CUDA_VISIBLE_DEVICES names GPU {item}, but NVML sees {count}",
+                        )
                     )
                     break  # CUDA ignores the rest after an invalid ordinal
                 selected.append((cuda_index, int(item)))
             elif item.startswith("MIG-"):
                 found.unavailable.append(
-                    ProbeUnavailable(f"nvml:{cuda_index}", f"{item} is a MIG instance: NVML "
-                                     "meters the whole GPU, not an instance",
-                                     "Meter the parent GPU from a process that owns it.")
+                    ProbeUnavailable(
+                        f"nvml:{cuda_index}",
+                        f"{item} is a MIG instance: NVML meters the whole GPU, not an instance",
+                        "Meter the parent GPU from a process that owns it.",
+                    )
                 )
             else:
                 if uuids is None:
@@ -174,8 +189,10 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
                 hits = [i for i, u in enumerate(uuids) if u and u.startswith(item)]
                 if len(hits) != 1:
                     found.unavailable.append(
-                        ProbeUnavailable(f"nvml:{cuda_index}", f"CUDA_VISIBLE_DEVICES entry {item} "
-                                         f"matches {len(hits)} GPUs")
+                        ProbeUnavailable(
+                            f"nvml:{cuda_index}",
+                            f"CUDA_VISIBLE_DEVICES entry {item} matches {len(hits)} GPUs",
+                        )
                     )
                     break
                 selected.append((cuda_index, hits[0]))

@@ -171,9 +171,7 @@ def discover(root: Path | None = None) -> Discovery:
         if m:
             zones.append((m.group(1), m.group(2), root / entry))
     if not zones:
-        found.unavailable.append(
-            ProbeUnavailable("rapl", f"{root} has no intel-rapl zones", "")
-        )
+        found.unavailable.append(ProbeUnavailable("rapl", f"{root} has no intel-rapl zones", ""))
         return found
 
     names = {(c, i): _read_text(p / "name") or f"zone-{i}" for c, i, p in zones}

@@ -18,14 +18,18 @@ def _fmt_j(energy_j: float | None) -> str:
 def summary(m: Measurement) -> str:
     """Return a short human summary of a measurement, with how each figure was obtained."""
     lines = [
-        f"status      {m.status}" + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
+        f"status      {m.status}"
+        + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
         f"task        {m.task or '-'}",
         f"duration    {m.duration_s:.3f} s",
         f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power {m.power_w:.3g} W",
     ]
     if m.units_done:
         per = m.energy_per_unit_j
-        lines.append(f"units       {m.units_done:g} {m.unit or 'units'}  ->  {per:.4g} J per {m.unit or 'unit'}")
+        lines.append(
+            f"units       {m.units_done:g} {m.unit or 'units'}  ->  "
+            f"{per:.4g} J per {m.unit or 'unit'}"
+        )
     for name, d in m.domains.items():
         note = "" if d.complete else "  (incomplete: a probe failed)"
         lines.append(f"  {name:<9} {_fmt_j(d.energy_j):>16}  [{d.provenance}]{note}")
@@ -57,12 +61,16 @@ def probe_report(found: Discovery) -> str:
         if "scaling" in info:
             extra = f"\n      {info['scaling']}"
             cpu = info.get("cpu", {})
-            extra += f"\n      CPU '{cpu.get('brand')}' -> {cpu.get('match')} match: {cpu.get('table_row')}"
+            extra += (
+                f"\n      CPU '{cpu.get('brand')}' -> {cpu.get('match')} match: "
+                f"{cpu.get('table_row')}"
+            )
         elif "source" in info and p.method.value == "model":
             extra = f"\n      {info['source']}"
         total = "" if p.counts_in_total else "  (contained in another zone; not added to totals)"
         lines.append(
-            f"  {p.id:<24} {p.domain:<7} {p.method.value:<8} {p.method.provenance:<9} {detail}{total}{extra}"
+            f"  {p.id:<24} {p.domain:<7} {p.method.value:<8} {p.method.provenance:<9} "
+            f"{detail}{total}{extra}"
         )
     if found.unavailable:
         lines.append("Not available here:")

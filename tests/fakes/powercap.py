@@ -69,7 +69,9 @@ class FakePowercap:
         self.devices = base / "devices" / "virtual" / "powercap"
         self.root.mkdir(parents=True, exist_ok=True)
         (self.devices / "intel-rapl").mkdir(parents=True, exist_ok=True)
-        (self.root / "intel-rapl").symlink_to(os.path.relpath(self.devices / "intel-rapl", self.root))
+        (self.root / "intel-rapl").symlink_to(
+            os.path.relpath(self.devices / "intel-rapl", self.root)
+        )
         self.zones: dict[str, FakeZone] = {}
 
     def add_zone(

@@ -37,17 +37,21 @@ def test_counter_energy_per_device(fake_nvml, clock: FakeClock):
         clock.advance(0.1)
         sampler.sample()
     r = m.stop()
-    assert r.by_device == pytest.approx({"nvml:0": 1000.0, "nvml:1": 1500.0, "nvml:2": 2000.0},
-                                        abs=0.002)
+    assert r.by_device == pytest.approx(
+        {"nvml:0": 1000.0, "nvml:1": 1500.0, "nvml:2": 2000.0}, abs=0.002
+    )
     assert r.by_domain["gpu"] == pytest.approx(4500.0, abs=0.005)
     assert r.domains["gpu"].provenance == "measured"
 
 
 def test_old_gpu_falls_back_to_power_integration(fake_nvml, clock: FakeClock):
     # a pre-Volta GPU whose power ramps linearly: trapezoid integration is exact
-    gpu = fake_nvml.FakeGpu(name="Tesla P100", energy_supported=False,
-                            arch=fake_nvml.NVML_DEVICE_ARCH_VOLTA - 1,
-                            power_w=lambda t: 50.0 + 10.0 * (t - 1000.0))
+    gpu = fake_nvml.FakeGpu(
+        name="Tesla P100",
+        energy_supported=False,
+        arch=fake_nvml.NVML_DEVICE_ARCH_VOLTA - 1,
+        power_w=lambda t: 50.0 + 10.0 * (t - 1000.0),
+    )
     fake_nvml.configure([gpu], clock=clock)
     (probe,) = nvml.discover({}).probes
     assert probe.method.value == "power"

@@ -34,8 +34,13 @@ def test_hierarchy_counts_only_non_overlapping_zones(powercap: FakePowercap):
     tree.add_zone("1", "psys", power_w=170.0)
     found = rapl.discover()
     probes = _by_id(found)
-    assert set(probes) == {"rapl:package-0", "rapl:package-0/core", "rapl:package-0/uncore",
-                           "rapl:dram-0", "rapl:psys"}
+    assert set(probes) == {
+        "rapl:package-0",
+        "rapl:package-0/core",
+        "rapl:package-0/uncore",
+        "rapl:dram-0",
+        "rapl:psys",
+    }
     counted = {pid for pid, p in probes.items() if p.counts_in_total}
     assert counted == {"rapl:package-0", "rapl:dram-0"}
     assert probes["rapl:package-0"].domain == "cpu"
@@ -58,7 +63,9 @@ def test_two_sockets_and_amd_package_only(powercap: FakePowercap):
     powercap.add_zone("1", "package-1")
     found = rapl.discover()
     assert sorted(p.id for p in found.probes if p.counts_in_total) == [
-        "rapl:package-0", "rapl:package-1"]
+        "rapl:package-0",
+        "rapl:package-1",
+    ]
 
 
 def test_psys_alone_counts(powercap: FakePowercap):
@@ -77,10 +84,21 @@ def test_disabled_zone_and_missing_root(powercap: FakePowercap, tmp_path: Path):
 
 def test_exact_energy_with_wrapping_counters(powercap: FakePowercap, clock: FakeClock):
     # A small range wraps many times: 100 W through a 50 J range wraps every 0.5 s.
-    powercap.add_zone("0", "package-0", power_w=100.0, max_range_uj=50_000_000,
-                      max_power_uw=200_000_000, start_uj=31_000_000)
-    powercap.add_zone("0:2", "dram", power_w=lambda t: 5.0 + 0.01 * (t - 1000.0),
-                      max_range_uj=7_000_000, max_power_uw=20_000_000)
+    powercap.add_zone(
+        "0",
+        "package-0",
+        power_w=100.0,
+        max_range_uj=50_000_000,
+        max_power_uw=200_000_000,
+        start_uj=31_000_000,
+    )
+    powercap.add_zone(
+        "0:2",
+        "dram",
+        power_w=lambda t: 5.0 + 0.01 * (t - 1000.0),
+        max_range_uj=7_000_000,
+        max_power_uw=20_000_000,
+    )
     clock.on_advance(powercap.update)
     found = rapl.discover()
     sampler = Sampler(found.probes, interval_s=0.1, clock=clock)
@@ -128,8 +146,14 @@ def test_a_short_window_is_exact_at_the_edges(powercap: FakePowercap, clock: Fak
 def test_wraparound_never_loses_energy(tmp_path_factory, power_w, range_j, steps, start_frac):
     tree = FakePowercap(tmp_path_factory.mktemp("pc"))
     range_uj = int(range_j * 1e6)
-    zone = tree.add_zone("0", "package-0", power_w=power_w, max_range_uj=range_uj,
-                         max_power_uw=int(max(power_w, 1.0) * 1e6), start_uj=start_frac * range_uj)
+    zone = tree.add_zone(
+        "0",
+        "package-0",
+        power_w=power_w,
+        max_range_uj=range_uj,
+        max_power_uw=int(max(power_w, 1.0) * 1e6),
+        start_uj=start_frac * range_uj,
+    )
     clock = FakeClock()
     clock.on_advance(tree.update)
     probes = rapl.discover(tree.root).probes
@@ -147,8 +171,14 @@ def test_wraparound_never_loses_energy(tmp_path_factory, power_w, range_j, steps
 
 
 def test_counter_reset_is_not_taken_for_a_wrap(powercap: FakePowercap, clock: FakeClock):
-    zone = powercap.add_zone("0", "package-0", power_w=50.0, max_range_uj=262_143_000_000,
-                             max_power_uw=100_000_000, start_uj=1e11)
+    zone = powercap.add_zone(
+        "0",
+        "package-0",
+        power_w=50.0,
+        max_range_uj=262_143_000_000,
+        max_power_uw=100_000_000,
+        start_uj=1e11,
+    )
     clock.on_advance(powercap.update)
     sampler = Sampler(rapl.discover().probes, clock=clock)
     sampler.sample()
@@ -194,8 +224,10 @@ def test_root_only_energy_says_what_to_do(tmp_path: Path):
 def test_root_only_falls_back_to_cpu_model(tmp_path: Path):
     tree = FakePowercap(tmp_path / "sys")
     tree.add_zone("0", "package-0", root_only=True)
-    code = ("from greenai.probes.discover import discover; "
-            "print(','.join(p.id for p in discover().probes))")
+    code = (
+        "from greenai.probes.discover import discover; "
+        "print(','.join(p.id for p in discover().probes))"
+    )
     ids = _run_unprivileged(tree, code).strip().split(",")
     assert ids[:2] == ["model:cpu", "model:dram"]
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
 
 NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1

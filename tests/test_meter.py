@@ -1,0 +1,190 @@
+"""Meter: context manager, decorator, units, phases, idle baseline, failures, round trip."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+import pytest
+
+import greenai
+from greenai.measurement import Measurement
+from greenai.meter import Meter, _shared
+from greenai.probes.base import Method
+from greenai.sampler import Sampler
+from tests.fakes.clock import FakeClock
+from tests.fakes.probes import ClockProbe, constant
+
+
+def _sampler(clock: FakeClock, fail_at_s: float | None = None) -> Sampler:
+    probes = [
+        ClockProbe("rapl:package-0", clock, constant(40.0)),
+        ClockProbe("rapl:package-0/core", clock, constant(30.0), counts_in_total=False),
+        ClockProbe("model:dram", clock, constant(6.0), method=Method.MODEL, domain="dram"),
+        ClockProbe("nvml:0", clock, constant(250.0), domain="gpu", fail_at_s=fail_at_s),
+    ]
+    s = Sampler(probes, clock=clock)
+    s.sample()
+    return s
+
+
+def _run(clock: FakeClock, s: Sampler, seconds: float) -> None:
+    for _ in range(round(seconds / 0.1)):
+        clock.advance(0.1)
+        s.sample()
+
+
+def test_energy_per_domain_device_and_unit(clock: FakeClock):
+    s = _sampler(clock)
+    with Meter("image-classification", "sample", sampler=s) as m:
+        _run(clock, s, 2.0)
+        m.count(64)
+        m.count(36)
+    r = m.result
+    assert r.status == "ok" and r.duration_s == pytest.approx(2.0)
+    assert r.by_domain == pytest.approx({"cpu": 80.0, "dram": 12.0, "gpu": 500.0})
+    assert r.energy_j == pytest.approx(592.0)  # core (inside package) is not added
+    assert r.by_device["rapl:package-0/core"] == pytest.approx(60.0)
+    assert r.energy_per_unit_j == pytest.approx(5.92)
+    assert r.domains["dram"].provenance == "modelled" and r.domains["gpu"].provenance == "measured"
+    assert r.provenance == "mixed"
+    assert r.timeline is not None and len(r.timeline.t_s) == 20
+    assert r.timeline.power_w["nvml:0"][5] == pytest.approx(250.0)
+
+
+def test_user_exception_propagates_unchanged_and_result_is_kept(clock: FakeClock):
+    s = _sampler(clock)
+    boom = RuntimeError("diverged")
+    m = Meter("training", "sample", sampler=s)
+    with pytest.raises(RuntimeError) as info, m:
+        _run(clock, s, 1.5)
+        m.count(10)
+        raise boom
+    assert info.value is boom
+    r = m.result
+    assert r.status == "failed" and r.error == {"type": "RuntimeError", "message": "diverged"}
+    assert r.energy_j == pytest.approx(1.5 * 296.0)
+    assert r.units_done == 10
+
+
+def test_keyboard_interrupt_is_interrupted(clock: FakeClock):
+    s = _sampler(clock)
+    m = Meter(sampler=s)
+    with pytest.raises(KeyboardInterrupt), m:
+        _run(clock, s, 0.5)
+        raise KeyboardInterrupt
+    assert m.result.status == "interrupted" and m.result.energy_j > 0
+
+
+def test_phases_accumulate_and_count_units(clock: FakeClock):
+    s = _sampler(clock)
+    with Meter(sampler=s) as m:
+        for _ in range(3):
+            with m.phase("train"):
+                _run(clock, s, 1.0)
+                m.count(100)
+            with m.phase("eval"):
+                _run(clock, s, 0.2)
+    phases = {p.name: p for p in m.result.phases}
+    assert phases["train"].duration_s == pytest.approx(3.0)
+    assert phases["train"].energy_j == pytest.approx(3.0 * 296.0)
+    assert phases["train"].units == 300 and phases["eval"].units == 0
+    assert phases["eval"].by_domain["gpu"] == pytest.approx(0.6 * 250.0)
+    assert m.result.units_done == 300
+
+
+def test_idle_baseline_gives_net_energy(clock: FakeClock):
+    load = {"on": False}
+    probe = ClockProbe("p", clock, lambda _t: 100.0 if load["on"] else 20.0)
+    s = Sampler([probe], clock=clock)
+    s.sample()
+    m = Meter(sampler=s, idle_baseline_s=5.0, sleep=clock.advance)
+    m.start()
+    load["on"] = True
+    _run(clock, s, 2.0)
+    r = m.stop()
+    assert r.idle.power_w == pytest.approx(20.0)
+    assert r.energy_j == pytest.approx(200.0)
+    assert r.idle.net_energy_j == pytest.approx(160.0)
+
+
+def test_failed_gpu_mid_run(clock: FakeClock):
+    s = _sampler(clock, fail_at_s=clock() + 1.0)
+    with pytest.warns(Warning), Meter(sampler=s) as m:
+        _run(clock, s, 3.0)
+    gpu = next(d for d in m.result.devices if d.id == "nvml:0")
+    assert gpu.status == "failed" and gpu.failed_at_s == pytest.approx(1.0)
+    assert m.result.by_domain["cpu"] == pytest.approx(120.0)
+
+
+def test_round_trip_through_json(tmp_path, clock: FakeClock):
+    s = _sampler(clock)
+    out = tmp_path / "run.json"
+    with Meter("text-generation", "token", sampler=s, output=str(out)) as m:
+        with m.phase("prefill"):
+            _run(clock, s, 0.3)
+        m.count(17)
+    loaded = greenai.load(out)
+    assert loaded == m.result
+    assert loaded.energy_per_unit_j == m.result.energy_per_unit_j
+    doc = json.loads(out.read_text())
+    assert doc["schema_version"] == "0.1" and doc["greenai_version"] == greenai.__version__
+    assert Measurement.from_dict(doc).to_dict() == doc
+
+
+def test_bad_result_file_names_the_field(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps({"status": "ok", "units_done": "many"}))
+    with pytest.raises(greenai.DisclosureError, match="units_done: expected number"):
+        greenai.load(p)
+    p.write_text("{not json")
+    with pytest.raises(greenai.DisclosureError, match="line 1 column 2"):
+        greenai.load(p)
+
+
+def test_decorator_sync_and_async():
+    @greenai.measure(task="text-generation", unit="token", units=len, interval_s=0.01)
+    def generate(prompt: str) -> list[str]:
+        return prompt.split()
+
+    assert generate("a b c") == ["a", "b", "c"]
+    r = generate.last_result
+    assert r.units_done == 3 and r.status == "ok" and r.energy_j > 0
+
+    @greenai.measure(task="embeddings", unit="query", units=1)
+    async def embed(x: int) -> int:
+        await asyncio.sleep(0.01)
+        return x * 2
+
+    assert asyncio.run(embed(4)) == 8
+    assert embed.last_result.units_done == 1 and embed.last_result.duration_s >= 0.01
+
+    @greenai.measure()
+    def explode() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError, match="bad input"):
+        explode()
+    assert explode.last_result.status == "failed"
+
+
+def test_nested_meters_share_one_sampler():
+    with greenai.meter(interval_s=0.01) as outer:
+        sampler = _shared._sampler
+        with greenai.meter() as inner:
+            assert _shared._sampler is sampler
+            sum(range(200_000))
+        sum(range(200_000))
+    assert _shared._sampler is None  # stopped when the last meter left
+    assert outer.result.energy_j > inner.result.energy_j > 0
+    assert math.isclose(outer.result.sampling["interval_s"], 0.01)
+
+
+def test_greenai_problems_never_raise_into_user_code(tmp_path):
+    target = tmp_path / "file"
+    target.write_text("")
+    m = greenai.meter(output=str(target / "sub" / "run.json"))
+    with pytest.warns(greenai.GreenAIWarning, match="could not write"), m:
+        pass
+    assert m.result is not None and m.result.status == "ok"

@@ -1,0 +1,145 @@
+"""Sampler: exact integration, bounded timeline, faults recorded and never raised."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenai.probes.base import Method
+from greenai.sampler import Sampler
+from tests.fakes.clock import FakeClock
+from tests.fakes.probes import ClockProbe, constant
+
+
+def test_trapezoid_is_exact_for_linear_power(clock: FakeClock):
+    t0 = clock()
+    probe = ClockProbe("p", clock, lambda t: 10.0 + 4.0 * (t - t0), method=Method.POWER)
+    s = Sampler([probe], clock=clock)
+    s.sample()
+    for _ in range(30):
+        clock.advance(0.1)
+        s.sample()
+    # integral of 10 + 4t over 3 s = 30 + 18
+    assert s.sample().energy_j[0] == pytest.approx(48.0)
+
+
+def test_model_probe_is_integrated_as_interval_mean(clock: FakeClock):
+    probe = ClockProbe("m", clock, constant(7.0), method=Method.MODEL)
+    s = Sampler([probe], clock=clock)
+    s.sample()
+    clock.advance(2.5)
+    assert s.sample().energy_j[0] == pytest.approx(17.5)
+
+
+def test_timeline_is_bounded_and_keeps_exact_totals(clock: FakeClock):
+    t0 = clock()
+    probes = [ClockProbe(f"g{i}", clock, lambda t, i=i: 100 + i + ((t - t0) % 7)) for i in range(8)]
+    s = Sampler(probes, clock=clock, timeline_slots=64)
+    s.sample()
+    for _ in range(5000):
+        clock.advance(0.1)
+        s.sample()
+    times, powers = s.timeline()
+    assert len(times) <= 64
+    assert s.timeline_resolution_s == pytest.approx(0.1 * 128)
+    start = t0
+    for i in range(8):
+        energy = 0.0
+        prev = start
+        for t, p in zip(times, powers[i], strict=True):
+            energy += p * (t - prev)
+            prev = t
+        assert energy == pytest.approx(s.sample().energy_j[i], rel=1e-9)
+
+
+@pytest.mark.slow
+def test_a_day_at_10hz_with_12_probes_stays_in_the_cap(clock: FakeClock):
+    probes = [ClockProbe(f"p{i}", clock, constant(50.0)) for i in range(12)]
+    s = Sampler(probes, clock=clock)
+    s.sample()
+    for _ in range(24 * 3600 * 10):
+        clock.advance(0.1)
+        s.sample()
+    assert len(s._t_end) <= s._slots and len(s._slot_j) <= s._slots * 12
+    assert s.sample().energy_j[0] == pytest.approx(50.0 * 86400, rel=1e-9)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 2.0), st.floats(0.0, 1000.0)), min_size=1, max_size=50))
+def test_energy_is_never_negative(steps):
+    clock = FakeClock()
+    powers = iter([p for _, p in steps] + [0.0])
+    current = {"p": 0.0}
+    probe = ClockProbe("p", clock, lambda _t: current["p"], method=Method.POWER)
+    s = Sampler([probe], clock=clock)
+    last = s.sample().energy_j[0]
+    for dt, _ in steps:
+        current["p"] = next(powers)
+        clock.advance(dt)
+        e = s.sample().energy_j[0]
+        assert e >= last >= 0.0
+        last = e
+
+
+def test_failing_probe_is_marked_and_others_go_on(clock: FakeClock):
+    good = ClockProbe("good", clock, constant(5.0))
+    bad = ClockProbe("bad", clock, constant(9.0), fail_at_s=clock() + 1.05)
+    s = Sampler([good, bad], clock=clock)
+    s.sample()
+    with pytest.warns(Warning, match="bad"):
+        for _ in range(30):
+            clock.advance(0.1)
+            snap = s.sample()
+    assert snap.energy_j[0] == pytest.approx(15.0)
+    assert snap.energy_j[1] == pytest.approx(9.0)  # up to its last good read at 1.0 s
+    assert snap.failed_at_s[1] == pytest.approx(clock() - 1.9)
+    assert len(s.faults) == 1  # marked once, not re-read
+
+
+def test_a_probe_bug_does_not_kill_the_thread():
+    class Buggy:
+        id, domain, method, counts_in_total, wrap_j, max_power_w = (
+            "buggy",
+            "cpu",
+            Method.POWER,
+            True,
+            None,
+            None,
+        )
+
+        def read(self) -> float:
+            raise ZeroDivisionError("oops")
+
+        def info(self):
+            return {}
+
+        def close(self):
+            pass
+
+    ok = ClockProbe("ok", time.monotonic, constant(1.0))
+    s = Sampler([Buggy(), ok], interval_s=0.01)
+    with pytest.warns(Warning, match="ZeroDivisionError"):
+        s.start()
+        time.sleep(0.1)
+        snap = s.stop()
+    assert s.samples >= 5 and snap.energy_j[1] > 0
+    assert "ZeroDivisionError" in s.faults[0].error
+
+
+def test_background_thread_samples_at_its_interval():
+    probe = ClockProbe("p", time.monotonic, constant(1.0))
+    s = Sampler([probe], interval_s=0.02)
+    s.start()
+    time.sleep(0.3)
+    s.stop()
+    assert 8 <= s.samples <= 20
+    assert not any(t.name == "greenai-sampler" for t in threading.enumerate())
+
+
+def test_interval_must_be_positive():
+    with pytest.raises(ValueError, match="interval_s"):
+        Sampler([], interval_s=0)
