@@ -52,12 +52,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    from greenai.site import Site
+
+    # a bad --site/--grid fails here, before anything runs, so nothing measured is lost
+    site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    journal = None if args.no_journal else f"{args.output}.journal"
     m = Meter(
         task=args.task,
         unit=args.unit,
         interval_s=args.interval,
         idle_baseline_s=args.idle_baseline,
         output=args.output,
+        site=site,
+        journal=journal,
+        journal_period_s=args.journal_period,
+        handle_signals=False,  # greenai run forwards signals to the child itself
     )
     m.command = tuple(command)
     forwarded: list[int] = []
@@ -90,6 +99,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(summary(result), file=sys.stderr)
         print(f"result      {args.output}", file=sys.stderr)
     return exit_code
+
+
+def _cmd_recover(args: argparse.Namespace) -> int:
+    from greenai.meter import recover_journal
+    from greenai.report.text import summary
+
+    result = recover_journal(args.journal, site=args.site)
+    result.save(args.output)
+    print(summary(result))
+    print(f"result      {args.output}")
+    return 0
+
+
+def _cmd_site(args: argparse.Namespace) -> int:
+    from greenai.site import Site, format_presets
+
+    if args.action == "list":
+        print(format_presets())
+    else:
+        print(Site.resolve(args.name, grid=args.grid).describe())
+    return 0
+
+
+def _add_site_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--site", default=None, help="site preset (greenai site list) or site .toml file"
+    )
+    p.add_argument("--grid", default=None, help="grid region: ISO 3166 code (FR, US-CA, CN)")
+    p.add_argument("--pue", type=float, default=None, help="measured PUE of the site")
+    p.add_argument("--wue", type=float, default=None, help="measured on-site WUE, L/kWh")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -159,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="measure idle power for S seconds first",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    p.add_argument(
+        "--journal-period",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds between journal checkpoints (default 1)",
+    )
+    p.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="do not keep OUTPUT.journal while the command runs",
+    )
+    _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(func=_cmd_run)
 
@@ -166,6 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("-o", "--output", default=None)
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("recover", help="rebuild a result from the journal of a killed run")
+    p.add_argument("journal")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--site", default=None)
+    p.set_defaults(func=_cmd_recover)
+
+    p = sub.add_parser("site", help="site presets and grid factors, with their sources")
+    site_sub = p.add_subparsers(dest="action", required=True)
+    sp = site_sub.add_parser("list", help="list the presets")
+    sp.set_defaults(func=_cmd_site)
+    sp = site_sub.add_parser("show", help="show one preset (or the default) with every factor")
+    sp.add_argument("name", nargs="?", default=None)
+    sp.add_argument("--grid", default=None)
+    sp.set_defaults(func=_cmd_site)
 
     p = sub.add_parser("show", help="print the summary of a result file")
     p.add_argument("file")

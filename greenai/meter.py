@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import inspect
 import math
+import os
+import signal
+import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
 from greenai._version import __version__
-from greenai.errors import GreenAIError, GreenAIWarning
+from greenai.errors import GreenAIError, GreenAIWarning, SiteError
+from greenai.journal import JournalWriter
 from greenai.measurement import (
     DeviceEnergy,
     DomainEnergy,
@@ -24,10 +31,51 @@ from greenai.measurement import (
     PhaseEnergy,
     Timeline,
 )
-from greenai.probes.base import Probe
-from greenai.sampler import DEFAULT_INTERVAL_S, Sampler, Snapshot
+from greenai.probes.base import Probe, ProbeSpec
+from greenai.sampler import DEFAULT_INTERVAL_S, ProbeFault, Sampler, Snapshot
 
 F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_JOURNAL_PERIOD_S = 1.0
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread when SIGTERM arrives during metering (exit code 128 + N)."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+# --------------------------------------------------------------------- node registry
+def _runtime_dir() -> Path:
+    base = os.environ.get("GREENAI_RUNTIME_DIR") or tempfile.gettempdir()
+    return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
+def _announce_on_node() -> tuple[Path | None, list[int]]:
+    """Register this process as metering; return its marker and other live metering pids."""
+    import psutil
+
+    folder = _runtime_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        marker = folder / f"meter-{os.getpid()}"
+        marker.write_text(str(os.getpid()))
+    except OSError:
+        return None, []
+    others = []
+    for f in folder.glob("meter-*"):
+        try:
+            pid = int(f.name.removeprefix("meter-"))
+        except ValueError:
+            continue
+        if pid == os.getpid():
+            continue
+        if psutil.pid_exists(pid):
+            others.append(pid)
+        else:
+            f.unlink(missing_ok=True)
+    return marker, sorted(others)
 
 
 # --------------------------------------------------------------------- shared sampler
@@ -37,21 +85,36 @@ class _SharedSampler:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sampler: Sampler | None = None
+        self._specs: tuple[ProbeSpec, ...] = ()
         self._unavailable: tuple[dict[str, str], ...] = ()
         self._intervals: list[float] = []
+        self._marker: Path | None = None
+        self.other_meters: list[int] = []
 
-    def acquire(self, interval_s: float) -> tuple[Sampler, tuple[dict[str, str], ...]]:
+    def acquire(
+        self, interval_s: float
+    ) -> tuple[Sampler, tuple[ProbeSpec, ...], tuple[dict[str, str], ...]]:
         with self._lock:
             if self._sampler is None:
                 from greenai.probes.discover import discover_cached
 
                 found = discover_cached()
                 self._sampler = Sampler(found.probes, interval_s=interval_s)
+                self._specs = tuple(ProbeSpec.of(p) for p in found.probes)
                 self._unavailable = tuple(u.to_dict() for u in found.unavailable)
+                self._marker, self.other_meters = _announce_on_node()
+                if self.other_meters:
+                    warnings.warn(
+                        f"greenai: process(es) {self.other_meters} also meter this node; each "
+                        "measures the whole node's CPU, DRAM and GPU energy, so do not add "
+                        "their results (use one meter per node, see greenai merge).",
+                        GreenAIWarning,
+                        stacklevel=4,
+                    )
                 self._sampler.start()
             self._intervals.append(interval_s)
             self._sampler.set_interval(min(self._intervals))
-            return self._sampler, self._unavailable
+            return self._sampler, self._specs, self._unavailable
 
     def release(self, interval_s: float) -> None:
         with self._lock:
@@ -63,44 +126,28 @@ class _SharedSampler:
             else:
                 self._sampler.stop()
                 self._sampler = None
+                if self._marker is not None:
+                    self._marker.unlink(missing_ok=True)
+                    self._marker = None
 
 
 _shared = _SharedSampler()
 
 
 # --------------------------------------------------------------------- window maths
-def _window(
-    sampler: Sampler, a: Snapshot, b: Snapshot
-) -> tuple[list[DeviceEnergy], dict[str, DomainEnergy]]:
-    """Return per-device and per-domain energy between two snapshots."""
-    devices: list[DeviceEnergy] = []
+def domain_energy(specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot) -> dict[str, DomainEnergy]:
+    """Return energy per domain between two snapshots (non-overlapping probes only)."""
     sums: dict[str, list[float]] = {}
     provenance: dict[str, set[str]] = {}
     complete: dict[str, bool] = {}
-    for i, probe in enumerate(sampler.probes):
-        failed_before = a.failed_at_s[i] is not None
-        failed_at = b.failed_at_s[i]
-        energy = None if failed_before else b.energy_j[i] - a.energy_j[i]
-        prov = probe.method.provenance
-        devices.append(
-            DeviceEnergy(
-                id=probe.id,
-                domain=probe.domain,
-                method=probe.method.value,
-                provenance=prov,
-                energy_j=energy,
-                counts_in_total=probe.counts_in_total,
-                status="failed" if failed_at is not None else "ok",
-                failed_at_s=None if failed_at is None else max(failed_at - a.t_s, 0.0),
-                error=_fault_text(sampler, probe.id) if failed_at is not None else None,
-                info=probe.info(),
-            )
-        )
-        if probe.counts_in_total:
-            sums.setdefault(probe.domain, []).append(energy or 0.0)
-            provenance.setdefault(probe.domain, set()).add(prov)
-            complete[probe.domain] = complete.get(probe.domain, True) and failed_at is None
-    domains = {
+    for i, spec in enumerate(specs):
+        if not spec.counts_in_total:
+            continue
+        energy = 0.0 if a.failed_at_s[i] is not None else b.energy_j[i] - a.energy_j[i]
+        sums.setdefault(spec.domain, []).append(energy)
+        provenance.setdefault(spec.domain, set()).add(spec.provenance)
+        complete[spec.domain] = complete.get(spec.domain, True) and b.failed_at_s[i] is None
+    return {
         name: DomainEnergy(
             energy_j=math.fsum(values),
             provenance=provenance[name].pop() if len(provenance[name]) == 1 else "mixed",
@@ -108,18 +155,118 @@ def _window(
         )
         for name, values in sorted(sums.items())
     }
-    return devices, domains
 
 
-def _fault_text(sampler: Sampler, probe_id: str) -> str | None:
-    for fault in sampler.faults:
-        if fault.probe == probe_id and fault.fatal:
-            return fault.error
-    return None
+def device_energy(
+    specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot, faults: Sequence[ProbeFault]
+) -> list[DeviceEnergy]:
+    """Return energy per probe between two snapshots; a probe dead before ``a`` gets None."""
+    errors = {}
+    for f in faults:
+        if f.fatal:
+            errors.setdefault(f.probe, f.error)
+    devices = []
+    for i, spec in enumerate(specs):
+        failed_at = b.failed_at_s[i]
+        devices.append(
+            DeviceEnergy(
+                id=spec.id,
+                domain=spec.domain,
+                method=spec.method,
+                provenance=spec.provenance,
+                energy_j=None if a.failed_at_s[i] is not None else b.energy_j[i] - a.energy_j[i],
+                counts_in_total=spec.counts_in_total,
+                status="failed" if failed_at is not None else "ok",
+                failed_at_s=None if failed_at is None else max(failed_at - a.t_s, 0.0),
+                error=errors.get(spec.id) if failed_at is not None else None,
+                info=spec.info,
+            )
+        )
+    return devices
 
 
-def _host_inventory(devices: Sequence[DeviceEnergy]) -> dict[str, Any]:
-    import os
+@dataclass
+class RunInfo:
+    """What a meter knows of a run besides the snapshots (also what the journal keeps)."""
+
+    task: str | None = None
+    unit: str | None = None
+    units_done: float = 0.0
+    started_at: str = ""
+    phases: dict[str, list[Any]] | None = None  # name -> [duration_s, units, {domain: J}]
+    idle: IdleBaseline | None = None
+    unavailable: tuple[dict[str, str], ...] = ()
+    host: dict[str, Any] | None = None
+    sampling: dict[str, Any] | None = None
+    command: tuple[str, ...] | None = None
+    exit_code: int | None = None
+
+
+def assemble(
+    specs: Sequence[ProbeSpec],
+    a: Snapshot,
+    b: Snapshot,
+    faults: Sequence[ProbeFault],
+    run: RunInfo,
+    status: str,
+    error: dict[str, str] | None = None,
+    timeline: Timeline | None = None,
+) -> Measurement:
+    """Return the Measurement of the window [a, b] (used live and by journal recovery)."""
+    domains = domain_energy(specs, a, b)
+    duration = b.t_s - a.t_s
+    idle = run.idle
+    if idle is not None:
+        net = {
+            k: domains[k].energy_j - idle.power_by_domain_w.get(k, 0.0) * duration for k in domains
+        }
+        idle = IdleBaseline(
+            duration_s=idle.duration_s,
+            power_w=idle.power_w,
+            power_by_domain_w=idle.power_by_domain_w,
+            net_energy_j=math.fsum(net.values()),
+            net_by_domain_j=net,
+        )
+    phases = tuple(
+        PhaseEnergy(
+            name=name,
+            duration_s=float(v[0]),
+            energy_j=math.fsum(v[2].values()),
+            by_domain=dict(sorted(v[2].items())),
+            units=float(v[1]),
+        )
+        for name, v in (run.phases or {}).items()
+    )
+    gaps = tuple(
+        Gap(probe=f.probe, from_s=max(f.t_s - a.t_s, 0.0), error=f.error, fatal=f.fatal)
+        for f in faults
+        if f.t_s >= a.t_s or f.fatal
+    )
+    return Measurement(
+        status=status,
+        task=run.task,
+        unit=run.unit,
+        units_done=run.units_done,
+        started_at=run.started_at,
+        duration_s=duration,
+        domains=domains,
+        devices=tuple(device_energy(specs, a, b, faults)),
+        phases=phases,
+        idle=idle,
+        gaps=gaps,
+        probes_unavailable=run.unavailable,
+        host=run.host or {},
+        sampling=run.sampling or {},
+        timeline=timeline,
+        error=error,
+        command=run.command,
+        exit_code=run.exit_code,
+        greenai_version=__version__,
+    )
+
+
+def host_inventory(specs: Sequence[ProbeSpec]) -> dict[str, Any]:
+    """Return the host and hardware inventory (name, OS, CPU, memory, GPUs)."""
     import platform
 
     import psutil
@@ -127,9 +274,9 @@ def _host_inventory(devices: Sequence[DeviceEnergy]) -> dict[str, Any]:
     from greenai.probes.cpu_model import cpu_brand
 
     gpus = [
-        {k: d.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
-        for d in devices
-        if d.domain == "gpu"
+        {k: s.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
+        for s in specs
+        if s.domain == "gpu"
     ]
     return {
         "hostname": platform.node(),
@@ -162,8 +309,11 @@ class Meter:
         *,
         interval_s: float = DEFAULT_INTERVAL_S,
         idle_baseline_s: float = 0.0,
-        output: str | None = None,
+        output: str | os.PathLike[str] | None = None,
         site: Any = None,
+        journal: str | os.PathLike[str] | None = None,
+        journal_period_s: float = DEFAULT_JOURNAL_PERIOD_S,
+        handle_signals: bool = True,
         probes: Sequence[Probe] | None = None,
         sampler: Sampler | None = None,
         clock: Callable[[], float] | None = None,
@@ -176,24 +326,33 @@ class Meter:
         self.idle_baseline_s = idle_baseline_s
         self.output = output
         self.site = site
+        self.journal_path = journal
+        self.journal_period_s = journal_period_s
+        self.handle_signals = handle_signals
         self.keep_timeline = timeline
         self._own_probes = probes
         self._given_sampler = sampler
         self._clock = clock
         self._sleep = sleep
         self._sampler: Sampler | None = None
+        self._specs: tuple[ProbeSpec, ...] = ()
         self._shared_acquired = False
         self._unavailable: tuple[dict[str, str], ...] = ()
         self._start: Snapshot | None = None
         self._started_at = ""
         self._units = 0.0
-        self._units_lock = threading.Lock()
-        self._phases: dict[str, list[float]] = {}  # name -> [duration_s, units]
-        self._phase_energy: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+        self._phases: dict[str, list[Any]] = {}  # name -> [duration_s, units, {domain: J}]
         self._active_phases: list[str] = []
-        self._idle: tuple[float, dict[str, float]] | None = None
+        self._idle: IdleBaseline | None = None
         self._problems: list[str] = []
+        self._journal: JournalWriter | None = None
+        self._journal_stop = threading.Event()
+        self._journal_thread: threading.Thread | None = None
+        self._previous_sigterm: Any = None
+        self._sigterm_installed = False
         self.result: Measurement | None = None
+        self.footprint: Any = None
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
 
@@ -203,13 +362,15 @@ class Meter:
         try:
             if self._given_sampler is not None:
                 self._sampler = self._given_sampler
+                self._specs = tuple(ProbeSpec.of(p) for p in self._sampler.probes)
             elif self._own_probes is not None:
                 kwargs = {"clock": self._clock} if self._clock else {}
                 self._sampler = Sampler(self._own_probes, interval_s=self.interval_s, **kwargs)
+                self._specs = tuple(ProbeSpec.of(p) for p in self._own_probes)
                 if self._clock is None:
                     self._sampler.start()
             else:
-                self._sampler, self._unavailable = _shared.acquire(self.interval_s)
+                self._sampler, self._specs, self._unavailable = _shared.acquire(self.interval_s)
                 self._shared_acquired = True
             if self.idle_baseline_s > 0:
                 self._measure_idle()
@@ -217,6 +378,12 @@ class Meter:
             self._start = self._sampler.snapshot()
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not start metering: {exc}")
+            return self
+        if self.journal_path is not None:
+            self._open_journal()
+        if self.handle_signals:
+            self._install_sigterm()
+        atexit.register(self._at_exit)
         return self
 
     def _measure_idle(self) -> None:
@@ -225,8 +392,8 @@ class Meter:
         self._sleep(self.idle_baseline_s)
         b = self._sampler.snapshot()
         dt = b.t_s - a.t_s
-        _, domains = _window(self._sampler, a, b)
-        self._idle = (dt, {k: v.energy_j / dt for k, v in domains.items()} if dt > 0 else {})
+        power = {k: v.energy_j / dt for k, v in domain_energy(self._specs, a, b).items()}
+        self._idle = IdleBaseline(dt, math.fsum(power.values()), power, 0.0, {})
 
     def stop(self, status: str = "ok", error: BaseException | None = None) -> Measurement | None:
         """Stop metering and return the Measurement (also kept in ``self.result``)."""
@@ -235,18 +402,40 @@ class Meter:
         sampler, start = self._sampler, self._start
         if sampler is None or start is None:
             return None
+        atexit.unregister(self._at_exit)
+        self._restore_sigterm()
+        self._stop_journal_thread()
         try:
             end = sampler.snapshot()
-            self.result = self._build(sampler, start, end, status, error)
+            err = {"type": type(error).__name__, "message": str(error)} if error else None
+            self.result = self._with_footprint(
+                assemble(
+                    self._specs,
+                    start,
+                    end,
+                    list(sampler.faults),
+                    self._run_info(),
+                    status,
+                    err,
+                    self._timeline(sampler, start),
+                )
+            )
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not compute the result: {exc}")
         finally:
             self._release()
+        written = False
         if self.result is not None and self.output:
             try:
                 self.result.save(self.output)
+                written = True
             except OSError as exc:
                 self._problem(f"could not write {self.output}: {exc.strerror or exc}")
+        if self._journal is not None:
+            if self.result is not None:
+                self._journal.append({"k": "e", "status": self.result.status})
+            # the journal is only needed when the final result could not be written
+            self._journal.close(remove=written)
         return self.result
 
     def _release(self) -> None:
@@ -255,6 +444,10 @@ class Meter:
             self._shared_acquired = False
         elif self._given_sampler is None and self._sampler is not None and self._sampler.running:
             self._sampler.stop()
+
+    def _at_exit(self) -> None:
+        # the interpreter is exiting with the meter still running (start() without stop())
+        self.stop("interrupted")
 
     def _problem(self, text: str) -> None:
         self._problems.append(text)
@@ -266,16 +459,118 @@ class Meter:
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is None:
             self.stop("ok")
-        elif isinstance(exc, KeyboardInterrupt):
+        elif isinstance(exc, KeyboardInterrupt | Terminated):
             self.stop("interrupted", exc)
         else:
             self.stop("failed", exc)
         return False  # the user's exception propagates unchanged
 
+    # ------------------------------------------------------------ signals
+    def _install_sigterm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous == signal.SIG_IGN or previous is None:
+            return
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            if callable(previous):
+                # the user's own handler decides what happens; keep what we have first
+                self.checkpoint()
+                previous(signum, frame)
+            else:
+                raise Terminated(signum)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._previous_sigterm = previous
+        self._sigterm_installed = True
+        self._sigterm_handler = on_sigterm
+
+    def _restore_sigterm(self) -> None:
+        if not self._sigterm_installed:
+            return
+        self._sigterm_installed = False
+        if threading.current_thread() is threading.main_thread() and (
+            signal.getsignal(signal.SIGTERM) is self._sigterm_handler
+        ):
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+    # ------------------------------------------------------------ journal
+    def _open_journal(self) -> None:
+        assert self._sampler is not None and self._start is not None
+        self._journal = JournalWriter(self.journal_path)  # type: ignore[arg-type]
+        self._journal.open(
+            {
+                "task": self.task,
+                "unit": self.unit,
+                "started_at": self._started_at,
+                "t0": self._start.t_s,
+                "e0": list(self._start.energy_j),
+                "f0": list(self._start.failed_at_s),
+                "probes": [s.to_dict() for s in self._specs],
+                "unavailable": list(self._unavailable),
+                "host": host_inventory(self._specs),
+                "interval_s": self._sampler.interval_s,
+                "period_s": self.journal_period_s,
+                "command": list(self.command) if self.command else None,
+                "idle": _idle_dict(self._idle),
+            }
+        )
+        self._journal_faults = 0
+        if self._journal.error:
+            self._problem(self._journal.error)
+            return
+        self._journal_thread = threading.Thread(
+            target=self._journal_loop, name="greenai-journal", daemon=True
+        )
+        self._journal_thread.start()
+
+    def _journal_loop(self) -> None:
+        while not self._journal_stop.wait(self.journal_period_s):
+            if not self.checkpoint():
+                return
+
+    def checkpoint(self) -> bool:
+        """Append a checkpoint to the journal now; return False if journaling has stopped."""
+        journal, sampler = self._journal, self._sampler
+        if journal is None or sampler is None or journal.error:
+            return False
+        snap = sampler.snapshot()
+        with self._lock:
+            phases = {k: [v[0], v[1], dict(v[2])] for k, v in self._phases.items()}
+            units = self._units
+        faults = sampler.faults[self._journal_faults :]
+        ok = journal.append(
+            {
+                "k": "c",
+                "t": snap.t_s,
+                "e": list(snap.energy_j),
+                "f": list(snap.failed_at_s),
+                "u": units,
+                "ph": phases,
+                "faults": [[f.probe, f.t_s, f.error, f.fatal] for f in faults],
+                "exit_code": self.exit_code,
+            }
+        )
+        if ok:
+            self._journal_faults += len(faults)
+        else:
+            self._problem(journal.error or "journal write failed")
+        return ok
+
+    def _stop_journal_thread(self) -> None:
+        self._journal_stop.set()
+        if (
+            self._journal_thread is not None
+            and self._journal_thread is not threading.current_thread()
+        ):
+            self._journal_thread.join()
+        self._journal_thread = None
+
     # ------------------------------------------------------------ during the run
     def count(self, n: float = 1) -> None:
         """Add n functional units (samples, tokens, queries) done."""
-        with self._units_lock:
+        with self._lock:
             self._units += n
             for name in self._active_phases:
                 self._phases[name][1] += n
@@ -290,7 +585,7 @@ class Meter:
         """Return the energy (J) since start, read now (for progress logging)."""
         if self._sampler is None or self._start is None:
             return 0.0
-        _, domains = _window(self._sampler, self._start, self._sampler.snapshot())
+        domains = domain_energy(self._specs, self._start, self._sampler.snapshot())
         return math.fsum(d.energy_j for d in domains.values())
 
     @contextlib.contextmanager
@@ -301,90 +596,153 @@ class Meter:
             yield
             return
         a = sampler.snapshot()
-        self._phases.setdefault(name, [0.0, 0.0])
-        self._active_phases = [*self._active_phases, name]
+        with self._lock:
+            self._phases.setdefault(name, [0.0, 0.0, {}])
+            self._active_phases = [*self._active_phases, name]
         try:
             yield
         finally:
-            self._active_phases = [p for p in self._active_phases if p != name]
             b = sampler.snapshot()
-            _, domains = _window(sampler, a, b)
-            self._phases[name][0] += b.t_s - a.t_s
-            acc = self._phase_energy.setdefault(name, {})
-            for k, v in domains.items():
-                acc[k] = acc.get(k, 0.0) + v.energy_j
+            with self._lock:
+                self._active_phases = [p for p in self._active_phases if p != name]
+                entry = self._phases[name]
+                entry[0] += b.t_s - a.t_s
+                for k, v in domain_energy(self._specs, a, b).items():
+                    entry[2][k] = entry[2].get(k, 0.0) + v.energy_j
 
     # ------------------------------------------------------------ result
-    def _build(
-        self, sampler: Sampler, a: Snapshot, b: Snapshot, status: str, error: BaseException | None
-    ) -> Measurement:
-        devices, domains = _window(sampler, a, b)
-        duration = b.t_s - a.t_s
-        idle = None
-        if self._idle is not None:
-            idle_dt, idle_w = self._idle
-            net = {k: domains[k].energy_j - idle_w.get(k, 0.0) * duration for k in domains}
-            idle = IdleBaseline(
-                duration_s=idle_dt,
-                power_w=math.fsum(idle_w.values()),
-                power_by_domain_w=idle_w,
-                net_energy_j=math.fsum(net.values()),
-                net_by_domain_j=net,
-            )
-        phases = tuple(
-            PhaseEnergy(
-                name=name,
-                duration_s=dur_units[0],
-                energy_j=math.fsum(self._phase_energy.get(name, {}).values()),
-                by_domain=dict(sorted(self._phase_energy.get(name, {}).items())),
-                units=dur_units[1],
-            )
-            for name, dur_units in self._phases.items()
-        )
-        gaps = tuple(
-            Gap(probe=f.probe, from_s=max(f.t_s - a.t_s, 0.0), error=f.error, fatal=f.fatal)
-            for f in sampler.faults
-            if f.t_s >= a.t_s or f.fatal
-        )
-        timeline = None
-        if self.keep_timeline:
-            times, powers = sampler.timeline(since_s=a.t_s)
-            if times:
-                timeline = Timeline(
-                    resolution_s=sampler.timeline_resolution_s,
-                    t_s=tuple(t - a.t_s for t in times),
-                    power_w={p.id: tuple(powers[i]) for i, p in enumerate(sampler.probes)},
-                )
-        err = None
-        if error is not None:
-            err = {"type": type(error).__name__, "message": str(error)}
-        return Measurement(
-            status=status,
+    def _run_info(self) -> RunInfo:
+        assert self._sampler is not None
+        return RunInfo(
             task=self.task,
             unit=self.unit,
             units_done=self._units,
             started_at=self._started_at,
-            duration_s=duration,
-            domains=domains,
-            devices=tuple(devices),
-            phases=phases,
-            idle=idle,
-            gaps=gaps,
-            probes_unavailable=self._unavailable,
-            host=_host_inventory(devices),
+            phases=self._phases,
+            idle=self._idle,
+            unavailable=self._unavailable,
+            host=host_inventory(self._specs),
             sampling={
-                "interval_s": sampler.interval_s,
+                "interval_s": self._sampler.interval_s,
                 "requested_interval_s": self.interval_s,
-                "samples": sampler.samples,
+                "samples": self._sampler.samples,
                 "clock": "monotonic",
                 "problems": list(self._problems),
             },
-            timeline=timeline,
-            error=err,
             command=self.command,
             exit_code=self.exit_code,
-            greenai_version=__version__,
         )
+
+    def _timeline(self, sampler: Sampler, a: Snapshot) -> Timeline | None:
+        if not self.keep_timeline:
+            return None
+        times, powers = sampler.timeline(since_s=a.t_s)
+        if not times:
+            return None
+        return Timeline(
+            resolution_s=sampler.timeline_resolution_s,
+            t_s=tuple(t - a.t_s for t in times),
+            power_w={s.id: tuple(powers[i]) for i, s in enumerate(self._specs)},
+        )
+
+    def _with_footprint(self, m: Measurement) -> Measurement:
+        self.footprint, extra = attach_footprint(m, self.site)
+        return _replace_extra(m, extra)
+
+
+def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
+    """Return (Footprint, extra JSON blocks) for a measurement at a site; never raises SiteError."""
+    from greenai.footprint import Footprint, compute
+    from greenai.site import Site
+
+    try:
+        resolved = Site.resolve(site)
+        fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
+        return fp, {"site": resolved.to_dict(), "footprint": fp.to_dict()}
+    except (SiteError, ValueError) as exc:
+        warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
+        fp = Footprint.not_computed(str(exc), m.energy_j)
+        return fp, {"site": None, "footprint": fp.to_dict()}
+
+
+def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:
+    from dataclasses import replace
+
+    return replace(m, extra={**m.extra, **extra})
+
+
+def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measurement:
+    """Return the Measurement (status ``interrupted``) rebuilt from a run's journal."""
+    from greenai import journal as journal_mod
+    from greenai.errors import DisclosureError
+
+    contents = journal_mod.read(path)
+    h = contents.header
+    try:
+        specs = tuple(ProbeSpec(**p) for p in h["probes"])
+        n = len(specs)
+        start = Snapshot(float(h["t0"]), tuple(map(float, h["e0"])), tuple(h["f0"]))
+        last = contents.last
+        if last is None:
+            end, units, phases, exit_code = start, 0.0, {}, None
+        else:
+            end = Snapshot(float(last["t"]), tuple(map(float, last["e"])), tuple(last["f"]))
+            units, phases, exit_code = float(last["u"]), last["ph"], last.get("exit_code")
+        if not (len(start.energy_j) == len(end.energy_j) == len(end.failed_at_s) == n):
+            raise ValueError("checkpoint and probe list differ in length")
+        idle = None
+        if h.get("idle"):
+            power = {k: float(v) for k, v in h["idle"]["power_by_domain_w"].items()}
+            idle = IdleBaseline(
+                float(h["idle"]["duration_s"]), math.fsum(power.values()), power, 0.0, {}
+            )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DisclosureError(f"{path}: journal record is malformed: {exc!r}") from exc
+    faults = []
+    for item in contents.faults:
+        try:
+            probe, t, text, fatal = item
+            faults.append(ProbeFault(str(probe), float(t), str(text), bool(fatal)))
+        except (TypeError, ValueError):
+            continue  # a malformed fault entry in an otherwise good record: the gap stays
+    note = (
+        f"recovered from journal {Path(path).name}: {contents.checkpoints} checkpoint(s), "
+        f"energy up to the last one at {end.t_s - start.t_s:.3f} s"
+    )
+    if contents.skipped_lines:
+        note += f"; skipped torn/corrupt line(s) {contents.skipped_lines}"
+    run = RunInfo(
+        task=h.get("task"),
+        unit=h.get("unit"),
+        units_done=units,
+        started_at=h.get("started_at", ""),
+        phases=phases,
+        idle=idle,
+        unavailable=tuple(h.get("unavailable", [])),
+        host=h.get("host"),
+        sampling={
+            "interval_s": h.get("interval_s"),
+            "journal_period_s": h.get("period_s"),
+            "clock": "monotonic",
+            "problems": [note],
+        },
+        command=tuple(h["command"]) if h.get("command") else None,
+        exit_code=exit_code,
+    )
+    status = "interrupted"
+    if contents.ended is not None:
+        status = str(contents.ended.get("status", "interrupted"))
+    m = assemble(
+        specs, start, end, faults, run, status if status in ("ok", "failed") else "interrupted"
+    )
+    _, extra = attach_footprint(m, site)
+    return _replace_extra(m, extra)
+
+
+def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:
+    if idle is None:
+        return None
+    return {"duration_s": idle.duration_s, "power_by_domain_w": idle.power_by_domain_w}
 
 
 def meter(task: str | None = None, unit: str | None = None, **kwargs: Any) -> Meter:

@@ -28,6 +28,9 @@ WRAP_READS_PER_RANGE = 2
 # A negative delta whose wrap-corrected value would mean more than this multiple of the
 # channel's maximum power is a counter reset (driver reload, firmware), not a wrap.
 RESET_POWER_MARGIN = 1.5
+# A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
+# energy counter every ~100 ms, and no powered device draws exactly 0 W).
+STALL_AFTER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,8 @@ class Sampler:
         self._warned: set[str] = set()
         self._methods = [p.method for p in self.probes]
         self._last_t: float | None = None
+        self._changed_at: list[float | None] = [None] * n
+        self._stalled = [False] * n
         self.samples = 0
         # timeline: slot k covers (t_end[k-1], t_end[k]] and holds energy per probe
         self._slots = timeline_slots
@@ -122,6 +127,7 @@ class Sampler:
                     delta = value - prev
                     if delta < 0:
                         delta = self._unwrap(i, probe, value, prev, dt, t)
+                    self._watch_stall(i, t, delta != 0.0)
                 elif method is Method.POWER:
                     delta = 0.5 * (value + prev) * dt
                 else:
@@ -157,6 +163,25 @@ class Sampler:
             )
         )
         return value
+
+    def _watch_stall(self, i: int, t: float, moved: bool) -> None:
+        if moved or self._changed_at[i] is None:
+            self._changed_at[i] = t
+            if moved and self._stalled[i]:
+                self._stalled[i] = False
+                self._note(ProbeFault(self.probes[i].id, t, "counter advances again", fatal=False))
+        elif not self._stalled[i] and t - self._changed_at[i] >= STALL_AFTER_S:
+            self._stalled[i] = True
+            since = self._changed_at[i]
+            self._note(
+                ProbeFault(
+                    self.probes[i].id,
+                    since,
+                    f"counter stopped advancing at "
+                    f"{since:.3f} s (monotonic); energy after it is missing",
+                    fatal=False,
+                )
+            )
 
     def _fail(self, i: int, t: float, error: str) -> None:
         self._failed_at[i] = t

@@ -68,3 +68,19 @@ BYTES_PER_GIB = 2**30
 def bytes_to_gib(size_bytes: float) -> float:
     """Return gibibytes (2^30 bytes) from bytes."""
     return size_bytes / BYTES_PER_GIB
+
+
+# Units a standard file may state references in (see greenai/standard.py).
+J_PER_MWH = 3.6e9
+ENERGY_UNITS_J = {"J": 1.0, "kJ": 1e3, "MJ": 1e6, "Wh": J_PER_WH, "kWh": J_PER_KWH, "MWh": J_PER_MWH}
+WATER_UNITS_L = {"mL": 1e-3, "L": 1.0, "m3": 1e3}
+
+
+def energy_to_j(value: float, unit: str) -> float:
+    """Return joules from an energy in one of ENERGY_UNITS_J (KeyError for another unit)."""
+    return value * ENERGY_UNITS_J[unit]
+
+
+def water_to_l(value: float, unit: str) -> float:
+    """Return litres from a water volume in one of WATER_UNITS_L (KeyError for another unit)."""
+    return value * WATER_UNITS_L[unit]

@@ -43,6 +43,37 @@ class Probe(Protocol):
 
 
 @dataclass(frozen=True)
+class ProbeSpec:
+    """What a result needs to know of a probe, captured once when metering starts."""
+
+    id: str
+    domain: str
+    method: str  # counter | power | model
+    counts_in_total: bool
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def provenance(self) -> str:
+        """Return 'measured' or 'modelled'."""
+        return Method(self.method).provenance
+
+    @classmethod
+    def of(cls, probe: Probe) -> ProbeSpec:
+        """Return the spec of a live probe (calls its info() once)."""
+        return cls(probe.id, probe.domain, probe.method.value, probe.counts_in_total, probe.info())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "id": self.id,
+            "domain": self.domain,
+            "method": self.method,
+            "counts_in_total": self.counts_in_total,
+            "info": self.info,
+        }
+
+
+@dataclass(frozen=True)
 class ProbeUnavailable:
     """A probe that could not be used here, and why (with what to do about it)."""
 

@@ -39,6 +39,24 @@ def summary(m: Measurement) -> str:
         lines.append(f"    {d.id:<22} {_fmt_j(d.energy_j):>14}  {d.method}{flag}{status}")
     for p in m.phases:
         lines.append(f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {p.duration_s:.3f} s")
+    fp = m.extra.get("footprint")
+    if isinstance(fp, dict):
+        if fp.get("computed"):
+            w = fp["water_l"]
+            lines.append(
+                f"site        {fp.get('site')} (grid {fp.get('grid')}): facility energy "
+                f"{_fmt_j(fp['facility_energy_j'])}  [assumed PUE {fp['factors']['pue']:g}]"
+            )
+            lines.append(
+                f"water       {w['total']:.4g} L  (on site {w['onsite']:.4g} L, off site "
+                f"{w['offsite']:.4g} L)  [assumed factors]"
+            )
+            lines.append(
+                f"carbon      {fp['carbon_g']:.4g} gCO2e  "
+                f"[assumed {fp['factors']['carbon_intensity_g_per_kwh']:g} g/kWh]"
+            )
+        else:
+            lines.append(f"footprint   not computed: {fp.get('reason')}")
     if m.idle is not None:
         lines.append(
             f"idle        {m.idle.power_w:.3g} W over {m.idle.duration_s:.2f} s; "

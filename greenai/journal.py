@@ -1,0 +1,155 @@
+"""Append-only journal of cumulative energy, so a killed run keeps what it measured.
+
+One record per line: compact JSON, a tab, and the CRC-32 of the JSON in hex. A torn last
+line (the process died mid-write) or a corrupted one fails its CRC and is skipped; every
+record is cumulative, so the last good one carries the whole run up to its time.
+
+Records: ``h`` header (probes, start snapshot, metadata), ``c`` checkpoint (time,
+cumulative energy per probe, failures, units, finished phases), ``e`` end (the run
+finished and its result was written).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DisclosureError
+
+JOURNAL_VERSION = 1
+MAX_LINE_BYTES = 16 * 1024 * 1024  # a record larger than this is corrupt, not data
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """Return one journal line for a record."""
+    body = json.dumps(record, separators=(",", ":"), allow_nan=False)
+    return f"{body}\t{zlib.crc32(body.encode()):08x}\n".encode()
+
+
+def decode(line: bytes) -> dict[str, Any] | None:
+    """Return the record of a line, or None when the line is torn or corrupt."""
+    if not line.endswith(b"\n"):
+        return None
+    body, sep, crc = line[:-1].rpartition(b"\t")
+    if not sep or len(crc) != 8:
+        return None
+    try:
+        if int(crc, 16) != zlib.crc32(body):
+            return None
+        record = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+class JournalWriter:
+    """Writes records to a journal file; an I/O error disables it and is reported, not raised."""
+
+    def __init__(self, path: str | os.PathLike[str], fsync: bool = True):
+        self.path = Path(path)
+        self.fsync = fsync
+        self.error: str | None = None
+        self.records = 0
+        self._fh: Any = None
+
+    def open(self, header: dict[str, Any]) -> None:
+        """Create (truncate) the journal and write its header."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(self.path, "wb", buffering=0)  # noqa: SIM115 - held open for the run
+        except OSError as exc:
+            self.error = f"cannot open journal {self.path}: {exc.strerror or exc}"
+            return
+        self.append({"k": "h", "v": JOURNAL_VERSION, **header})
+
+    def append(self, record: dict[str, Any]) -> bool:
+        """Write one record; return False (and keep the error) if the write failed."""
+        if self._fh is None or self.error is not None:
+            return False
+        try:
+            self._fh.write(encode(record))
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            self.error = f"journal {self.path}: {exc.strerror or exc} (journaling stopped)"
+            return False
+        self.records += 1
+        return True
+
+    def close(self, remove: bool = False) -> None:
+        """Close the journal; remove the file if asked (the final result is safely written)."""
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError as exc:
+                self.error = self.error or f"journal {self.path}: {exc.strerror or exc}"
+            self._fh = None
+        if remove:
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class JournalContents:
+    """What a journal holds: its header, its last good checkpoint, and what was skipped."""
+
+    header: dict[str, Any]
+    last: dict[str, Any] | None
+    checkpoints: int = 0
+    skipped_lines: list[int] = field(default_factory=list)
+    faults: list[list[Any]] = field(default_factory=list)  # [probe, t_s, error, fatal]
+    ended: dict[str, Any] | None = None
+
+
+def read(path: str | os.PathLike[str]) -> JournalContents:
+    """Return the header and last good checkpoint of a journal; DisclosureError if unusable."""
+    p = Path(path)
+    try:
+        fh = open(p, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise DisclosureError(f"{p}: cannot read journal: {exc.strerror or exc}") from exc
+    header: dict[str, Any] | None = None
+    contents: JournalContents | None = None
+    with fh:
+        for lineno, line in enumerate(_lines(fh), start=1):
+            record = decode(line)
+            if record is None:
+                if contents is not None:
+                    contents.skipped_lines.append(lineno)
+                    continue
+                raise DisclosureError(
+                    f"{p}:{lineno}: the journal header is torn or corrupt: nothing to recover"
+                )
+            kind = record.get("k")
+            if header is None:
+                if kind != "h" or record.get("v") != JOURNAL_VERSION:
+                    raise DisclosureError(
+                        f"{p}:{lineno}: not a greenai journal (first record is not a version "
+                        f"{JOURNAL_VERSION} header)"
+                    )
+                header = record
+                contents = JournalContents(header=header, last=None)
+            elif kind == "c":
+                contents.last = record  # type: ignore[union-attr]
+                contents.checkpoints += 1  # type: ignore[union-attr]
+                faults = record.get("faults")
+                if isinstance(faults, list):
+                    contents.faults.extend(faults)  # type: ignore[union-attr]
+            elif kind == "e":
+                contents.ended = record  # type: ignore[union-attr]
+            else:
+                contents.skipped_lines.append(lineno)  # type: ignore[union-attr]
+    if contents is None:
+        raise DisclosureError(f"{p}: the journal is empty: nothing to recover")
+    return contents
+
+
+def _lines(fh: Any):
+    while True:
+        line = fh.readline(MAX_LINE_BYTES)
+        if not line:
+            return
+        yield line
