@@ -36,6 +36,7 @@ from greenai.sampler import DEFAULT_INTERVAL_S, ProbeFault, Sampler, Snapshot
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_JOURNAL_PERIOD_S = 1.0
+JOURNAL_MARGIN_S = 0.002  # scheduling slack kept between a checkpoint and the period's end
 
 
 class Terminated(SystemExit):
@@ -526,9 +527,16 @@ class Meter:
         self._journal_thread.start()
 
     def _journal_loop(self) -> None:
-        while not self._journal_stop.wait(self.journal_period_s):
+        # Checkpoints start early by the time a checkpoint takes, so that the newest record
+        # on disk is never older than one period: a kill loses at most one period.
+        cost_s = 0.0
+        next_s = time.monotonic() + self.journal_period_s
+        while not self._journal_stop.wait(max(next_s - cost_s - time.monotonic(), 0.0)):
+            began = time.monotonic()
             if not self.checkpoint():
                 return
+            cost_s = max(time.monotonic() - began, 0.5 * cost_s) + JOURNAL_MARGIN_S
+            next_s = began + self.journal_period_s
 
     def checkpoint(self) -> bool:
         """Append a checkpoint to the journal now; return False if journaling has stopped."""
