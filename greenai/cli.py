@@ -102,7 +102,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
-    from greenai.meter import recover_journal
+    from greenai.recovery import recover_journal
     from greenai.report.text import summary
 
     result = recover_journal(args.journal, site=args.site)

@@ -10,7 +10,9 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field, fields
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -192,6 +194,8 @@ class Measurement:
         if status not in STATUSES:
             raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
         timeline = doc.get("timeline")
+        reader.check("probes_unavailable", tuple[dict[str, str], ...])
+        reader.check("error", dict[str, str] | None)
         return cls(
             status=status,
             task=reader.get("task", str, optional=True),
@@ -219,15 +223,9 @@ class Measurement:
             probes_unavailable=tuple(reader.get("probes_unavailable", list, optional=True) or []),
             host=reader.get("host", dict, optional=True) or {},
             sampling=reader.get("sampling", dict, optional=True) or {},
-            timeline=Timeline(
-                resolution_s=timeline["resolution_s"],
-                t_s=tuple(timeline["t_s"]),
-                power_w={k: tuple(v) for k, v in timeline["power_w"].items()},
-            )
-            if isinstance(timeline, dict)
-            else None,
+            timeline=_timeline_from(reader, timeline) if timeline is not None else None,
             error=reader.get("error", dict, optional=True),
-            command=tuple(doc["command"]) if doc.get("command") is not None else None,
+            command=_command_from(reader),
             exit_code=reader.get("exit_code", int, optional=True),
             extra={k: v for k, v in doc.items() if k not in known},
             schema_version=reader.get("schema_version", str),
@@ -266,6 +264,8 @@ def load(path: str | os.PathLike[str]) -> Measurement:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise DisclosureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DisclosureError(f"{p}: not UTF-8 text (byte {exc.start}): not a result file") from exc
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -273,6 +273,17 @@ def load(path: str | os.PathLike[str]) -> Measurement:
             f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
     return Measurement.from_dict(doc, source=str(p))
+
+
+def _timeline_from(reader: _Reader, data: Any) -> Timeline:
+    tl = reader.build(Timeline, data, "timeline")
+    return Timeline(tl.resolution_s, tuple(tl.t_s), {k: tuple(v) for k, v in tl.power_w.items()})
+
+
+def _command_from(reader: _Reader) -> tuple[str, ...] | None:
+    reader.check("command", tuple[str, ...] | None)
+    command = reader.doc.get("command")
+    return tuple(command) if command is not None else None
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -289,6 +300,35 @@ def _timeline_dict(tl: Timeline | None) -> dict[str, Any] | None:
     }
 
 
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Return whether a JSON value fits a (simple) type hint: str, float, int, bool, dict, tuple,
+    unions with None, Any."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is float:
+        return (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint in (str, bool):
+        return isinstance(value, hint)
+    if origin is dict or hint is dict:
+        args = typing.get_args(hint)
+        return isinstance(value, dict) and (
+            not args or all(isinstance(k, str) and _type_ok(v, args[1]) for k, v in value.items())
+        )
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return isinstance(value, list | tuple) and all(_type_ok(v, args[0]) for v in value)
+    return False
+
+
 class _Reader:
     """Typed access to a JSON object that names the field when it is wrong."""
 
@@ -296,33 +336,47 @@ class _Reader:
         self.doc = doc
         self.source = source
 
-    def get(
-        self, key: str, kind: Any, optional: bool = False, doc: dict | None = None, where: str = ""
-    ) -> Any:
-        doc = self.doc if doc is None else doc
-        name = f"{where}.{key}" if where else key
-        if key not in doc or doc[key] is None:
+    def get(self, key: str, kind: Any, optional: bool = False) -> Any:
+        value = self.doc.get(key)
+        if value is None:
             if optional:
                 return None
-            raise DisclosureError(f"{self.source}: {name}: missing (required field)")
-        value = doc[key]
-        if isinstance(value, bool) and kind in ((int, float), int, float):
-            raise DisclosureError(f"{self.source}: {name}: expected a number, got a boolean")
-        if not isinstance(value, kind):
-            want = kind.__name__ if isinstance(kind, type) else "number"
+            raise DisclosureError(f"{self.source}: {key}: missing (required field)")
+        hint = {str: str, dict: dict[str, Any], list: tuple[Any, ...], int: int}.get(kind, kind)
+        if kind == (int, float):
+            hint = float
+        if not _type_ok(value, hint):
+            want = {float: "a finite number", int: "an integer", str: "a string"}.get(
+                hint, "an object" if kind is dict else "a list" if kind is list else str(kind)
+            )
             raise DisclosureError(
-                f"{self.source}: {name}: expected {want}, got {type(value).__name__} {value!r:.60}"
+                f"{self.source}: {key}: expected {want}, got {type(value).__name__} {value!r:.60}"
             )
         return value
+
+    def check(self, key: str, hint: Any) -> None:
+        if key in self.doc and not _type_ok(self.doc[key], hint):
+            raise DisclosureError(
+                f"{self.source}: {key}: {self.doc[key]!r:.60} is not of type {hint}"
+            )
 
     def build(self, cls: type, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise DisclosureError(f"{self.source}: {where}: expected an object")
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
+        hints = typing.get_type_hints(cls)
+        unknown = set(data) - set(hints)
         if unknown:
             raise DisclosureError(f"{self.source}: {where}: unknown field(s) {sorted(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise DisclosureError(f"{self.source}: {where}: {exc}") from exc
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                if f.default is MISSING and f.default_factory is MISSING:
+                    raise DisclosureError(f"{self.source}: {where}.{f.name}: missing")
+                continue
+            value = data[f.name]
+            if not _type_ok(value, hints[f.name]):
+                raise DisclosureError(
+                    f"{self.source}: {where}.{f.name}: {value!r:.60} is not of type {hints[f.name]}"
+                )
+            values[f.name] = tuple(value) if isinstance(value, list) else value
+        return cls(**values)

@@ -15,7 +15,8 @@ import pytest
 
 import greenai
 from greenai import journal
-from greenai.meter import Meter, recover_journal
+from greenai.meter import Meter
+from greenai.recovery import recover_journal
 from greenai.sampler import Sampler
 from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant

@@ -136,7 +136,7 @@ def test_round_trip_through_json(tmp_path, clock: FakeClock):
 def test_bad_result_file_names_the_field(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text(json.dumps({"status": "ok", "units_done": "many"}))
-    with pytest.raises(greenai.DisclosureError, match="units_done: expected number"):
+    with pytest.raises(greenai.DisclosureError, match="units_done: expected a finite number"):
         greenai.load(p)
     p.write_text("{not json")
     with pytest.raises(greenai.DisclosureError, match="line 1 column 2"):

@@ -1,0 +1,125 @@
+"""Rebuild a Measurement from the journal of a run that was killed."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DisclosureError
+from greenai.measurement import IdleBaseline, Measurement
+from greenai.meter import RunInfo, _replace_extra, assemble, attach_footprint
+from greenai.probes.base import Method, ProbeSpec
+from greenai.sampler import ProbeFault, Snapshot
+
+
+def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measurement:
+    """Return the Measurement (status ``interrupted``) rebuilt from a run's journal."""
+    from greenai import journal as journal_mod
+
+    contents = journal_mod.read(path)
+    h = contents.header
+    try:
+        specs = tuple(_spec_from(p) for p in h["probes"])
+        n = len(specs)
+        start = _snapshot_from(h["t0"], h["e0"], h["f0"])
+        last = contents.last
+        if last is None:
+            end, units, phases, exit_code = start, 0.0, {}, None
+        else:
+            end = _snapshot_from(last["t"], last["e"], last["f"])
+            units, phases, exit_code = float(last["u"]), _phases_from(last["ph"]), None
+            if isinstance(last.get("exit_code"), int):
+                exit_code = last["exit_code"]
+        if not (len(start.energy_j) == len(end.energy_j) == n) or end.t_s < start.t_s:
+            raise ValueError("checkpoint does not match the header's probes or start time")
+        idle = None
+        if h.get("idle"):
+            power = {str(k): float(v) for k, v in h["idle"]["power_by_domain_w"].items()}
+            idle = IdleBaseline(
+                float(h["idle"]["duration_s"]), math.fsum(power.values()), power, 0.0, {}
+            )
+        command = tuple(str(c) for c in h["command"]) if h.get("command") else None
+        unavailable = tuple(
+            {str(k): str(v) for k, v in u.items()} for u in h.get("unavailable") or []
+        )
+        host = h.get("host") if isinstance(h.get("host"), dict) else {}
+        task = h.get("task") if isinstance(h.get("task"), str) else None
+        unit = h.get("unit") if isinstance(h.get("unit"), str) else None
+    except (LookupError, TypeError, ValueError, AttributeError) as exc:
+        raise DisclosureError(f"{path}: journal record is malformed: {exc!r}") from exc
+    faults = []
+    for item in contents.faults:
+        try:
+            probe, t, text, fatal = item
+            faults.append(ProbeFault(str(probe), float(t), str(text), bool(fatal)))
+        except (TypeError, ValueError):
+            continue  # a malformed fault entry in an otherwise good record: the gap stays
+    note = (
+        f"recovered from journal {Path(path).name}: {contents.checkpoints} checkpoint(s), "
+        f"energy up to the last one at {end.t_s - start.t_s:.3f} s"
+    )
+    if contents.skipped_lines:
+        note += f"; skipped torn/corrupt line(s) {contents.skipped_lines}"
+    run = RunInfo(
+        task=task,
+        unit=unit,
+        units_done=units,
+        started_at=str(h.get("started_at", "")),
+        phases=phases,
+        idle=idle,
+        unavailable=unavailable,
+        host=host,
+        sampling={
+            "interval_s": h.get("interval_s"),
+            "journal_period_s": h.get("period_s"),
+            "clock": "monotonic",
+            "problems": [note],
+        },
+        command=command,
+        exit_code=exit_code,
+    )
+    status = "interrupted"
+    if contents.ended is not None:
+        status = str(contents.ended.get("status", "interrupted"))
+    m = assemble(
+        specs, start, end, faults, run, status if status in ("ok", "failed") else "interrupted"
+    )
+    _, extra = attach_footprint(m, site)
+    return _replace_extra(m, extra)
+
+
+def _finite(value: Any) -> float:
+    number = float(value)
+    if not math.isfinite(number) or isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
+
+
+def _snapshot_from(t: Any, energy: Any, failed: Any) -> Snapshot:
+    if len(energy) != len(failed):
+        raise ValueError("energy and failure lists differ in length")
+    return Snapshot(
+        _finite(t),
+        tuple(_finite(e) for e in energy),
+        tuple(None if f is None else _finite(f) for f in failed),
+    )
+
+
+def _spec_from(data: Any) -> ProbeSpec:
+    spec = ProbeSpec(
+        id=str(data["id"]),
+        domain=str(data["domain"]),
+        method=Method(data["method"]).value,
+        counts_in_total=bool(data["counts_in_total"]),
+        info=dict(data.get("info") or {}),
+    )
+    return spec
+
+
+def _phases_from(data: Any) -> dict[str, list[Any]]:
+    return {
+        str(name): [_finite(v[0]), _finite(v[1]), {str(k): _finite(e) for k, e in v[2].items()}]
+        for name, v in dict(data).items()
+    }

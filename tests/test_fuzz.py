@@ -1,0 +1,273 @@
+"""Hostile input: every loader raises only greenai's own errors, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import greenai
+from greenai import journal
+from greenai.errors import GreenAIError
+from greenai.measurement import Measurement
+from greenai.recovery import recover_journal
+from greenai.sampler import Sampler
+from tests.fakes.clock import FakeClock
+from tests.fakes.probes import ClockProbe, constant
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def _valid_doc() -> dict:
+    clock = FakeClock()
+    s = Sampler(
+        [
+            ClockProbe("rapl:package-0", clock, constant(5.0)),
+            ClockProbe("nvml:0", clock, constant(50.0), domain="gpu"),
+        ],
+        clock=clock,
+    )
+    s.sample()
+    with greenai.Meter("t", "sample", sampler=s, handle_signals=False) as m:
+        with m.phase("train"):
+            clock.advance(0.5)
+            s.sample()
+        m.count(3)
+    return m.result.to_dict()
+
+
+VALID = _valid_doc()
+
+
+def _mutations(doc: dict):
+    """Return a strategy of documents with one field replaced, removed or nested badly."""
+    paths = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                paths.append((*path, k))
+                walk(v, (*path, k))
+        elif isinstance(node, list):
+            for i, v in enumerate(node[:3]):
+                paths.append((*path, i))
+                walk(v, (*path, i))
+
+    walk(doc, ())
+
+    @st.composite
+    def mutate(draw):
+        d = json.loads(json.dumps(doc))
+        path = draw(st.sampled_from(paths))
+        parent = d
+        for p in path[:-1]:
+            parent = parent[p]
+        if draw(st.booleans()) and isinstance(parent, dict):
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = draw(json_values)
+        return d
+
+    return mutate()
+
+
+@FUZZ
+@given(_mutations(VALID))
+def test_disclosure_loader_mutated_fields(doc):
+    try:
+        m = Measurement.from_dict(doc)
+    except GreenAIError:
+        return
+    m.to_dict()  # whatever loads must also serialise
+
+
+@FUZZ
+@given(json_values)
+def test_disclosure_loader_arbitrary_json(doc):
+    with pytest.raises(GreenAIError):
+        Measurement.from_dict(doc) if not isinstance(doc, dict) or doc else (_ for _ in ()).throw(
+            greenai.DisclosureError("empty")
+        )
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_disclosure_file_bytes(tmp_path: Path, data: bytes):
+    p = tmp_path / "d.json"
+    p.write_bytes(data)
+    with pytest.raises(GreenAIError):
+        greenai.load(p)
+
+
+@pytest.fixture(scope="module")
+def good_journal(tmp_path_factory) -> bytes:
+    clock = FakeClock()
+    s = Sampler([ClockProbe("p", clock, constant(5.0))], clock=clock)
+    s.sample()
+    path = tmp_path_factory.mktemp("j") / "run.journal"
+    m = greenai.Meter(sampler=s, journal=path, journal_period_s=3600, handle_signals=False)
+    m.start()
+    for _ in range(3):
+        clock.advance(1.0)
+        s.sample()
+        m.checkpoint()
+    m._journal.close()
+    return path.read_bytes()
+
+
+@FUZZ
+@given(data=st.data())
+def test_journal_loader_corrupted_bytes(tmp_path: Path, good_journal: bytes, data):
+    raw = bytearray(good_journal)
+    for _ in range(data.draw(st.integers(1, 5))):
+        i = data.draw(st.integers(0, len(raw) - 1))
+        raw[i] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(0, len(raw)))
+    p = tmp_path / "j.journal"
+    p.write_bytes(bytes(raw[:cut]))
+    try:
+        m = recover_journal(p)
+    except GreenAIError:
+        return
+    assert m.status in ("interrupted", "ok", "failed") and m.energy_j >= 0
+
+
+@FUZZ
+@given(records=st.lists(json_values, min_size=1, max_size=4))
+def test_journal_loader_well_formed_but_hostile_records(tmp_path: Path, good_journal, records):
+    header = good_journal.splitlines(keepends=True)[0]
+    body = b"".join(
+        journal.encode(r if isinstance(r, dict) else {"k": "c", "t": r}) for r in records
+    )
+    p = tmp_path / "j.journal"
+    p.write_bytes(header + body)
+    with contextlib.suppress(GreenAIError):
+        recover_journal(p)
+
+
+@FUZZ
+@given(
+    header=st.dictionaries(
+        st.sampled_from(["t0", "e0", "f0", "probes", "idle", "command", "task", "unavailable"]),
+        json_values,
+    )
+)
+def test_journal_hostile_header(tmp_path: Path, header):
+    p = tmp_path / "j.journal"
+    p.write_bytes(journal.encode({"k": "h", "v": 1, **header}))
+    with contextlib.suppress(GreenAIError):
+        recover_journal(p)
+
+
+@FUZZ
+@given(st.text(max_size=300))
+def test_site_toml_loader(tmp_path: Path, text: str):
+    from greenai.site import Site
+
+    p = tmp_path / "site.toml"
+    p.write_text(text)
+    with contextlib.suppress(GreenAIError):
+        Site.from_toml(p)
+
+
+SITE_KEYS = [
+    "name",
+    "pue",
+    "wue_l_per_kwh",
+    "grid",
+    "carbon_intensity_g_per_kwh",
+    "ewif_l_per_kwh",
+    "hydro_evaporation",
+    "description",
+]
+
+
+@FUZZ
+@given(st.dictionaries(st.sampled_from(SITE_KEYS), json_values, max_size=6))
+def test_site_toml_structured(tmp_path: Path, fields):
+    from greenai.site import Site
+
+    lines = []
+    for k, v in fields.items():
+        lines.append(
+            f"{k} = {json.dumps(v)}"
+            if not isinstance(v, dict | list)
+            else f"{k} = {json.dumps(json.dumps(v))}"
+        )
+    p = tmp_path / "site.toml"
+    p.write_text("\n".join(lines))
+    with contextlib.suppress(GreenAIError):
+        Site.from_toml(p)
+
+
+@FUZZ
+@given(json_values)
+def test_site_from_dict(doc):
+    from greenai.site import Site
+
+    with contextlib.suppress(GreenAIError):
+        Site.from_dict(doc)
+
+
+GOOD_PROBE = {"id": "p", "domain": "cpu", "method": "counter", "counts_in_total": True, "info": {}}
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"probes": [{**GOOD_PROBE, "method": "bogus"}], "t0": 0, "e0": [0], "f0": [None]},
+        {"probes": [GOOD_PROBE], "t0": 0, "e0": ["x"], "f0": [None]},
+        {"probes": [GOOD_PROBE], "t0": 0, "e0": [0], "f0": ["x"]},
+        {"probes": [GOOD_PROBE], "t0": 0, "e0": [0, 1], "f0": [None]},
+        {"probes": [GOOD_PROBE], "t0": "Infinity", "e0": [0], "f0": [None]},
+        {"probes": "p", "t0": 0, "e0": [0], "f0": [None]},
+        {"probes": [GOOD_PROBE], "t0": 0, "e0": [0], "f0": [None], "idle": {"x": 1}},
+        {"probes": [GOOD_PROBE], "t0": 0, "e0": [0], "f0": [None], "command": 5},
+    ],
+)
+def test_journal_targeted_bad_headers(tmp_path: Path, header):
+    p = tmp_path / "j.journal"
+    p.write_bytes(journal.encode({"k": "h", "v": 1, **header}))
+    with pytest.raises(GreenAIError):
+        recover_journal(p)
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    [
+        {"k": "c", "t": 5, "e": [1], "f": ["late"], "u": 0, "ph": {}},
+        {"k": "c", "t": 5, "e": [1], "f": [None], "u": "many", "ph": {}},
+        {"k": "c", "t": 5, "e": [1], "f": [None], "u": 0, "ph": {"train": [1]}},
+        {"k": "c", "t": -5, "e": [1], "f": [None], "u": 0, "ph": {}},
+        {"k": "c", "t": 5, "e": [1, 2], "f": [None, None], "u": 0, "ph": {}},
+    ],
+)
+def test_journal_targeted_bad_checkpoints(tmp_path: Path, checkpoint):
+    p = tmp_path / "j.journal"
+    header = {"k": "h", "v": 1, "probes": [GOOD_PROBE], "t0": 0.0, "e0": [0.0], "f0": [None]}
+    p.write_bytes(journal.encode(header) + journal.encode(checkpoint))
+    with pytest.raises(GreenAIError):
+        recover_journal(p)
