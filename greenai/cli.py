@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from greenai._version import __version__
 from greenai.errors import GreenAIError
@@ -122,6 +123,67 @@ def _cmd_site(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from greenai import disclosure
+
+    worst = 0
+    for path in args.files:
+        try:
+            doc = disclosure.read_document(path)
+            errors = disclosure.validation_errors(disclosure.upgrade(doc, path))
+        except GreenAIError as exc:
+            errors = [str(exc)]
+        if errors:
+            worst = 1
+            print(f"{path}: INVALID, {len(errors)} problem(s)")
+            for e in errors:
+                print(f"  {e}")
+        else:
+            print(f"{path}: valid (schema {disclosure.SCHEMA_VERSION})")
+    return worst
+
+
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from greenai import disclosure
+
+    pub = disclosure.generate_key(f"{args.output}.pem", f"{args.output}.pub")
+    print(
+        f"private key {args.output}.pem (keep it secret)\npublic key  {args.output}.pub\n"
+        f"public key (base64) {pub}"
+    )
+    return 0
+
+
+def _cmd_sign(args: argparse.Namespace) -> int:
+    import json
+
+    from greenai import disclosure
+    from greenai.measurement import write_atomic
+
+    doc = disclosure.validate(disclosure.read_document(args.file), args.file)
+    signed = disclosure.sign(doc, args.key)
+    out = args.output or args.file
+    write_atomic(Path(out), json.dumps(signed, indent=2, allow_nan=False) + "\n")
+    print(f"{out}: signed, sha256 {signed['integrity']['sha256']}")
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from greenai import disclosure
+
+    keys = tuple(disclosure.load_public_key(k) for k in args.public_key)
+    worst = 0
+    for path in args.files:
+        try:
+            status, problems = disclosure.verify(disclosure.read_document(path), keys)
+        except GreenAIError as exc:
+            status, problems = "unverified", [str(exc)]
+        if status != "verified" and (keys or status == "unverified"):
+            worst = 1
+        print(f"{path}: {status}" + (f" ({'; '.join(problems)})" if problems else ""))
+    return worst
+
+
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site", default=None, help="site preset (greenai site list) or site .toml file"
@@ -233,6 +295,25 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("name", nargs="?", default=None)
     sp.add_argument("--grid", default=None)
     sp.set_defaults(func=_cmd_site)
+
+    p = sub.add_parser("validate", help="check disclosures against the JSON Schema")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("keygen", help="make an Ed25519 key pair: OUT.pem and OUT.pub")
+    p.add_argument("-o", "--output", required=True, help="path prefix of the key files")
+    p.set_defaults(func=_cmd_keygen)
+
+    p = sub.add_parser("sign", help="seal and sign a disclosure with an Ed25519 key")
+    p.add_argument("file")
+    p.add_argument("--key", required=True, help="PEM private key (greenai keygen)")
+    p.add_argument("-o", "--output", default=None, help="signed copy (default: in place)")
+    p.set_defaults(func=_cmd_sign)
+
+    p = sub.add_parser("verify", help="check the hash and signature of disclosures")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--public-key", action="append", default=[], help="trusted PEM public key")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("show", help="print the summary of a result file")
     p.add_argument("file")

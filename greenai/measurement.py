@@ -18,7 +18,7 @@ from typing import Any
 
 from greenai.errors import DisclosureError
 
-SCHEMA_VERSION = "0.1"
+SCHEMA_VERSION = "1.0"
 DOCUMENT_KIND = "greenai.measurement"
 STATUSES = ("ok", "failed", "interrupted")
 
@@ -183,8 +183,12 @@ class Measurement:
         """Return a Measurement from its JSON form; DisclosureError names the bad field."""
         if not isinstance(doc, dict):
             raise DisclosureError(f"{source}: expected a JSON object, got {type(doc).__name__}")
+        from greenai.disclosure import upgrade
+
+        doc = upgrade(doc, source)
         reader = _Reader(doc, source)
         known = {f.name for f in fields(cls)} | {
+            "integrity",
             "kind",
             "energy_j",
             "energy_per_unit_j",
@@ -233,11 +237,13 @@ class Measurement:
         )
 
     def to_json(self, indent: int | None = 2) -> str:
-        """Return the document as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False) + "\n"
+        """Return the document, sealed with its SHA-256 content hash, as JSON text."""
+        from greenai.disclosure import seal
+
+        return json.dumps(seal(self.to_dict()), indent=indent, allow_nan=False) + "\n"
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the document atomically (temp file, fsync, rename); return the path."""
+        """Write the sealed document atomically (temp file, fsync, rename); return the path."""
         return write_atomic(Path(path), self.to_json())
 
 

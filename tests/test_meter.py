@@ -129,13 +129,14 @@ def test_round_trip_through_json(tmp_path, clock: FakeClock):
     assert loaded == m.result
     assert loaded.energy_per_unit_j == m.result.energy_per_unit_j
     doc = json.loads(out.read_text())
-    assert doc["schema_version"] == "0.1" and doc["greenai_version"] == greenai.__version__
+    assert doc["schema_version"] == "1.0" and doc["greenai_version"] == greenai.__version__
+    assert len(doc.pop("integrity")["sha256"]) == 64
     assert Measurement.from_dict(doc).to_dict() == doc
 
 
 def test_bad_result_file_names_the_field(tmp_path):
     p = tmp_path / "bad.json"
-    p.write_text(json.dumps({"status": "ok", "units_done": "many"}))
+    p.write_text(json.dumps({"schema_version": "1.0", "status": "ok", "units_done": "many"}))
     with pytest.raises(greenai.DisclosureError, match="units_done: expected a finite number"):
         greenai.load(p)
     p.write_text("{not json")

@@ -1,0 +1,306 @@
+"""The disclosure: a result document with a schema, a canonical form, a hash and a signature.
+
+Canonical form is RFC 8785 (JSON Canonicalization Scheme): keys sorted by UTF-16 code
+units, no whitespace, numbers in ECMAScript's shortest round-trip form, strings UTF-8.
+Any JCS implementation (JavaScript, Go, Java, Rust) reproduces the bytes, so another
+party can check the SHA-256 and the Ed25519 signature without greenai.
+
+The ``integrity`` block is not part of what it certifies:
+``{"canonicalization": "JCS (RFC 8785)", "sha256": HEX, "signature": {"algorithm":
+"ed25519", "public_key": BASE64 (raw 32 bytes), "value": BASE64}}``; the signature signs
+the canonical bytes of the document without ``integrity``.
+"""
+
+from __future__ import annotations
+
+import base64
+import decimal
+import hashlib
+import json
+import math
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DisclosureError
+
+SCHEMA_VERSION = "1.0"
+READABLE_VERSIONS = ("0.1", "1.0")  # a reader of version N reads N-1
+CANONICALIZATION = "JCS (RFC 8785)"
+MAX_SAFE_INTEGER = 2**53
+
+
+# ----------------------------------------------------------------------- canonical JSON
+def _number(value: float | int) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) < MAX_SAFE_INTEGER:
+            return str(value)
+        value = float(value)
+    if not math.isfinite(value):
+        raise DisclosureError(f"{value!r} cannot be written in canonical JSON (not finite)")
+    if value == 0:
+        return "0"
+    sign = "-" if value < 0 else ""
+    digits_t = decimal.Decimal(repr(abs(value))).normalize().as_tuple()
+    digits = "".join(map(str, digits_t.digits))
+    k = len(digits)
+    n = k + int(digits_t.exponent)  # value = 0.digits x 10^n
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        exp = n - 1
+        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exp >= 0 else "-")
+        body += str(abs(exp))
+    return sign + body
+
+
+def _encode(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True or value is False:
+        out.append("true" if value else "false")
+    elif isinstance(value, int | float):
+        out.append(_number(value))
+    elif isinstance(value, str):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for i, item in enumerate(value):
+            if i:
+                out.append(",")
+            _encode(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        out.append("{")
+        for i, key in enumerate(sorted(value, key=lambda k: str(k).encode("utf-16-be"))):
+            if not isinstance(key, str):
+                raise DisclosureError(f"object key {key!r} is not a string")
+            if i:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _encode(value[key], out)
+        out.append("}")
+    else:
+        raise DisclosureError(f"{type(value).__name__} is not a JSON value")
+
+
+def canonical_bytes(doc: dict[str, Any]) -> bytes:
+    """Return the RFC 8785 canonical UTF-8 bytes of a document, without its integrity block."""
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    out: list[str] = []
+    _encode(body, out)
+    return "".join(out).encode("utf-8")
+
+
+def content_hash(doc: dict[str, Any]) -> str:
+    """Return the hex SHA-256 of the document's canonical form."""
+    return hashlib.sha256(canonical_bytes(doc)).hexdigest()
+
+
+# ----------------------------------------------------------------------- schema
+@lru_cache(maxsize=1)
+def schema() -> dict[str, Any]:
+    """Return the disclosure JSON Schema shipped in the package."""
+    text = (
+        resources.files("greenai") / "schemas" / f"disclosure-{SCHEMA_VERSION}.json"
+    ).read_text()
+    return json.loads(text)
+
+
+def validation_errors(doc: Any) -> list[str]:
+    """Return every schema violation as 'JSON path: message' (empty when valid)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    errors = []
+    for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        errors.append(f"{err.json_path}: {err.message}")
+    return errors
+
+
+def upgrade(doc: dict[str, Any], source: str = "<document>") -> dict[str, Any]:
+    """Return a document of the current schema version from one of a readable older version."""
+    version = doc.get("schema_version")
+    if version not in READABLE_VERSIONS:
+        raise DisclosureError(
+            f"{source}: schema_version {version!r} is not readable by greenai "
+            f"(reads {', '.join(READABLE_VERSIONS)}); upgrade greenai or re-export the file"
+        )
+    if version == "0.1":  # 0.1 had no site, footprint or rating blocks
+        doc = {**doc, "schema_version": SCHEMA_VERSION}
+        for block in ("site", "footprint", "rating"):
+            doc.setdefault(block, None)
+    return doc
+
+
+def validate(doc: Any, source: str = "<document>") -> dict[str, Any]:
+    """Return the (upgraded) document if it is valid; DisclosureError listing every problem."""
+    if not isinstance(doc, dict):
+        raise DisclosureError(f"{source}: $: expected a JSON object")
+    doc = upgrade(doc, source)
+    errors = validation_errors(doc)
+    if errors:
+        raise DisclosureError(f"{source}: {len(errors)} problem(s):\n  " + "\n  ".join(errors))
+    return doc
+
+
+def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the JSON object in a file; DisclosureError if it cannot be read or parsed."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+        doc = json.loads(text)
+    except OSError as exc:
+        raise DisclosureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise DisclosureError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise DisclosureError(
+            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from exc
+    except RecursionError as exc:
+        raise DisclosureError(f"{p}: JSON nested too deeply") from exc
+    if not isinstance(doc, dict):
+        raise DisclosureError(f"{p}: expected a JSON object, got {type(doc).__name__}")
+    return doc
+
+
+# ----------------------------------------------------------------------- integrity
+def seal(doc: dict[str, Any]) -> dict[str, Any]:
+    """Return the document with an integrity block holding its content hash (no signature)."""
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    return {
+        **body,
+        "integrity": {"canonicalization": CANONICALIZATION, "sha256": content_hash(body)},
+    }
+
+
+def _crypto() -> Any:
+    try:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise DisclosureError(
+            "signing needs the cryptography package: pip install 'greenai[sign]'"
+        ) from exc
+    return ed25519
+
+
+def generate_key(private_path: str | os.PathLike[str], public_path: str | os.PathLike[str]) -> str:
+    """Write a new Ed25519 key pair (PEM); return the public key as base64 of its raw bytes."""
+    from cryptography.hazmat.primitives import serialization
+
+    ed25519 = _crypto()
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    Path(private_path).write_bytes(pem)
+    os.chmod(private_path, 0o600)
+    pub = key.public_key()
+    Path(public_path).write_bytes(
+        pub.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    raw = pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def _load_private(path: str | os.PathLike[str]) -> Any:
+    from cryptography.hazmat.primitives import serialization
+
+    ed25519 = _crypto()
+    try:
+        key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        raise DisclosureError(f"{path}: not an unencrypted PEM private key: {exc}") from exc
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise DisclosureError(f"{path}: not an Ed25519 key (greenai signs with Ed25519)")
+    return key
+
+
+def load_public_key(path: str | os.PathLike[str]) -> str:
+    """Return the base64 raw Ed25519 public key stored in a PEM file."""
+    from cryptography.hazmat.primitives import serialization
+
+    ed25519 = _crypto()
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as exc:
+        raise DisclosureError(f"{path}: not a PEM public key: {exc}") from exc
+    if not isinstance(key, ed25519.Ed25519PublicKey):
+        raise DisclosureError(f"{path}: not an Ed25519 public key")
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode()
+
+
+def sign(doc: dict[str, Any], private_key_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Return the document sealed and signed with an Ed25519 private key (PEM file)."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = _load_private(private_key_path)
+    sealed = seal(doc)
+    signature = key.sign(canonical_bytes(sealed))
+    raw_pub = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    sealed["integrity"]["signature"] = {
+        "algorithm": "ed25519",
+        "public_key": base64.b64encode(raw_pub).decode(),
+        "value": base64.b64encode(signature).decode(),
+    }
+    return sealed
+
+
+def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+    """Return (status, problems): 'verified', 'hash-only' or 'unverified', and why.
+
+    verified: the hash matches and the signature is valid for one of ``public_keys``
+    (base64 raw keys); hash-only: the hash matches but there is no signature, or no trusted
+    key to check it with; unverified: no integrity block, or anything does not match.
+    """
+    integrity = doc.get("integrity")
+    if not isinstance(integrity, dict):
+        return "unverified", ["no integrity block"]
+    problems = []
+    expected = integrity.get("sha256")
+    try:
+        actual = content_hash(doc)
+    except DisclosureError as exc:
+        return "unverified", [str(exc)]
+    if expected != actual:
+        return "unverified", [f"content hash differs: file says {expected}, content is {actual}"]
+    signature = integrity.get("signature")
+    if not isinstance(signature, dict):
+        return "hash-only", ["hash matches; not signed"]
+    ed25519 = _crypto()
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        signer = base64.b64decode(str(signature.get("public_key")), validate=True)
+        value = base64.b64decode(str(signature.get("value")), validate=True)
+    except ValueError:
+        return "unverified", ["signature or public key is not base64"]
+    try:
+        ed25519.Ed25519PublicKey.from_public_bytes(signer).verify(value, canonical_bytes(doc))
+    except (InvalidSignature, ValueError):
+        return "unverified", ["signature does not match the content"]
+    trusted = {base64.b64decode(k) for k in public_keys}
+    if signer not in trusted:
+        problems.append("signature is valid but made with a key you did not give as trusted")
+        return "hash-only", problems
+    return "verified", []
+
+
+def integrity_status(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> str:
+    """Return 'verified', 'hash-only' or 'unverified' for a document."""
+    return verify(doc, public_keys)[0]
