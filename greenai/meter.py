@@ -312,6 +312,8 @@ class Meter:
         idle_baseline_s: float = 0.0,
         output: str | os.PathLike[str] | None = None,
         site: Any = None,
+        standard: Any = None,
+        idle: IdleBaseline | None = None,
         journal: str | os.PathLike[str] | None = None,
         journal_period_s: float = DEFAULT_JOURNAL_PERIOD_S,
         handle_signals: bool = True,
@@ -327,6 +329,7 @@ class Meter:
         self.idle_baseline_s = idle_baseline_s
         self.output = output
         self.site = site
+        self.standard = standard
         self.journal_path = journal
         self.journal_period_s = journal_period_s
         self.handle_signals = handle_signals
@@ -345,7 +348,7 @@ class Meter:
         self._lock = threading.Lock()
         self._phases: dict[str, list[Any]] = {}  # name -> [duration_s, units, {domain: J}]
         self._active_phases: list[str] = []
-        self._idle: IdleBaseline | None = None
+        self._idle: IdleBaseline | None = idle  # a baseline measured earlier (bench suites)
         self._problems: list[str] = []
         self._journal: JournalWriter | None = None
         self._journal_stop = threading.Event()
@@ -354,6 +357,8 @@ class Meter:
         self._sigterm_installed = False
         self.result: Measurement | None = None
         self.footprint: Any = None
+        self.rating: Any = None
+        self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
 
@@ -655,7 +660,9 @@ class Meter:
 
     def _with_footprint(self, m: Measurement) -> Measurement:
         self.footprint, extra = attach_footprint(m, self.site)
-        return _replace_extra(m, extra)
+        m = _replace_extra(m, {**self.extra, **extra})
+        self.rating, rating_block = attach_rating(m, self.standard)
+        return _replace_extra(m, {"rating": rating_block})
 
 
 def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
@@ -671,6 +678,23 @@ def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
         warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
         fp = Footprint.not_computed(str(exc), m.energy_j)
         return fp, {"site": None, "footprint": fp.to_dict()}
+
+
+def attach_rating(m: Measurement, standard: Any = None) -> tuple[Any, dict[str, Any] | None]:
+    """Return (Rating, rating block) of a measurement under a standard (None: the default).
+
+    A standard that cannot be loaded is reported (warned), never raised: the run is kept.
+    """
+    from greenai.errors import DisclosureError, StandardError
+    from greenai.scoring import RatingInput, rate
+    from greenai.standard import load_standard
+
+    try:
+        rating = rate(RatingInput.from_disclosure(m.to_dict()), load_standard(standard))
+    except (StandardError, DisclosureError) as exc:
+        warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=3)
+        return None, None
+    return rating, rating.to_dict()
 
 
 def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:

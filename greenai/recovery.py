@@ -9,7 +9,7 @@ from typing import Any
 
 from greenai.errors import DisclosureError
 from greenai.measurement import IdleBaseline, Measurement
-from greenai.meter import RunInfo, _replace_extra, assemble, attach_footprint
+from greenai.meter import RunInfo, _replace_extra, assemble, attach_footprint, attach_rating
 from greenai.probes.base import Method, ProbeSpec
 from greenai.sampler import ProbeFault, Snapshot
 
@@ -87,7 +87,9 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
         specs, start, end, faults, run, status if status in ("ok", "failed") else "interrupted"
     )
     _, extra = attach_footprint(m, site)
-    return _replace_extra(m, extra)
+    m = _replace_extra(m, extra)
+    _, rating = attach_rating(m)
+    return _replace_extra(m, {"rating": rating})
 
 
 def _finite(value: Any) -> float:
