@@ -72,7 +72,14 @@ def bytes_to_gib(size_bytes: float) -> float:
 
 # Units a standard file may state references in (see greenai/standard.py).
 J_PER_MWH = 3.6e9
-ENERGY_UNITS_J = {"J": 1.0, "kJ": 1e3, "MJ": 1e6, "Wh": J_PER_WH, "kWh": J_PER_KWH, "MWh": J_PER_MWH}
+ENERGY_UNITS_J = {
+    "J": 1.0,
+    "kJ": 1e3,
+    "MJ": 1e6,
+    "Wh": J_PER_WH,
+    "kWh": J_PER_KWH,
+    "MWh": J_PER_MWH,
+}
 WATER_UNITS_L = {"mL": 1e-3, "L": 1.0, "m3": 1e3}
 
 

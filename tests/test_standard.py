@@ -103,7 +103,8 @@ def test_load_by_id_by_path_and_default(tmp_path: Path):
     assert load_standard(None) == shipped
     assert load_standard(Path(shipped.path)) == shipped
     assert any(s.id == DEFAULT_STANDARD and s.error is None for s in list_standards())
-    with pytest.raises(StandardError, match="no standard with id 'nope-1.0'.*shipped: .*greenai-2026.1"):
+    unknown_id = "no standard with id 'nope-1.0'.*shipped: .*greenai-2026.1"
+    with pytest.raises(StandardError, match=unknown_id):
         load_standard("nope-1.0")
     with pytest.raises(StandardError, match="no such standard file"):
         load_standard(tmp_path / "missing.toml")
@@ -360,3 +361,7 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path):
 def test_there_are_at_least_eight_kinds_of_malformed_file():
     kinds = {case[3] for case in MALFORMED}
     assert len(MALFORMED) >= 8 and len(kinds) >= 8
+
+
+def test_the_file_name_of_a_shipped_standard_finds_it():
+    assert load_standard(f"{DEFAULT_STANDARD}.toml") == load_standard()

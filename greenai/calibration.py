@@ -1,0 +1,369 @@
+"""Populations of disclosures, and grade bands derived from them.
+
+    population = load_population("reports/")                  # result JSON files, recursively
+    population = load_population("results.csv")               # or a table
+    draft = calibrate(population, load_standard(), method="quantile", n_bands=5)
+    Path("draft-2027.toml").write_text(draft.to_toml())
+
+Per task class, band edges are the population's index quantiles (each grade then holds
+about 1/n_bands of the results, as the AI Energy Score's fifths) or equal widths on the log
+index between the smallest and largest result. A class with fewer results than
+min_population keeps its bands and is listed as refused in the new file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from greenai.errors import DisclosureError, StandardError
+from greenai.scoring import PROVENANCE_CODES, Population, RatingInput, rate_many
+from greenai.standard import (
+    CALIBRATION_METHODS,
+    DOMAINS,
+    GRADES,
+    MIN_GRADES,
+    Bands,
+    Calibration,
+    Standard,
+    parse_standard,
+)
+
+DEFAULT_MIN_POPULATION = 30
+EDGE_DIGITS = 6  # significant digits kept in a derived band edge
+
+# Columns of a population table (CSV); per domain also <domain>_provenance, <domain>_complete.
+TABLE_COLUMNS = (
+    "label",
+    "task",
+    "unit",
+    "units_done",
+    "energy_j",
+    "duration_s",
+    "sampling_interval_s",
+    "idle_baseline",
+    "repetitions",
+    "status",
+    "water_l",
+)
+_REQUIRED_COLUMNS = ("task", "units_done", "energy_j", "duration_s")
+
+
+class CalibrationError(StandardError):
+    """Bands cannot be derived from the population given (too few results, no spread)."""
+
+
+# ----------------------------------------------------------------------- reading
+def load_population(
+    source: str | os.PathLike[str] | Sequence[Any] | Mapping[str, Any] | Any,
+) -> Population:
+    """Return the population in a folder of result JSON files (recursively), a file, or a table.
+
+    `source` is a folder, a .json file (one disclosure or a list of them), a .csv table
+    (TABLE_COLUMNS), a list of those, or columns in memory (a mapping of name -> values or a
+    pandas DataFrame). Files that are not readable disclosures are skipped and listed in
+    Population.skipped, so one bad file does not stop a calibration.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return _from_path(Path(source))
+    if isinstance(source, Mapping) or hasattr(source, "columns"):
+        return population_from_columns(source)
+    if isinstance(source, Sequence):
+        inputs: list[RatingInput] = []
+        labels: list[str] = []
+        skipped: list[str] = []
+        for item in source:
+            if isinstance(item, RatingInput):
+                inputs.append(item)
+                labels.append(f"#{len(labels)}")
+                continue
+            part = load_population(item)
+            inputs.extend(part.input(i) for i in range(len(part)))
+            labels.extend(part.label(i) for i in range(len(part)))
+            skipped.extend(part.skipped)
+        return Population.from_inputs(inputs, labels, skipped)
+    raise TypeError(f"cannot read a population from {type(source).__name__}")
+
+
+def _from_path(path: Path) -> Population:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.json") if p.is_file())
+        return _from_json_files(files)
+    if not path.is_file():
+        raise DisclosureError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        columns = {key: [row[key] for row in rows] for key in (rows[0] if rows else {})}
+        return population_from_columns(columns, source=str(path))
+    return _from_json_files([path])
+
+
+def _from_json_files(files: Iterable[Path]) -> Population:
+    docs: list[Any] = []
+    labels: list[str] = []
+    unreadable: list[str] = []
+    for path in files:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            unreadable.append(f"{path}: not readable JSON ({exc})")
+            continue
+        parts = doc if isinstance(doc, list) else [doc]
+        docs.extend(parts)
+        labels.extend(str(path) if len(parts) == 1 else f"{path}[{n}]" for n in range(len(parts)))
+    population = Population.from_disclosures(docs, labels, skip_invalid=True)
+    return replace(population, skipped=(*unreadable, *population.skipped))
+
+
+def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "table") -> Population:
+    """Return the population in columns (TABLE_COLUMNS; a mapping or a pandas DataFrame).
+
+    Values may be strings, as read from a CSV file; empty cells mean "not disclosed".
+    """
+    import numpy as np
+
+    if hasattr(columns, "columns") and not isinstance(columns, Mapping):
+        columns = {str(c): columns[c].tolist() for c in columns.columns}
+    for key in _REQUIRED_COLUMNS:
+        if key not in columns:
+            raise DisclosureError(
+                f"{source}: column {key!r} missing (required: {', '.join(_REQUIRED_COLUMNS)})"
+            )
+    n = len(columns["energy_j"])
+
+    def column(key: str, default: Any = None) -> list[Any]:
+        values = list(columns.get(key, [default] * n))
+        if len(values) != n:
+            raise DisclosureError(f"{source}: column {key!r} has {len(values)} rows, not {n}")
+        return [default if _blank(v) else v for v in values]
+
+    def numbers(key: str, default: float = math.nan) -> np.ndarray:
+        try:
+            values = np.array([float(v) for v in column(key, default)], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise DisclosureError(f"{source}: column {key!r}: {exc}") from None
+        if (values < 0).any():
+            raise DisclosureError(f"{source}: column {key!r}: negative value")
+        return values
+
+    for key in ("units_done", "energy_j", "duration_s"):
+        if np.isnan(numbers(key)).any():
+            raise DisclosureError(f"{source}: column {key!r}: empty or NaN cells")
+    provenance = {}
+    complete = {}
+    codes = {**PROVENANCE_CODES, None: 0}
+    for d in DOMAINS:
+        values = column(f"{d}_provenance")
+        bad = {v for v in values if v not in codes}
+        if bad:
+            raise DisclosureError(
+                f"{source}: column {d}_provenance: {sorted(map(str, bad))} "
+                f"not in {sorted(PROVENANCE_CODES)}"
+            )
+        provenance[d] = np.array([codes[v] for v in values], dtype=np.int8)
+        complete[d] = np.array([_truth(v) for v in column(f"{d}_complete", True)], dtype=bool)
+    labels = column("label")
+    return Population(
+        task=np.array([None if v is None else str(v) for v in column("task")], dtype=object),
+        unit=np.array([None if v is None else str(v) for v in column("unit")], dtype=object),
+        units_done=numbers("units_done"),
+        energy_j=numbers("energy_j"),
+        duration_s=numbers("duration_s"),
+        sampling_interval_s=numbers("sampling_interval_s"),
+        idle_baseline=np.array([_truth(v) for v in column("idle_baseline", False)], dtype=bool),
+        repetitions=np.array([int(float(v)) for v in column("repetitions", 1)], dtype=np.int64),
+        status=np.array([str(v) for v in column("status", "ok")], dtype=object),
+        water_l=numbers("water_l"),
+        provenance=provenance,
+        complete=complete,
+        labels=tuple(str(v) if v is not None else f"{source}#{i}" for i, v in enumerate(labels)),
+    )
+
+
+def save_population_csv(population: Population, path: str | os.PathLike[str]) -> Path:
+    """Write a population as a CSV table that load_population reads back; return the path."""
+    names = {code: name for name, code in PROVENANCE_CODES.items()}
+    header = [
+        *TABLE_COLUMNS,
+        *(f"{d}_provenance" for d in DOMAINS),
+        *(f"{d}_complete" for d in DOMAINS),
+    ]
+    out = Path(path)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        for i in range(len(population)):
+            interval = float(population.sampling_interval_s[i])
+            water = float(population.water_l[i])
+            writer.writerow(
+                [
+                    population.label(i),
+                    population.task[i] or "",
+                    population.unit[i] or "",
+                    repr(float(population.units_done[i])),
+                    repr(float(population.energy_j[i])),
+                    repr(float(population.duration_s[i])),
+                    "" if math.isnan(interval) else repr(interval),
+                    "true" if population.idle_baseline[i] else "false",
+                    int(population.repetitions[i]),
+                    population.status[i],
+                    "" if math.isnan(water) else repr(water),
+                    *(names.get(int(population.provenance[d][i]), "") for d in DOMAINS),
+                    *("true" if population.complete[d][i] else "false" for d in DOMAINS),
+                ]
+            )
+    return out
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def _truth(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "t")
+    return bool(value)
+
+
+# ----------------------------------------------------------------------- calibration
+def calibrate(
+    population: Population,
+    std: Standard,
+    method: str = "quantile",
+    n_bands: int = len(GRADES),
+    min_population: int = DEFAULT_MIN_POPULATION,
+    *,
+    tasks: Iterable[str] | None = None,
+    conformant_only: bool = True,
+    new_id: str | None = None,
+    new_version: str | None = None,
+    on: str | None = None,
+    source: str = "",
+) -> Standard:
+    """Return a new draft standard whose band edges are derived from `population`, per class.
+
+    method is "quantile" (each grade holds ~1/n_bands of the class's results) or
+    "log-equal" (equal widths on the log index between its smallest and largest result).
+    Only results that meet the requirements of `std` count unless conformant_only is False.
+    Classes with fewer than min_population results keep their bands and are listed as
+    refused; CalibrationError when none can be calibrated, or when a class named in `tasks`
+    has too few. `on` is the calibration date (ISO; default today). References,
+    requirements and sources are carried over unchanged.
+    """
+    import numpy as np
+
+    if method not in CALIBRATION_METHODS:
+        raise ValueError(f"method must be one of {CALIBRATION_METHODS}, not {method!r}")
+    if not MIN_GRADES <= n_bands <= len(GRADES):
+        raise ValueError(
+            f"n_bands must be {MIN_GRADES} to {len(GRADES)} (grades A-G), not {n_bands}"
+        )
+    if min_population < n_bands:
+        raise ValueError(f"min_population ({min_population}) must be at least n_bands ({n_bands})")
+    on = on or date.today().isoformat()
+    wanted = None
+    if tasks is not None:
+        wanted = []
+        for name in tasks:
+            task = std.task_class(name)
+            if task is None:
+                raise CalibrationError(f"task {name!r} is not a task class of {std.id}")
+            wanted.append(task.id)
+    table = rate_many(population, std)
+    new_tasks = dict(std.tasks)
+    calibrated: list[str] = []
+    refused: list[str] = []
+    for task in std.tasks.values():
+        if wanted is not None and task.id not in wanted:
+            continue
+        in_class = table.task == task.id
+        changes: dict[str, Bands] = {}
+        for kind, index, reasons in (
+            ("energy", table.energy_index, table.energy_reasons),
+            ("water", table.water_index, table.water_reasons),
+        ):
+            usable = in_class & np.isfinite(index) & (index > 0)
+            if conformant_only:
+                usable &= reasons == 0
+            values = index[usable]
+            label = task.id if kind == "energy" else f"{task.id} (water)"
+            problem = _too_few(values, min_population, method, conformant_only)
+            if problem:
+                if wanted is not None and kind == "energy":
+                    raise CalibrationError(f"cannot calibrate {task.id}: {problem}")
+                refused.append(f"{label}: {problem}")
+                continue
+            edges = _edges(values, method, n_bands)
+            changes["bands" if kind == "energy" else "water_bands"] = Bands.from_edges(
+                edges, method=method, population=int(values.size), on=on
+            )
+            calibrated.append(label)
+        if changes:
+            # water bands the class shared with its energy bands stay as they were
+            changes.setdefault("water_bands", task.water_bands)
+            new_tasks[task.id] = replace(task, **changes)
+    if not calibrated:
+        raise CalibrationError(
+            f"no task class could be calibrated from {len(population)} results: "
+            + "; ".join(refused)
+        )
+    draft = replace(
+        std,
+        id=new_id or f"{std.id}-calibrated",
+        version=new_version or std.version,
+        status="draft",
+        date=on,
+        tasks=new_tasks,
+        calibration=Calibration(
+            method=method,
+            date=on,
+            population=len(population),
+            min_population=min_population,
+            n_bands=n_bands,
+            calibrated=tuple(calibrated),
+            refused=tuple(refused),
+            source=source,
+        ),
+        path=None,
+    )
+    # the file form is the product: make sure it reads back as the same standard
+    return replace(parse_standard(draft.to_toml(), source=f"<calibrated {draft.id}>"), path=None)
+
+
+def _too_few(values: Any, min_population: int, method: str, conformant_only: bool) -> str | None:
+    which = "conformant results" if conformant_only else "results"
+    if values.size < min_population:
+        return f"{values.size} {which} < {min_population} minimum"
+    if method == "log-equal" and values.min() == values.max():
+        return f"all {values.size} {which} have the same index"
+    return None
+
+
+def _edges(values: Any, method: str, n_bands: int) -> list[float]:
+    """Return n_bands - 1 strictly increasing positive edges for the index values."""
+    import numpy as np
+
+    if method == "quantile":
+        raw = np.quantile(values, np.arange(1, n_bands) / n_bands)
+    else:
+        raw = np.geomspace(values.min(), values.max(), n_bands + 1)[1:-1]
+    edges: list[float] = []
+    for value in raw.tolist():
+        edge = float(f"{value:.{EDGE_DIGITS}g}")
+        floor = edges[-1] if edges else 0.0
+        if edge <= floor:  # ties in the population, or rounding, would leave an empty band
+            edge = float(np.nextafter(floor, math.inf))
+        edges.append(edge)
+    return edges
