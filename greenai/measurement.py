@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
@@ -249,6 +248,8 @@ class Measurement:
 
 def write_atomic(path: Path, text: str) -> Path:
     """Write text to path via a temp file in the same directory, fsync and rename."""
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

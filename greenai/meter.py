@@ -9,7 +9,6 @@ import inspect
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 import warnings
@@ -49,14 +48,24 @@ class Terminated(SystemExit):
 
 # --------------------------------------------------------------------- node registry
 def _runtime_dir() -> Path:
+    import tempfile
+
     base = os.environ.get("GREENAI_RUNTIME_DIR") or tempfile.gettempdir()
     return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def _announce_on_node() -> tuple[Path | None, list[int]]:
     """Register this process as metering; return its marker and other live metering pids."""
-    import psutil
-
     folder = _runtime_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -72,7 +81,7 @@ def _announce_on_node() -> tuple[Path | None, list[int]]:
             continue
         if pid == os.getpid():
             continue
-        if psutil.pid_exists(pid):
+        if _alive(pid):
             others.append(pid)
         else:
             f.unlink(missing_ok=True)
@@ -266,28 +275,32 @@ def assemble(
     )
 
 
-def host_inventory(specs: Sequence[ProbeSpec]) -> dict[str, Any]:
-    """Return the host and hardware inventory (name, OS, CPU, memory, GPUs)."""
+@functools.lru_cache(maxsize=1)
+def _static_host() -> tuple[tuple[str, Any], ...]:
     import platform
 
     import psutil
 
     from greenai.probes.cpu_model import cpu_brand
 
+    return (
+        ("hostname", platform.node()),
+        ("os", f"{platform.system()} {platform.release()}"),
+        ("python", platform.python_version()),
+        ("cpu", cpu_brand()),
+        ("logical_cpus", os.cpu_count()),
+        ("memory_bytes", psutil.virtual_memory().total),
+    )
+
+
+def host_inventory(specs: Sequence[ProbeSpec]) -> dict[str, Any]:
+    """Return the host and hardware inventory (name, OS, CPU, memory, GPUs)."""
     gpus = [
         {k: s.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
         for s in specs
         if s.domain == "gpu"
     ]
-    return {
-        "hostname": platform.node(),
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-        "cpu": cpu_brand(),
-        "logical_cpus": os.cpu_count(),
-        "memory_bytes": psutil.virtual_memory().total,
-        "gpus": gpus,
-    }
+    return {**dict(_static_host()), "gpus": gpus}
 
 
 def _utc_now() -> str:
@@ -385,6 +398,7 @@ class Meter:
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not start metering: {exc}")
             return self
+        self._resolve_site()
         if self.journal_path is not None:
             self._open_journal()
         if self.handle_signals:
@@ -658,8 +672,17 @@ class Meter:
             power_w={s.id: tuple(powers[i]) for i, s in enumerate(self._specs)},
         )
 
+    def _resolve_site(self) -> None:
+        # once, at start: a bad site is reported when the result is built, and then only
+        from greenai.site import Site
+
+        try:
+            self._site = Site.resolve(self.site)
+        except SiteError as exc:
+            self._site = exc
+
     def _with_footprint(self, m: Measurement) -> Measurement:
-        self.footprint, extra = attach_footprint(m, self.site)
+        self.footprint, extra = attach_footprint(m, getattr(self, "_site", self.site))
         m = _replace_extra(m, {**self.extra, **extra})
         self.rating, rating_block = attach_rating(m, self.standard)
         return _replace_extra(m, {"rating": rating_block})
@@ -671,6 +694,8 @@ def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
     from greenai.site import Site
 
     try:
+        if isinstance(site, SiteError):
+            raise site
         resolved = Site.resolve(site)
         fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
         return fp, {"site": resolved.to_dict(), "footprint": fp.to_dict()}

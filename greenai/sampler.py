@@ -10,6 +10,7 @@ timeline lives in a fixed number of slots: when it fills, neighbouring slots mer
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 import warnings
@@ -31,6 +32,8 @@ RESET_POWER_MARGIN = 1.5
 # A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
 # energy counter every ~100 ms, and no powered device draws exactly 0 W).
 STALL_AFTER_S = 2.0
+# A timeline slot takes in window-edge snapshots until it spans this share of its width.
+SLOT_FULL = 0.75
 
 
 @dataclass(frozen=True)
@@ -87,8 +90,7 @@ class Sampler:
         self._t_start: float | None = None
         self._t_end = array("d")
         self._slot_j = array("d")
-        self._slot_width = 1  # samples merged into one slot
-        self._pending = 0  # samples accumulated in the open (last) slot
+        self._slot_width = 1  # doubles each time neighbouring slots merge
 
     def wrap_safe_interval_s(self) -> float:
         """Return the longest interval at which no counter can wrap twice unseen."""
@@ -201,18 +203,21 @@ class Sampler:
 
     def _record(self, t: float, added: list[float]) -> None:
         n = len(added)
-        if self._pending and self._pending < self._slot_width:
-            base = len(self._slot_j) - n
-            for k in range(n):
-                self._slot_j[base + k] += added[k]
-            self._t_end[-1] = t
-            self._pending += 1
-            return
-        if len(self._t_end) >= self._slots:
+        t_end = self._t_end
+        if t_end:
+            start = t_end[-2] if len(t_end) >= 2 else self._t_start
+            # Window-edge snapshots between ticks extend the open slot instead of opening
+            # short ones: slots stay about one nominal width wide, energy stays exact.
+            if t_end[-1] - start < SLOT_FULL * self._slot_width * self.interval_s:
+                base = len(self._slot_j) - n
+                for k in range(n):
+                    self._slot_j[base + k] += added[k]
+                t_end[-1] = t
+                return
+        if len(t_end) >= self._slots:
             self._merge_pairs(n)
         self._t_end.append(t)
         self._slot_j.extend(added)
-        self._pending = 1
 
     def _merge_pairs(self, n: int) -> None:
         t_end, slot_j = self._t_end, self._slot_j
@@ -226,23 +231,23 @@ class Sampler:
             merged_j.extend(slot_j[-n:])
         self._t_end, self._slot_j = merged_t, merged_j
         self._slot_width *= 2
-        self._pending = self._slot_width  # the last slot counts as full
 
     def timeline(self, since_s: float | None = None) -> tuple[list[float], list[list[float]]]:
         """Return slot end times and, per probe, mean power (W) in each slot after since_s."""
+        n = len(self.probes)
         with self._lock:
-            n = len(self.probes)
-            t_end = list(self._t_end)
-            slot_j = list(self._slot_j)
-            start = self._t_start
+            first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
+            t_end = list(self._t_end[first:])
+            slot_j = list(self._slot_j[first * n :])
+            prev = self._t_end[first - 1] if first else self._t_start
         times: list[float] = []
         powers: list[list[float]] = [[] for _ in range(n)]
-        prev = start
         for k, t in enumerate(t_end):
-            if prev is not None and (since_s is None or t > since_s) and t > prev:
+            if prev is not None and t > prev:
                 times.append(t)
+                dt = t - prev
                 for j in range(n):
-                    powers[j].append(slot_j[k * n + j] / (t - prev))
+                    powers[j].append(slot_j[k * n + j] / dt)
             prev = t
         return times, powers
 

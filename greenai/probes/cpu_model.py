@@ -12,7 +12,6 @@ import csv
 import importlib.util
 import os
 import re
-import statistics
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,9 +64,14 @@ class CpuTopology:
     note: str
 
 
+_NEEDS_CLEANING = re.compile(r"[(@,®™]|cpu|processor|-core|radeon")
+
+
 def normalise_cpu_name(name: str) -> str:
     """Return a CPU name lower-cased with trademarks, frequency and filler words removed."""
-    text = _NOISE.sub(" ", name.lower())
+    text = name.lower()
+    if _NEEDS_CLEANING.search(text):  # most table rows are clean already: skip the rewrite
+        text = _NOISE.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -85,12 +89,18 @@ def load_cpu_table(path: str | None = None) -> tuple[tuple[str, str, float], ...
     table_path = Path(path) if path else codecarbon_cpu_table_path()
     rows = []
     with open(table_path, newline="", encoding="utf-8") as fh:
-        for rec in csv.DictReader(fh):
+        reader = csv.reader(fh)
+        header = next(reader, [])
+        try:
+            name_at, tdp_at = header.index("Name"), header.index("TDP")
+        except ValueError:
+            return ()
+        for rec in reader:
             try:
-                tdp = float(rec["TDP"])
-            except (KeyError, TypeError, ValueError):
+                tdp = float(rec[tdp_at])
+            except (IndexError, ValueError):
                 continue
-            rows.append((rec["Name"], normalise_cpu_name(rec["Name"]), tdp))
+            rows.append((rec[name_at], normalise_cpu_name(rec[name_at]), tdp))
     return tuple(rows)
 
 
@@ -104,32 +114,36 @@ def match_tdp(brand: str, table: tuple[tuple[str, str, float], ...]) -> TdpMatch
     wanted = normalise_cpu_name(brand)
     if not wanted:
         return TdpMatch(brand, "none", None, None, 0)
-    wanted_tokens = set(wanted.split())
+    wanted_tokens = frozenset(wanted.split())
+    prefix = wanted + " "
     best: tuple[int, str, float] | None = None
     family: list[tuple[str, float]] = []
     for name, norm, tdp in table:
         if norm == wanted:
             return TdpMatch(brand, "exact", name, tdp)
+        if norm.startswith(prefix):
+            family.append((name, tdp))
+            continue
         tokens = norm.split()
         # A row must carry a model number to be a "model" match, else "Intel Xeon" would
         # match every Xeon brand string.
         if (
-            any(ch.isdigit() for ch in norm)
-            and set(tokens) <= wanted_tokens
-            and (best is None or len(tokens) > best[0])
+            (best is None or len(tokens) > best[0])
+            and wanted_tokens.issuperset(tokens)
+            and any(ch.isdigit() for ch in norm)
         ):
             best = (len(tokens), name, tdp)
-        if norm.startswith(wanted + " "):
-            family.append((name, tdp))
     if best is not None:
         return TdpMatch(brand, "model", best[1], best[2])
     if family:
-        tdps = [t for _, t in family]
+        tdps = sorted(t for _, t in family)
+        mid = len(tdps) // 2
+        median = tdps[mid] if len(tdps) % 2 else (tdps[mid - 1] + tdps[mid]) / 2
         return TdpMatch(
             brand,
             "family",
-            f"median of {len(family)} '{wanted}' rows ({min(tdps):g}-{max(tdps):g} W)",
-            statistics.median(tdps),
+            f"median of {len(family)} '{wanted}' rows ({tdps[0]:g}-{tdps[-1]:g} W)",
+            median,
             len(family),
         )
     return TdpMatch(brand, "none", None, None, 0)

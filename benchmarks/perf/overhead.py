@@ -1,0 +1,862 @@
+"""Prints greenai's metering overhead next to CodeCarbon's, measured in one run.
+
+    python benchmarks/perf/overhead.py            # ~2 minutes
+    python benchmarks/perf/overhead.py --quick    # ~25 s, noisier
+    python benchmarks/perf/overhead.py --json out.json
+
+Every figure that depends on process state (imports, start-up, CPU cost) is taken in a
+fresh worker process (this file run with ``--worker``), so one figure never warms another.
+greenai and the pynvml stub are imported from a byte-compiled copy of the working tree, so
+no figure includes compiling a stale .pyc (an editable checkout under edit, or
+PYTHONDONTWRITEBYTECODE, would otherwise recompile greenai on every import).
+
+Probe sets:
+  realistic   a fake powercap tree (package-0, core, uncore, dram: regular files whose
+              counters a driver thread advances in real time) via GREENAI_POWERCAP_ROOT,
+              and the pynvml stub of tests/fakes with 8 GPUs (energy counters) via
+              GREENAI_FAKE_NVML: 12 probes.
+  native      what greenai discovers on this machine unaided.
+CodeCarbon runs natively (its GPU path needs nvidia-smi, which the stub does not provide).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import contextlib
+import cProfile
+import json
+import os
+import platform
+import pstats
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLER_THREAD_NAME = "greenai-sampler"
+GPU_COUNT = 8
+# (index, name, power W): a two-socket server's first package, as tests/fakes/powercap.py
+RAPL_ZONES = (
+    ("0", "package-0", 120.0),
+    ("0:0", "core", 80.0),
+    ("0:1", "uncore", 15.0),
+    ("0:2", "dram", 20.0),
+)
+RAPL_UPDATE_INTERVAL_S = 0.05  # counters advance in real time, 20 times a second
+PACKAGE_MAX_POWER_UW = 280_000_000
+# CodeCarbon takes any measure_power_secs > 0 (a float, no lower bound: its PeriodicScheduler
+# re-arms a threading.Timer), so we use greenai's default 10 Hz for a like-for-like figure.
+CODECARBON_INTERVAL_S = 0.1
+CODECARBON_KWARGS = {
+    "country_iso_code": "FRA",
+    "measure_power_secs": CODECARBON_INTERVAL_S,
+    "log_level": "error",
+    "save_to_file": False,
+}
+SLOW_INTERVAL_S = 1.0  # the same probes at 1 Hz: energy counters are read exactly at edges
+TARGET_CPU_PCT = 0.1
+TARGET_EDGE_US = 100.0
+TARGET_IMPORT_RATIO = 0.5
+TARGET_STARTUP_MS = 10.0
+IMPORTS = (
+    "import greenai",
+    "import codecarbon",
+    "from codecarbon import OfflineEmissionsTracker",
+)
+
+
+# ====================================================================== workers
+# Each runs in a fresh interpreter and returns JSON-ready figures (seconds unless named).
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def _p99(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, -(-99 * len(ordered) // 100) - 1)]  # nearest rank
+
+
+def _stats_us(values_s: Sequence[float]) -> dict[str, float]:
+    return {
+        "median_us": _median(values_s) * 1e6,
+        "p99_us": _p99(values_s) * 1e6,
+        "n": len(values_s),
+    }
+
+
+def _time_call(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _idle_cpu_rate(idle_s: float) -> float:
+    """Return this process's CPU seconds per wall second while its main thread sleeps."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(idle_s)
+    return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+def _floor_thread_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
+    """Return (% of a core, us per wake) of a thread that only wakes every interval_s."""
+    stop = threading.Event()
+    box: list[tuple[float, int]] = []
+
+    def idle_poller() -> None:
+        t0, wakes = time.thread_time(), 0
+        while not stop.wait(interval_s):  # the sampler's loop without the sampling
+            wakes += 1
+        box.append((time.thread_time() - t0, wakes))
+
+    thread = threading.Thread(target=idle_poller)
+    wall0 = time.perf_counter()
+    thread.start()
+    time.sleep(seconds)
+    stop.set()
+    thread.join()
+    cpu_s, wakes = box[0]
+    return 100 * cpu_s / (time.perf_counter() - wall0), 1e6 * cpu_s / max(wakes, 1)
+
+
+def worker_greenai_cpu(
+    seconds: float, idle_s: float, interval_s: float, floor_s: float = 0.0
+) -> dict[str, Any]:
+    """Return one open meter's CPU cost: sampler thread CPU clock, and process CPU - idle."""
+    import greenai
+
+    with greenai.meter():  # discovery and lazy imports, off the clock
+        pass
+    floor_pct, floor_us = _floor_thread_cpu(floor_s, interval_s) if floor_s else (None, None)
+    idle_rate = _idle_cpu_rate(idle_s)
+    m = greenai.meter(interval_s=interval_s)
+    m.__enter__()
+    threads = [t for t in threading.enumerate() if t.name == SAMPLER_THREAD_NAME]
+    if len(threads) != 1 or threads[0].ident is None:
+        raise RuntimeError(f"expected one {SAMPLER_THREAD_NAME!r} thread, found {threads}")
+    clock_id = time.pthread_getcpuclockid(threads[0].ident)
+    thread0 = time.clock_gettime(clock_id)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    thread_s = time.clock_gettime(clock_id) - thread0
+    cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+    m.__exit__(None, None, None)
+    if m.result is None:
+        raise RuntimeError("the meter produced no result")
+    samples = m.result.sampling["samples"]
+    return {
+        "probes": [d.id for d in m.result.devices],
+        "wall_s": wall_s,
+        "thread_cpu_pct": 100 * thread_s / wall_s,
+        "process_cpu_pct": 100 * (cpu_s - idle_rate * wall_s) / wall_s,
+        "idle_cpu_pct": 100 * idle_rate,
+        "samples_per_s": samples / m.result.duration_s,
+        "us_per_sample": 1e6 * thread_s / max(samples, 1),
+        "floor_cpu_pct": floor_pct,
+        "floor_us_per_wake": floor_us,
+    }
+
+
+def worker_codecarbon_cpu(seconds: float, idle_s: float) -> dict[str, Any]:
+    """Return CodeCarbon's process CPU - idle while one tracker runs."""
+    from codecarbon import OfflineEmissionsTracker
+
+    warm = OfflineEmissionsTracker(**CODECARBON_KWARGS)  # hardware detection, off the clock
+    warm.start()
+    warm.stop()
+    idle_rate = _idle_cpu_rate(idle_s)
+    tracker = OfflineEmissionsTracker(**CODECARBON_KWARGS)
+    tracker.start()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+    tracker.stop()
+    return {
+        "hardware": [repr(h) for h in getattr(tracker, "_hardware", [])],
+        "wall_s": wall_s,
+        "process_cpu_pct": 100 * (cpu_s - idle_rate * wall_s) / wall_s,
+        "idle_cpu_pct": 100 * idle_rate,
+    }
+
+
+def worker_greenai_startup(later: int) -> dict[str, Any]:
+    """Return the first meter's enter/exit (discovery, lazy imports) and later ones'."""
+    import greenai
+
+    first = greenai.meter()
+    first_enter_s = _time_call(first.__enter__)
+    first_exit_s = _time_call(lambda: first.__exit__(None, None, None))
+    enters, exits = [], []
+    for _ in range(later):
+        m = greenai.meter()
+        enters.append(_time_call(m.__enter__))
+        exits.append(_time_call(lambda m=m: m.__exit__(None, None, None)))
+    return {
+        "probes": [d.id for d in first.result.devices] if first.result else [],
+        "first_enter_s": first_enter_s,
+        "first_exit_s": first_exit_s,
+        "later_enter_s": _median(enters),
+        "later_exit_s": _median(exits),
+    }
+
+
+def worker_codecarbon_startup(later: int) -> dict[str, Any]:
+    """Return the first tracker's constructor/start/stop (hardware detection) and later ones'."""
+    from codecarbon import OfflineEmissionsTracker
+
+    def one() -> tuple[float, float, float]:
+        box: list[Any] = []
+        ctor_s = _time_call(lambda: box.append(OfflineEmissionsTracker(**CODECARBON_KWARGS)))
+        return ctor_s, _time_call(box[0].start), _time_call(box[0].stop)
+
+    first = one()
+    rest = [one() for _ in range(later)]
+    return {
+        "first_ctor_s": first[0],
+        "first_start_s": first[1],
+        "first_stop_s": first[2],
+        "later_ctor_s": _median([r[0] for r in rest]),
+        "later_start_s": _median([r[1] for r in rest]),
+        "later_stop_s": _median([r[2] for r in rest]),
+    }
+
+
+def _exit_profile(make: Callable[[], Any], n: int) -> list[tuple[str, float]]:
+    """Return (function, share of Meter.__exit__ time) for the exit's main costs (cProfile)."""
+    profiler = cProfile.Profile()
+    for _ in range(n):
+        m = make()
+        m.__enter__()
+        profiler.enable()
+        m.__exit__(None, None, None)
+        profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = [
+        (f"{Path(file).stem}.{name}", cum)
+        for (file, _, name), (_, _, _, cum, _) in stats.items()
+        if "/greenai/" in file or "/psutil/" in file
+    ]
+    total = max((cum for label, cum in rows if label.endswith("__exit__")), default=0.0)
+    if total <= 0:
+        return []
+    shares = [(label, cum / total) for label, cum in rows if 0.04 <= cum / total < 0.9]
+    return sorted(shares, key=lambda r: -r[1])[:8]
+
+
+class _StepClock:
+    """A monotonic clock that moves step_s forward at every reading."""
+
+    def __init__(self, step_s: float):
+        self.step_s = step_s
+        self.t_s = time.monotonic()
+
+    def __call__(self) -> float:
+        self.t_s += self.step_s
+        return self.t_s
+
+
+def worker_greenai_windows(windows: int) -> dict[str, Any]:
+    """Return window-edge latencies: bare snapshot, Meter enter/exit, and where exit goes."""
+    import greenai
+    from greenai.probes.discover import discover_cached
+    from greenai.sampler import DEFAULT_INTERVAL_S, TIMELINE_SLOTS, Sampler
+
+    with greenai.meter():  # discovery and lazy imports, off the clock
+        pass
+    probes = discover_cached().probes
+    out: dict[str, Any] = {"probes": [p.id for p in probes]}
+
+    # Raw edge: a snapshot while the sampler's own thread polls at 10 Hz beside it.
+    sampler = Sampler(probes)
+    sampler.start()
+    out["snapshot"] = _stats_us([_time_call(sampler.snapshot) for _ in range(windows * 2)])
+    sampler.stop()
+
+    def windows_of(make: Callable[[], Any], n: int) -> tuple[list[float], list[float]]:
+        enters, exits = [], []
+        for _ in range(n):
+            m = make()
+            enters.append(_time_call(m.__enter__))
+            exits.append(_time_call(lambda m=m: m.__exit__(None, None, None)))
+        return enters, exits
+
+    # Windows inside a long run: an outer meter keeps the shared sampler running.
+    n_short = max(windows // 4, 50)
+    outer = greenai.meter()
+    outer.__enter__()
+    first_enters, first_exits = windows_of(greenai.meter, n_short)
+    enters, exits = windows_of(greenai.meter, windows - n_short)
+    outer.__exit__(None, None, None)
+    out["enter_warm"], out["exit_warm"] = _stats_us(enters), _stats_us(exits)
+    out["exit_warm_first"] = _stats_us(first_exits)
+    out["enter_exit_warm"] = _stats_us([a + b for a, b in zip(enters, exits, strict=True)])
+    if outer.result is not None and outer.result.timeline is not None:
+        out["outer_timeline"] = {
+            "duration_s": outer.result.duration_s,
+            "slots": len(outer.result.timeline.t_s),
+            "resolution_s": outer.result.timeline.resolution_s,
+        }
+
+    # Back-to-back meters with nothing else open: each starts and stops the sampler thread.
+    enters, exits = windows_of(greenai.meter, n_short)
+    out["enter_cold"], out["exit_cold"] = _stats_us(enters), _stats_us(exits)
+
+    # A sampler polled at 10 Hz for longer than its timeline holds (~205 s), replayed in a
+    # moment on a clock that steps 0.1 s per reading. The fake counters then look stalled
+    # on that clock, hence the warnings filter: it is the exit's cost we want here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = Sampler(probes, clock=_StepClock(DEFAULT_INTERVAL_S))
+        for _ in range(2 * TIMELINE_SLOTS + 1):
+            full.sample()
+        _, exits = windows_of(lambda: greenai.meter(sampler=full), n_short)
+        out["exit_full_timeline"] = _stats_us(exits)
+        last_s = full.snapshot().t_s
+        out["timeline_full"] = _stats_us(
+            [_time_call(lambda: full.timeline(since_s=last_s)) for _ in range(n_short)]
+        )
+        out["exit_profile"] = _exit_profile(lambda: greenai.meter(sampler=full), n_short)
+    return out
+
+
+WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "greenai-cpu": worker_greenai_cpu,
+    "codecarbon-cpu": worker_codecarbon_cpu,
+    "greenai-startup": worker_greenai_startup,
+    "codecarbon-startup": worker_codecarbon_startup,
+    "greenai-windows": worker_greenai_windows,
+}
+
+
+# ====================================================================== driver
+def stage_sources(base: Path) -> Path:
+    """Copy greenai/, its standards/ data and the pynvml stub under base/site, byte-compiled."""
+    site = base / "site"
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO / "greenai", site / "greenai", ignore=skip)
+    if (REPO / "standards").is_dir():  # found next to the package, as in the checkout
+        shutil.copytree(REPO / "standards", site / "standards", ignore=skip)
+    shutil.copytree(REPO / "tests" / "fakes" / "nvml_stub", site / "nvml_stub", ignore=skip)
+    if not compileall.compile_dir(site, quiet=1):
+        raise RuntimeError(f"could not byte-compile {site}")
+    return site
+
+
+def native_env(site: Path) -> dict[str, str]:
+    """Return an environment that imports the staged greenai and sees this machine's probes."""
+    drop = {
+        "PYTHONPATH",
+        "GREENAI_POWERCAP_ROOT",
+        "GREENAI_FAKE_NVML",
+        "CUDA_VISIBLE_DEVICES",
+        "GREENAI_SITE",
+        "GREENAI_GRID",
+        "GREENAI_PUE",
+        "GREENAI_WUE",
+    }
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = str(site)
+    # where meters register on the node: private, so other greenai users do not interfere
+    env["GREENAI_RUNTIME_DIR"] = str(site.parent / "runtime")
+    return env
+
+
+class CounterUpdater:
+    """Advances fake energy_uj files in real time from a thread of this (driver) process.
+
+    Its CPU is spent here, not in the measured workers. Values are padded to a fixed width
+    and written with one pwrite, so a reader never sees a half-written number.
+    """
+
+    def __init__(self, zones: Sequence[tuple[Path, float, int]]):
+        self._zones = [
+            (os.open(path / "energy_uj", os.O_WRONLY), power_w, wrap_uj)
+            for path, power_w, wrap_uj in zones
+        ]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fake-rapl-updater", daemon=True)
+
+    def _run(self) -> None:
+        t0 = time.monotonic()
+        while not self._stop.wait(RAPL_UPDATE_INTERVAL_S):
+            elapsed_s = time.monotonic() - t0
+            for fd, power_w, wrap_uj in self._zones:
+                os.pwrite(fd, f"{int(power_w * elapsed_s * 1e6) % wrap_uj}\n".encode().ljust(24), 0)
+
+    def __enter__(self) -> CounterUpdater:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        for fd, _, _ in self._zones:
+            os.close(fd)
+
+
+def realistic_env(base: Path, site: Path) -> tuple[dict[str, str], CounterUpdater]:
+    """Return an environment whose greenai sees 4 fake RAPL zones and 8 stub GPUs.
+
+    Also return the updater that keeps the zones' counters moving (start it with ``with``).
+    """
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests.fakes.powercap import FakePowercap
+
+    tree = FakePowercap(base / "powercap")
+    zones = []
+    for index, name, power_w in RAPL_ZONES:
+        zone = tree.add_zone(
+            index,
+            name,
+            power_w=power_w,
+            max_power_uw=PACKAGE_MAX_POWER_UW if index == "0" else None,
+        )
+        zones.append((zone.path, power_w, zone.max_range_uj))
+    nvml_config = base / "fake_nvml.json"
+    nvml_config.write_text(
+        json.dumps(
+            {
+                "gpus": [
+                    {"uuid": f"GPU-{i:08x}-0000-4000-8000-000000000000"} for i in range(GPU_COUNT)
+                ]
+            }
+        )
+    )
+    env = native_env(site)
+    env["GREENAI_POWERCAP_ROOT"] = str(tree.root)
+    env["GREENAI_FAKE_NVML"] = str(nvml_config)
+    env["PYTHONPATH"] = os.pathsep.join([str(site / "nvml_stub"), str(site)])
+    return env, CounterUpdater(zones)
+
+
+def run_worker(name: str, env: dict[str, str], cwd: Path, **kwargs: Any) -> dict[str, Any]:
+    """Run one worker in a fresh interpreter; return its JSON result."""
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        name,
+        "--worker-args",
+        json.dumps(kwargs),
+    ]
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker {name} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def import_times_s(runs: int, env: dict[str, str], cwd: Path) -> dict[str, list[float]]:
+    """Return import wall times (s) per statement, a fresh interpreter each, interleaved."""
+    times: dict[str, list[float]] = {stmt: [] for stmt in IMPORTS}
+    for i in range(runs + 1):
+        for stmt in IMPORTS:
+            code = f"import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
+            proc = subprocess.run(
+                [sys.executable, "-c", code],
+                env=env,
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            if i:  # round 0 only warms the page cache
+                times[stmt].append(float(proc.stdout.strip().splitlines()[-1]))
+    return times
+
+
+def machine() -> str:
+    """Return CPU model, logical CPUs, virtualisation, OS and Python, in one line."""
+    brand, hypervisor = platform.processor() or "unknown CPU", False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    brand = value.strip()
+                elif key.strip() == "flags":
+                    hypervisor = "hypervisor" in value.split()
+                    break
+    except OSError:
+        pass
+    kind = "virtual machine" if hypervisor else "no hypervisor flag"
+    return (
+        f"{brand}, {os.cpu_count()} logical CPUs ({kind}); {platform.system()} "
+        f"{platform.release()}; Python {platform.python_version()}"
+    )
+
+
+def versions() -> str:
+    """Return the versions of the packages measured, and the greenai checkout state."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = []
+    for dist in ("greenai", "codecarbon", "psutil"):
+        try:
+            parts.append(f"{dist} {version(dist)}")
+        except PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    git = subprocess.run(
+        ["git", "-C", str(REPO), "status", "--porcelain", "--", "greenai"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode == 0:
+        dirty = len(git.stdout.splitlines())
+        parts.append(
+            f"checkout {head.stdout.strip()}"
+            + (f" + {dirty} changed file(s) in greenai/" if dirty else "")
+        )
+    return ", ".join(parts)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Return rows as a plain-text table (first column left-aligned, the rest right)."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: Sequence[str]) -> str:
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        return "  " + "  ".join(cells).rstrip()
+
+    return "\n".join(
+        [line(header), "  " + "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
+    )
+
+
+def verdict(value: float, target: float) -> str:
+    return f"<= {target:g}: {'ok' if value <= target else 'MISS'}"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.3g}x" if b > 0 else "n/a"
+
+
+def report(r: dict[str, Any]) -> None:
+    """Print the figures as tables, each with the method behind it."""
+    real, here, slow, cc = r["cpu_realistic"], r["cpu_native"], r["cpu_slow"], r["cpu_codecarbon"]
+    win, g_start, cc_start = r["windows"], r["greenai_startup"], r["codecarbon_startup"]
+
+    def med(runs: list[dict[str, Any]], key: str) -> float:
+        return _median([x[key] for x in runs])
+
+    print(f"greenai overhead benchmark ({'--quick' if r['quick'] else 'default'} run, {r['when']})")
+    print(f"machine:  {r['machine']}")
+    print(f"packages: {r['packages']}")
+    if r.get("load_1min"):
+        a, b = r["load_1min"]
+        print(
+            f"load:     1-min load average {a:.2f} at start, {b:.2f} at end (above ~1, other "
+            "processes were competing for the CPUs: expect noisier figures)"
+        )
+    print(f"probes:   realistic  = {len(win['probes'])} probes: {', '.join(win['probes'])}")
+    print(
+        "                        (fake RAPL: regular files advanced at 20 Hz by the driver "
+        "process; a real sysfs read also reads an MSR)"
+    )
+    print(f"          native     = greenai on this machine: {', '.join(here['probes'])}")
+    print(
+        f"          codecarbon = {', '.join(cc['hardware'])}, measure_power_secs="
+        f"{CODECARBON_INTERVAL_S:g} s"
+    )
+
+    # (a) and (e): CPU cost ----------------------------------------------------------
+    print(f"\n(a, e) CPU cost while metering, % of one core, over {real['wall_s']:.0f} s wall")
+    rows = [
+        [
+            "greenai realistic 10 Hz, sampler thread CPU clock",
+            f"{real['thread_cpu_pct']:.4f}",
+            f"{real['samples_per_s']:.1f}",
+            f"{real['us_per_sample']:.0f}",
+            verdict(real["thread_cpu_pct"], TARGET_CPU_PCT),
+        ],
+        [
+            "greenai realistic 10 Hz, process CPU - idle",
+            f"{real['process_cpu_pct']:.4f}",
+            "",
+            "",
+            verdict(real["process_cpu_pct"], TARGET_CPU_PCT),
+        ],
+        [
+            "  floor: a thread that only does Event.wait(0.1)",
+            f"{real['floor_cpu_pct']:.4f}",
+            "10",
+            f"{real['floor_us_per_wake']:.0f}",
+            "",
+        ],
+        [
+            f"greenai realistic {1 / SLOW_INTERVAL_S:g} Hz, sampler thread CPU clock",
+            f"{slow['thread_cpu_pct']:.4f}",
+            f"{slow['samples_per_s']:.1f}",
+            f"{slow['us_per_sample']:.0f}",
+            verdict(slow["thread_cpu_pct"], TARGET_CPU_PCT),
+        ],
+        [
+            "greenai native 10 Hz, sampler thread CPU clock",
+            f"{here['thread_cpu_pct']:.4f}",
+            f"{here['samples_per_s']:.1f}",
+            f"{here['us_per_sample']:.0f}",
+            verdict(here["thread_cpu_pct"], TARGET_CPU_PCT),
+        ],
+        ["greenai native 10 Hz, process CPU - idle", f"{here['process_cpu_pct']:.4f}", "", "", ""],
+        ["codecarbon 10 Hz, process CPU - idle", f"{cc['process_cpu_pct']:.4f}", "", "", ""],
+        [
+            "ratio greenai native / codecarbon (same method)",
+            ratio(here["process_cpu_pct"], cc["process_cpu_pct"]),
+            "",
+            "",
+            "",
+        ],
+        [
+            "ratio greenai realistic / codecarbon (same method)",
+            ratio(real["process_cpu_pct"], cc["process_cpu_pct"]),
+            "",
+            "",
+            "",
+        ],
+    ]
+    print(table(["figure", "% core", "wakes/s", "us/wake", "target"], rows))
+    print(
+        "  method: 'thread CPU clock' = clock_gettime(pthread_getcpuclockid(the greenai-sampler\n"
+        "  thread)) read from the main thread before and after a sleep: that thread's own\n"
+        "  on-CPU time (user + kernel), ns resolution, nothing else in the process counted.\n"
+        "  'process CPU - idle' = process_time() over the same window minus this process's\n"
+        f"  rate with its main thread asleep ({r['idle_s']:g} s: {real['idle_cpu_pct']:.4f} / "
+        f"{here['idle_cpu_pct']:.4f} / {cc['idle_cpu_pct']:.4f} %). CodeCarbon's scheduler\n"
+        "  starts a new Timer thread per tick, so only the process method applies to it."
+    )
+
+    # (b): window edges -----------------------------------------------------------------
+    print(
+        f"\n(b) window begin/end latency, realistic probes, microseconds "
+        f"({win['snapshot']['n']} snapshots, {win['enter_warm']['n']} windows)"
+    )
+
+    def lat(label: str, key: str, target: bool = True) -> list[str]:
+        s = win[key]
+        return [
+            label,
+            f"{s['median_us']:.1f}",
+            f"{s['p99_us']:.1f}",
+            verdict(s["median_us"], TARGET_EDGE_US) if target else "",
+        ]
+
+    rows = [
+        lat("sampler.snapshot() (the raw edge; its thread polls beside)", "snapshot"),
+        lat("Meter.__enter__, shared sampler running", "enter_warm"),
+        lat(
+            f"Meter.__exit__, shared sampler running, first {win['exit_warm_first']['n']}",
+            "exit_warm_first",
+        ),
+        lat("Meter.__exit__, shared sampler running, the rest", "exit_warm"),
+        lat("  enter + exit (the rest)", "enter_exit_warm"),
+        lat("Meter.__enter__, no other meter open (starts thread)", "enter_cold"),
+        lat("Meter.__exit__, no other meter open (joins thread)", "exit_cold"),
+        lat("Meter.__exit__, sampler timeline full (>= 205 s at 10 Hz)", "exit_full_timeline"),
+        lat("  sampler.timeline(since_s=now) alone, timeline full", "timeline_full", False),
+    ]
+    print(table(["figure", "median", "p99", "target (median)"], rows))
+    if win.get("exit_profile"):
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in win["exit_profile"])
+        print(f"  where Meter.__exit__ goes (cProfile, cumulative share, full timeline): {shares}")
+    tl = win.get("outer_timeline")
+    if tl:
+        print(
+            f"  the outer meter ({tl['duration_s']:.2f} s) reports {tl['slots']} timeline slots"
+            f" at resolution_s={tl['resolution_s']:g}: every snapshot() adds a slot"
+        )
+    print(
+        "  method: perf_counter around each call in one process after a warm-up meter;\n"
+        "  'timeline full' = greenai.meter(sampler=s) on a Sampler fed 2 x TIMELINE_SLOTS "
+        "readings\n  on a clock that steps 0.1 s per reading."
+    )
+
+    # (c): import time ------------------------------------------------------------------
+    imports = r["imports_s"]
+    g_imp = _median(imports["import greenai"])
+    print(
+        f"\n(c) import time, ms: fresh interpreter each, perf_counter around the statement, "
+        f"{len(imports['import greenai'])} runs interleaved after a warm-up round"
+    )
+    rows = []
+    for stmt, values in imports.items():
+        other = stmt != "import greenai"
+        rows.append(
+            [
+                stmt,
+                f"{_median(values) * 1e3:.1f}",
+                f"{min(values) * 1e3:.1f}",
+                f"{max(values) * 1e3:.1f}",
+                ratio(g_imp, _median(values)) if other else "",
+                verdict(g_imp / _median(values), TARGET_IMPORT_RATIO) if other else "",
+            ]
+        )
+    print(table(["statement", "median", "min", "max", "greenai/this", "target"], rows))
+
+    # (d) and (e): start-up and stop ------------------------------------------------------
+    print(
+        f"\n(d, e) start-up and stop, ms: 'first' = median over {len(g_start['realistic'])} "
+        f"fresh processes (codecarbon: {len(cc_start)}), 'later' = median of the later ones"
+    )
+    rows = []
+    for name in ("realistic", "native"):
+        runs = g_start[name]
+        rows += [
+            [
+                f"greenai {name}: first meter __enter__ (discovery)",
+                f"{med(runs, 'first_enter_s') * 1e3:.2f}",
+                verdict(med(runs, "first_enter_s") * 1e3, TARGET_STARTUP_MS),
+            ],
+            [f"greenai {name}: first meter __exit__", f"{med(runs, 'first_exit_s') * 1e3:.2f}", ""],
+            [
+                f"greenai {name}: later __enter__",
+                f"{med(runs, 'later_enter_s') * 1e3:.3f}",
+                verdict(med(runs, "later_enter_s") * 1e3, TARGET_STARTUP_MS),
+            ],
+            [f"greenai {name}: later __exit__", f"{med(runs, 'later_exit_s') * 1e3:.3f}", ""],
+        ]
+    cc_first = med(cc_start, "first_ctor_s") + med(cc_start, "first_start_s")
+    cc_later = med(cc_start, "later_ctor_s") + med(cc_start, "later_start_s")
+    rows += [
+        [
+            "codecarbon: first OfflineEmissionsTracker()",
+            f"{med(cc_start, 'first_ctor_s') * 1e3:.2f}",
+            "",
+        ],
+        [
+            "codecarbon: first start() (hardware detection)",
+            f"{med(cc_start, 'first_start_s') * 1e3:.2f}",
+            "",
+        ],
+        ["codecarbon: first stop()", f"{med(cc_start, 'first_stop_s') * 1e3:.2f}", ""],
+        ["codecarbon: later constructor + start()", f"{cc_later * 1e3:.3f}", ""],
+        ["codecarbon: later stop()", f"{med(cc_start, 'later_stop_s') * 1e3:.3f}", ""],
+    ]
+    print(table(["figure", "ms", "target"], rows))
+    rows = []
+    for name in ("realistic", "native"):
+        runs = g_start[name]
+        rows += [
+            [
+                f"{name}: first enter / first constructor+start",
+                ratio(med(runs, "first_enter_s"), cc_first),
+            ],
+            [
+                f"{name}: first exit / first stop",
+                ratio(med(runs, "first_exit_s"), med(cc_start, "first_stop_s")),
+            ],
+            [
+                f"{name}: later enter / later constructor+start",
+                ratio(med(runs, "later_enter_s"), cc_later),
+            ],
+            [
+                f"{name}: later exit / later stop",
+                ratio(med(runs, "later_exit_s"), med(cc_start, "later_stop_s")),
+            ],
+        ]
+    print(table(["greenai / codecarbon", "ratio"], rows))
+    print(
+        "  method: perf_counter around the call, after the import (that is (c)); 'later'\n"
+        "  meters run back to back with none open around them, so each starts and stops\n"
+        "  the shared sampler thread."
+    )
+    seen = sorted({w for part in r.values() for w in _warnings_in(part)})
+    if seen:
+        print("\nwarnings raised inside the workers (a greenai one may mean an unusual code path):")
+        print("\n".join(f"  {w}" for w in seen))
+    print(f"\ntotal benchmark wall time: {r['wall_s']:.0f} s")
+
+
+def _warnings_in(part: Any) -> list[str]:
+    if isinstance(part, list):
+        return [w for item in part for w in _warnings_in(item)]
+    if isinstance(part, dict):
+        return list(part.get("warnings", [])) + [
+            w for key, v in part.items() if key != "warnings" for w in _warnings_in(v)
+        ]
+    return []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a ~25 s run (noisier)")
+    parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    parser.add_argument("--worker-args", default="{}", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("default")
+            out = WORKERS[args.worker](**json.loads(args.worker_args))
+        out["warnings"] = sorted({f"{w.category.__name__}: {w.message}" for w in seen})
+        print(json.dumps(out))
+        return 0
+
+    quick = args.quick
+    cpu_s, idle_s = (3.0, 1.0) if quick else (15.0, 3.0)
+    import_runs = 3 if quick else 10
+    startup_procs, cc_startup_procs, later = (2, 1, 10) if quick else (5, 3, 30)
+    windows = 400 if quick else 2000
+    wall0 = time.perf_counter()
+    load_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    r: dict[str, Any] = {
+        "quick": quick,
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+        "packages": versions(),
+        "idle_s": idle_s,
+    }
+    with contextlib.ExitStack() as stack:
+        base = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="greenai-overhead-")))
+        site = stage_sources(base)
+        (real_env, updater), here_env = realistic_env(base, site), native_env(site)
+        run = base / "run"  # cwd: keeps the checkout itself off sys.path
+        run.mkdir()
+        stack.enter_context(updater)
+        r["imports_s"] = import_times_s(import_runs, here_env, run)
+        r["windows"] = run_worker("greenai-windows", real_env, run, windows=windows)
+        r["greenai_startup"] = {
+            name: [
+                run_worker("greenai-startup", env, run, later=later) for _ in range(startup_procs)
+            ]
+            for name, env in (("realistic", real_env), ("native", here_env))
+        }
+        r["codecarbon_startup"] = [
+            run_worker("codecarbon-startup", here_env, run, later=max(later // 6, 3))
+            for _ in range(cc_startup_procs)
+        ]
+        cpu = {"seconds": cpu_s, "idle_s": idle_s}
+        r["cpu_realistic"] = run_worker(
+            "greenai-cpu", real_env, run, interval_s=0.1, floor_s=cpu_s / 3, **cpu
+        )
+        r["cpu_slow"] = run_worker("greenai-cpu", real_env, run, interval_s=SLOW_INTERVAL_S, **cpu)
+        r["cpu_native"] = run_worker("greenai-cpu", here_env, run, interval_s=0.1, **cpu)
+        r["cpu_codecarbon"] = run_worker("codecarbon-cpu", here_env, run, **cpu)
+    r["wall_s"] = time.perf_counter() - wall0
+    if load_start is not None:
+        r["load_1min"] = [load_start, os.getloadavg()[0]]
+    report(r)
+    if args.json:
+        args.json.write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
