@@ -184,6 +184,50 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return worst
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from greenai.bench import harness
+    from greenai.bench.suite import list_suites, load_suite
+
+    if args.action == "list":
+        for suite in list_suites():
+            print(f"{suite.id:<10} {suite.description}  (about {suite.planned_s() / 60:.1f} min)")
+            for w in suite.workloads:
+                print(
+                    f"  {w.id:<16} {w.kind:<15} task {w.task:<30} {w.repetitions} x "
+                    f">= {w.min_duration_s:g} s"
+                )
+        return 0
+    if args.action == "report":
+        from greenai.measurement import write_atomic
+        from greenai.report.bench import summary_html
+
+        summaries = harness.load_results(args.folders)
+        if not summaries:
+            print(f"greenai bench report: no summary.json under {args.folders}", file=sys.stderr)
+            return 2
+        write_atomic(Path(args.output), summary_html(summaries, "greenai benchmark comparison"))
+        print(f"{args.output}: {len(summaries)} host result(s) compared")
+        return 0
+    from greenai.site import Site
+
+    site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    run = harness.run_suite(
+        load_suite(args.suite),
+        args.output,
+        site=site,
+        standard=args.standard,
+        force=args.force,
+        cooldown_s=args.cooldown,
+        repetitions=args.repetitions,
+        min_duration_s=args.min_duration,
+    )
+    print(
+        f"results in {run.directory} ({len(run.results)} workload(s), "
+        f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
+    )
+    return 130 if run.interrupted else 0
+
+
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site", default=None, help="site preset (greenai site list) or site .toml file"
@@ -275,6 +319,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("bench", help="benchmark suites: list, run, report")
+    bench = p.add_subparsers(dest="action", required=True)
+    bp = bench.add_parser("list", help="list the shipped suites")
+    bp.set_defaults(func=_cmd_bench)
+    bp = bench.add_parser("run", help="run a suite (smoke, standard, or a .toml file)")
+    bp.add_argument("suite")
+    bp.add_argument("-o", "--output", default="results", help="results folder (default results)")
+    bp.add_argument("--standard", default=None, help="standard id or .toml file to rate under")
+    bp.add_argument("--force", action="store_true", help="run workloads whose results exist")
+    bp.add_argument(
+        "--cooldown", type=float, default=0.0, metavar="S", help="seconds of rest between workloads"
+    )
+    bp.add_argument("--repetitions", type=int, default=None, help="override repetitions")
+    bp.add_argument(
+        "--min-duration",
+        type=float,
+        default=None,
+        metavar="S",
+        help="override the minimum measured window",
+    )
+    _add_site_flags(bp)
+    bp.set_defaults(func=_cmd_bench)
+    bp = bench.add_parser("report", help="compare suite results of several hosts")
+    bp.add_argument("folders", nargs="+")
+    bp.add_argument("-o", "--output", default="summary.html")
+    bp.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("demo", help="meter a short built-in workload and print the result")
     p.add_argument("--seconds", type=float, default=3.0)

@@ -1,0 +1,1 @@
+"""Benchmark harness and workloads for operators: `greenai bench run SUITE`."""

@@ -1,0 +1,103 @@
+"""Benchmark summary report: hosts ranked per workload, with 95 % CI error bars (one HTML file)."""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from typing import Any
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f0f0f0}td.l,th.l{text-align:left}.note{color:#666;font-size:90%}
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _num(value: Any, fmt: str = ".4g") -> str:
+    return format(value, fmt) if isinstance(value, int | float) and math.isfinite(value) else "-"
+
+
+def ranking(summaries: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """Return, per workload, (host, row) pairs ordered from least to most energy per unit."""
+    by_workload: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for host, summary in summaries.items():
+        for row in summary.get("workloads", []):
+            by_workload.setdefault(row["workload"], []).append((host, row))
+    for rows in by_workload.values():
+        rows.sort(key=lambda hr: (hr[1].get("energy_per_unit_j") or {}).get("mean", math.inf))
+    return dict(sorted(by_workload.items()))
+
+
+def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [h for h, _ in rows]
+    means = [(r.get("energy_per_unit_j") or {}).get("mean", 0.0) for _, r in rows]
+    err = [
+        (r.get("energy_per_unit_j") or {}).get("ci95_high", 0.0) - m
+        for (_, r), m in zip(rows, means, strict=True)
+    ]
+    unit = rows[0][1].get("unit") or "unit"
+    fig, ax = plt.subplots(figsize=(6, 0.6 + 0.45 * len(rows)))
+    ax.barh(names, means, xerr=err, color="#4c9a5f", capsize=4)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"J per {unit} (mean, 95 % CI)")
+    ax.set_title(workload)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg")
+    plt.close(fig)
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    start, end = svg.find("<metadata>"), svg.find("</metadata>")
+    if start != -1 and end != -1:  # RDF metadata: creator and date, not part of the figure
+        svg = svg[:start] + svg[end + len("</metadata>") :]
+    return svg
+
+
+def summary_html(summaries: dict[str, dict[str, Any]], title: str = "greenai benchmark") -> str:
+    """Return one self-contained HTML page ranking hosts per workload."""
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>"
+    ]
+    parts.append(
+        "<p class='note'>Lower energy per unit ranks first. Figures marked modelled "
+        "are estimates (no hardware counter); a grade is given only to conformant "
+        "runs.</p>"
+    )
+    for workload, rows in ranking(summaries).items():
+        parts.append(
+            f"<h2>{_e(workload)}</h2><table><tr><th>rank</th><th class='l'>host</th>"
+            "<th>J/unit (mean)</th><th>95 % CI</th><th>units/s</th><th>provenance</th>"
+            "<th>energy grade</th><th>water grade</th><th class='l'>verdict</th></tr>"
+        )
+        for k, (host, r) in enumerate(rows, start=1):
+            e = r.get("energy_per_unit_j") or {}
+            t = r.get("throughput_units_per_s") or {}
+            parts.append(
+                f"<tr><td>{k}</td><td class='l'>{_e(host)}</td><td>{_num(e.get('mean'))}</td>"
+                f"<td>{_num(e.get('ci95_low'))} - {_num(e.get('ci95_high'))}</td>"
+                f"<td>{_num(t.get('mean'))}</td><td>{_e(r.get('provenance'))}</td>"
+                f"<td>{_e(r.get('energy_grade') or '-')}</td>"
+                f"<td>{_e(r.get('water_grade') or '-')}</td>"
+                f"<td class='l'>{_e(r.get('verdict') or '')}</td></tr>"
+            )
+        parts.append("</table>")
+        parts.append(_chart(workload, rows))
+    for host, summary in summaries.items():
+        for s in summary.get("skipped", []):
+            parts.append(
+                f"<p class='note'>{_e(host)}: {_e(s['workload'])} skipped: {_e(s['reason'])}</p>"
+            )
+    parts.append("</body></html>\n")
+    return "".join(parts)

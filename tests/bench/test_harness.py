@@ -1,0 +1,280 @@
+"""Benchmark harness: layout, statistics, resumability, Ctrl-C, ranking across hosts."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+
+import pytest
+
+from greenai.bench import harness, stats
+from greenai.bench.suite import SuiteError, load_suite, parse_suite
+from greenai.bench.workloads import Workload, WorkloadUnavailable, make
+from greenai.probes.base import Method
+from tests.fakes.probes import ClockProbe
+
+
+def _suite(reps: int = 2, window: float = 0.15, extra: list | None = None):
+    workloads = [
+        {
+            "id": "gemm",
+            "kind": "gemm",
+            "task": "matrix-multiply",
+            "params": {"n": 64},
+            "warmup_s": 0.05,
+            "repetitions": reps,
+            "min_duration_s": window,
+        },
+        {
+            "id": "embed",
+            "kind": "embed-infer",
+            "task": "embeddings",
+            "params": {"batch": 8, "d_in": 32, "d_out": 16},
+            "warmup_s": 0.05,
+            "repetitions": reps,
+            "min_duration_s": window,
+        },
+        *(extra or []),
+    ]
+    return parse_suite({"suite": {"id": "tiny", "idle_baseline_s": 0.1}, "workload": workloads})
+
+
+def _noisy_probe(seed: int = 0):
+    rng = random.Random(seed)
+    return ClockProbe(
+        "rapl:package-0", time.monotonic, lambda _t: 50.0 + rng.gauss(0, 15.0), method=Method.POWER
+    )
+
+
+def test_t_quantiles_and_summary():
+    assert stats.t975(1) == 12.706 and stats.t975(30) == 2.042
+    assert 1.96 < stats.t975(200) < 1.98
+    s = stats.summarise([1.0, 2.0, 3.0, 4.0])
+    assert s.mean == 2.5 and s.std == pytest.approx(1.2909944)
+    assert s.ci95_half_width == pytest.approx(3.182 * 1.2909944 / 2)
+    assert stats.summarise([5.0]).ci95_low == 5.0
+
+
+def test_ci_shrinks_as_repetitions_grow():
+    # the same noisy power trace, summarised over more and more repetitions
+    rng = random.Random(7)
+    draws = [100.0 + rng.gauss(0, 10.0) for _ in range(64)]
+    widths = [stats.summarise(draws[:n]).ci95_half_width for n in (4, 16, 64)]
+    assert widths[0] > widths[1] > widths[2]
+
+
+def test_harness_ci_shrinks_with_repetitions_on_a_noisy_fake(tmp_path):
+    widths = []
+    for reps in (3, 12):
+        run = harness.run_suite(
+            _suite(reps=reps, window=0.05),
+            tmp_path / f"r{reps}",
+            probes=[_noisy_probe(reps)],
+            force=True,
+            interval_s=0.01,
+        )
+        e = run.results["gemm"]["benchmark"]["energy_per_unit_j"]
+        widths.append((e["ci95_high"] - e["ci95_low"]) / e["mean"])
+    assert widths[1] < widths[0]
+
+
+def test_layout_disclosures_and_summary(tmp_path):
+    run = harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()], interval_s=0.02)
+    d = tmp_path / "tiny" / harness.host_id()
+    assert run.directory == d
+    assert sorted(p.name for p in d.iterdir()) == [
+        "embed.json",
+        "gemm.json",
+        "summary.html",
+        "summary.json",
+    ]
+    doc = json.loads((d / "embed.json").read_text())
+    b = doc["benchmark"]
+    assert doc["repetitions"] == 2 and len(b["repetitions"]) == 2
+    assert all(r["duration_s"] >= 0.15 for r in b["repetitions"])
+    assert b["energy_per_unit_j"]["ci95_low"] <= b["energy_per_unit_j"]["mean"]
+    assert b["throughput_units_per_s"]["mean"] > 0
+    assert doc["idle"]["power_w"] > 0 and "net_energy_per_unit_j" in b
+    assert doc["rating"]["standard"]["id"] == "greenai-2026.1"
+    assert doc["rating"]["energy"]["index"] is not None  # embeddings is a task class
+    summary = json.loads((d / "summary.json").read_text())
+    assert summary["complete"] and {w["workload"] for w in summary["workloads"]} == {
+        "gemm",
+        "embed",
+    }
+    html = (d / "summary.html").read_text()
+    # no resource is fetched from anywhere: the only URLs are XML namespace names
+    assert "<svg" in html and "http" not in re.sub(r'xmlns(:\w+)?="[^"]*"', "", html)
+
+
+def test_rerun_skips_finished_workloads_and_force_reruns(tmp_path):
+    harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()], interval_s=0.02)
+    calls = []
+
+    def counting(kind, params, device="cpu"):
+        calls.append(kind)
+        return make(kind, params, device)
+
+    again = harness.run_suite(
+        _suite(), tmp_path, probes=[_noisy_probe()], workload_factory=counting
+    )
+    assert calls == [] and sorted(again.reused) == ["embed", "gemm"]
+    harness.run_suite(
+        _suite(),
+        tmp_path,
+        probes=[_noisy_probe()],
+        force=True,
+        workload_factory=counting,
+        interval_s=0.02,
+    )
+    assert calls == ["gemm", "embed-infer"]
+
+
+class _Interrupting(Workload):
+    name, unit = "boom", "query"
+
+    def step(self) -> float:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_keeps_finished_results_and_rerun_finishes_the_rest(tmp_path):
+    extra = [
+        {
+            "id": "zzz",
+            "kind": "boom",
+            "task": "embeddings",
+            "warmup_s": 0.0,
+            "repetitions": 1,
+            "min_duration_s": 0.05,
+        }
+    ]
+    suite = parse_suite(
+        {
+            "suite": {"id": "tiny"},
+            "workload": [
+                {
+                    "id": "gemm",
+                    "kind": "gemm",
+                    "task": "matrix-multiply",
+                    "params": {"n": 32},
+                    "warmup_s": 0.0,
+                    "repetitions": 1,
+                    "min_duration_s": 0.05,
+                },
+                *extra,
+                {
+                    "id": "embed",
+                    "kind": "embed-infer",
+                    "task": "embeddings",
+                    "warmup_s": 0.0,
+                    "repetitions": 1,
+                    "min_duration_s": 0.05,
+                },
+            ],
+        }
+    )
+
+    def factory(kind, params, device="cpu"):
+        return _Interrupting(params) if kind == "boom" else make(kind, params, device)
+
+    run = harness.run_suite(suite, tmp_path, probes=[_noisy_probe()], workload_factory=factory)
+    assert run.interrupted and list(run.results) == ["gemm"]
+    d = tmp_path / "tiny" / harness.host_id()
+    assert not (d / "zzz.json").exists() and not (d / "embed.json").exists()
+    assert json.loads((d / "summary.json").read_text())["complete"] is False
+    ran = []
+
+    def fine(kind, params, device="cpu"):
+        ran.append(kind)
+        return make("embed-infer" if kind == "boom" else kind, params, device)
+
+    rerun = harness.run_suite(suite, tmp_path, probes=[_noisy_probe()], workload_factory=fine)
+    assert rerun.reused == ["gemm"] and ran == ["boom", "embed-infer"]
+    assert json.loads((d / "summary.json").read_text())["complete"] is True
+
+
+def test_unavailable_workload_is_skipped_with_its_reason(tmp_path):
+    def factory(kind, params, device="cpu"):
+        if kind == "embed-infer":
+            raise WorkloadUnavailable("PyTorch is not installed")
+        return make(kind, params, device)
+
+    run = harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()], workload_factory=factory)
+    assert run.skipped == {"embed": "PyTorch is not installed"}
+    summary = json.loads((run.directory / "summary.json").read_text())
+    assert summary["skipped"] == [{"workload": "embed", "reason": "PyTorch is not installed"}]
+
+
+def test_report_ranks_hosts(tmp_path):
+    for host, power in (("fast-host", 20.0), ("slow-host", 200.0)):
+        run = harness.run_suite(
+            _suite(),
+            tmp_path / host,
+            interval_s=0.02,
+            probes=[ClockProbe("rapl:package-0", time.monotonic, lambda _t, p=power: p)],
+        )
+        summary = json.loads((run.directory / "summary.json").read_text())
+        summary["host"] = host
+        (run.directory / "summary.json").write_text(json.dumps(summary))
+    from greenai.report.bench import ranking
+
+    ranked = ranking(harness.load_results([tmp_path]))
+    assert [h.split()[0] for h, _ in ranked["gemm"]] == ["fast-host", "slow-host"]
+
+
+def test_shipped_suites_load_and_smoke_fits_two_minutes():
+    smoke = load_suite("smoke")
+    assert smoke.planned_s() < 100
+    assert {w.kind for w in load_suite("standard").workloads} >= {
+        "gemm",
+        "mlp-train",
+        "embed-infer",
+        "cnn-train",
+        "text-generate",
+        "image-classify",
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"suite": {"id": "x"}}, "no \\[\\[workload\\]\\]"),
+        ({"suite": {"id": "x", "colour": 1}, "workload": []}, "unknown key"),
+        ({"suite": {"id": "x"}, "workload": [{"id": "a", "kind": "gemm"}]}, "task: missing"),
+        (
+            {
+                "suite": {"id": "x"},
+                "workload": [{"id": "a", "kind": "gemm", "task": "t", "repetitions": 0}],
+            },
+            "repetitions",
+        ),
+        (
+            {"suite": {"id": "x"}, "workload": [{"id": "a", "kind": "g", "task": "t"}] * 2},
+            "duplicate",
+        ),
+        (
+            {
+                "suite": {"id": "x"},
+                "workload": [{"id": "a", "kind": "g", "task": "t", "min_duration_s": -1}],
+            },
+            "min_duration_s",
+        ),
+    ],
+)
+def test_bad_suite_files(doc, message):
+    with pytest.raises(SuiteError, match=message):
+        parse_suite(doc, "s.toml")
+
+
+def test_torch_workloads_skip_with_a_reason_without_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(WorkloadUnavailable, match="PyTorch is not installed"):
+            make("cnn-train", {}, "auto")
+    else:
+        w = make("cnn-train", {"batch": 2, "image_size": 8}, "cpu")
+        w.setup()
+        assert w.step() == 2.0
