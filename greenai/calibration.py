@@ -116,6 +116,8 @@ def _from_json_files(files: Iterable[Path]) -> Population:
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             unreadable.append(f"{path}: not readable JSON ({exc})")
             continue
+        if isinstance(doc, dict) and doc.get("kind") == "greenai.bench-summary":
+            continue  # a suite's summary sits beside its disclosures; it is not one
         parts = doc if isinstance(doc, list) else [doc]
         docs.extend(parts)
         labels.extend(str(path) if len(parts) == 1 else f"{path}[{n}]" for n in range(len(parts)))

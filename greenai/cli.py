@@ -228,6 +228,84 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 130 if run.interrupted else 0
 
 
+def _cmd_rate(args: argparse.Namespace) -> int:
+    from greenai.calibration import load_population
+    from greenai.scoring import compare_ratings, rate_many
+    from greenai.standard import load_standard
+
+    std = load_standard(args.standard)
+    population = load_population(list(args.files))
+    for skipped in population.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    if args.against:
+        other = load_standard(args.against)
+        for kind in ("energy", "water"):
+            cmp = compare_ratings(population, std, other, kind=kind)
+            print(f"{kind} grades: {other.id} -> {std.id}")
+            print(f"  {'disclosure':<40} {'task':<22} {'was':>4} {'now':>4}  change")
+            for row in cmp.rows:
+                print(
+                    f"  {row.label[-40:]:<40} {str(row.task)[:22]:<22} "
+                    f"{row.grade_against or '-':>4} {row.grade or '-':>4}  {row.change}"
+                )
+            counts = ", ".join(f"{k} {v}" for k, v in cmp.summary().items() if v)
+            print(f"  moved {len(cmp.moved)} of {len(cmp.rows)} ({counts})")
+        return 0
+    table = rate_many(population, std)
+    print(f"rated under {std.id} ({std.status}, version {std.version})")
+    print(
+        f"{'disclosure':<40} {'task':<22} {'energy idx':>10} {'grade':>5} "
+        f"{'water idx':>10} {'grade':>5}  verdict"
+    )
+    energy_grades, water_grades = table.grades("energy"), table.grades("water")
+    for i in range(len(table)):
+        r = table.rating(i)
+        e, w = r.energy, r.water
+        print(
+            f"{population.label(i)[-40:]:<40} {str(r.task)[:22]:<22} {_idx(e.index)} "
+            f"{energy_grades[i] or '-':>5} {_idx(w.index)} {water_grades[i] or '-':>5}  "
+            f"{e.verdict}"
+        )
+    return 0
+
+
+def _idx(value: float | None) -> str:
+    return f"{value:10.4g}" if value is not None else f"{'-':>10}"
+
+
+def _cmd_standard(args: argparse.Namespace) -> int:
+    from greenai.standard import list_standards, load_standard
+
+    if args.action == "list":
+        for s in list_standards():
+            state = f"ERROR: {s.error}" if s.error else f"{s.status}, {s.date}: {s.title}"
+            print(f"{s.id:<20} {state}")
+        return 0
+    if args.action == "show":
+        print(load_standard(args.standard).to_toml(), end="")
+        return 0
+    from greenai.calibration import calibrate, load_population
+    from greenai.measurement import write_atomic
+
+    population = load_population(list(args.sources))
+    draft = calibrate(
+        population,
+        load_standard(args.standard),
+        method=args.method,
+        n_bands=args.bands,
+        min_population=args.min_population,
+        new_id=args.id,
+        new_version=args.version,
+        source=", ".join(args.sources),
+    )
+    write_atomic(Path(args.output), draft.to_toml())
+    cal = draft.calibration
+    print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
+    for refused in cal.refused if cal else ():
+        print(f"  not calibrated: {refused}")
+    return 0
+
+
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site", default=None, help="site preset (greenai site list) or site .toml file"
@@ -319,6 +397,30 @@ def build_parser() -> argparse.ArgumentParser:
     _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("rate", help="(re-)rate disclosures under a standard")
+    p.add_argument("files", nargs="+", help="disclosure files or folders (or a CSV table)")
+    p.add_argument("--standard", default=None, help="standard id or .toml (default: shipped)")
+    p.add_argument("--against", default=None, help="a second standard: show where grades move")
+    p.set_defaults(func=_cmd_rate)
+
+    p = sub.add_parser("standard", help="standards: list, show, calibrate")
+    std_sub = p.add_subparsers(dest="action", required=True)
+    sp = std_sub.add_parser("list", help="list the shipped standards")
+    sp.set_defaults(func=_cmd_standard)
+    sp = std_sub.add_parser("show", help="print a standard as TOML")
+    sp.add_argument("standard", nargs="?", default=None)
+    sp.set_defaults(func=_cmd_standard)
+    sp = std_sub.add_parser("calibrate", help="derive grade bands from a population of results")
+    sp.add_argument("sources", nargs="+", help="folders of disclosures, JSON files or a CSV")
+    sp.add_argument("--standard", default=None, help="the standard to start from")
+    sp.add_argument("--method", choices=("quantile", "log-equal"), default="quantile")
+    sp.add_argument("--bands", type=int, default=7, help="number of grades (default 7: A-G)")
+    sp.add_argument("--min-population", type=int, default=30)
+    sp.add_argument("--id", default=None, help="id of the new standard")
+    sp.add_argument("--version", default=None, help="version of the new standard")
+    sp.add_argument("-o", "--output", required=True)
+    sp.set_defaults(func=_cmd_standard)
 
     p = sub.add_parser("bench", help="benchmark suites: list, run, report")
     bench = p.add_subparsers(dest="action", required=True)
