@@ -141,8 +141,16 @@ def test_fake_powercap_with_wraps_is_exact_within_a_tenth_of_a_percent(tmp_path:
         updater.stdout.readline()
         time.sleep(0.2)
         out_file = tmp_path / "r.json"
-        res = greenai("run", "-o", str(out_file), "--", sys.executable, "-c",
-                      "import time; time.sleep(3)", env=_env(GREENAI_POWERCAP_ROOT=str(tree.root)))
+        res = greenai(
+            "run",
+            "-o",
+            str(out_file),
+            "--",
+            sys.executable,
+            "-c",
+            "import time; time.sleep(3)",
+            env=_env(GREENAI_POWERCAP_ROOT=str(tree.root)),
+        )
     finally:
         updater.terminate()
         max_gap_s = float(updater.communicate(timeout=10)[0].split()[-1])
@@ -158,7 +166,8 @@ def test_fake_powercap_with_wraps_is_exact_within_a_tenth_of_a_percent(tmp_path:
         assert abs(devices[probe]["energy_j"] - known_j) <= allowed_j, (probe, max_gap_s)
     assert devices["rapl:package-0/core"]["counts_in_total"] is False
     assert doc["energy_j"] == pytest.approx(
-        devices["rapl:package-0"]["energy_j"] + devices["rapl:dram-0"]["energy_j"])
+        devices["rapl:package-0"]["energy_j"] + devices["rapl:dram-0"]["energy_j"]
+    )
     assert doc["provenance"] == "measured"
     # counters wrapped ~5 and ~11 times during the run
     assert 100.0 * duration / 60.0 > 4
@@ -210,3 +219,46 @@ def test_demo_runs(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     assert "J per GFLOP" in res.stdout
     assert json.loads((tmp_path / "d.json").read_text())["task"] == "demo-gemm"
+
+
+def test_grid_fr_and_cn_differ_by_the_ratio_of_the_shipped_factors(tmp_path: Path):
+    import csv
+
+    from greenai._resources import factors_dir
+
+    def factor(table: str, column: str, region: str) -> float:
+        with open(factors_dir() / table, newline="") as fh:
+            return next(float(r[column]) for r in csv.DictReader(fh) if r["region"] == region)
+
+    docs = {}
+    for grid in ("FR", "CN"):
+        out = tmp_path / f"{grid}.json"
+        res = greenai(
+            "run",
+            "--grid",
+            grid,
+            "-o",
+            str(out),
+            "--",
+            sys.executable,
+            "-c",
+            "sum(range(2_000_000))",
+        )
+        assert res.returncode == 0, res.stderr
+        docs[grid] = json.loads(out.read_text())
+    fr, cn = docs["FR"], docs["CN"]
+    carbon_ratio = (fr["footprint"]["carbon_g"] / fr["energy_j"]) / (
+        cn["footprint"]["carbon_g"] / cn["energy_j"]
+    )
+    water_ratio = (fr["footprint"]["water_l"]["offsite"] / fr["energy_j"]) / (
+        cn["footprint"]["water_l"]["offsite"] / cn["energy_j"]
+    )
+    shipped_carbon = factor("grid_carbon.csv", "carbon_intensity_g_per_kwh", "FR") / factor(
+        "grid_carbon.csv", "carbon_intensity_g_per_kwh", "CN"
+    )
+    assert fr["site"]["grid"] == "FR" and cn["site"]["grid"] == "CN"
+    ewif = factor("grid_water.csv", "ewif_hydro_included_l_per_kwh", "FR") / factor(
+        "grid_water.csv", "ewif_hydro_included_l_per_kwh", "CN"
+    )
+    assert carbon_ratio == pytest.approx(shipped_carbon, rel=1e-12)
+    assert water_ratio == pytest.approx(ewif, rel=1e-12)
