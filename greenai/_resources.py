@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 
+@lru_cache(maxsize=1)
 def standards_dir() -> Path:
     """Return the directory holding standard files and factors/ (packaged or source tree)."""
     packaged = Path(str(resources.files("greenai"))) / "_standards"

@@ -398,7 +398,6 @@ class Meter:
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not start metering: {exc}")
             return self
-        self._resolve_site()
         if self.journal_path is not None:
             self._open_journal()
         if self.handle_signals:
@@ -672,17 +671,8 @@ class Meter:
             power_w={s.id: tuple(powers[i]) for i, s in enumerate(self._specs)},
         )
 
-    def _resolve_site(self) -> None:
-        # once, at start: a bad site is reported when the result is built, and then only
-        from greenai.site import Site
-
-        try:
-            self._site = Site.resolve(self.site)
-        except SiteError as exc:
-            self._site = exc
-
     def _with_footprint(self, m: Measurement) -> Measurement:
-        self.footprint, extra = attach_footprint(m, getattr(self, "_site", self.site))
+        self.footprint, extra = attach_footprint(m, self.site)
         m = _replace_extra(m, {**self.extra, **extra})
         self.rating, rating_block = attach_rating(m, self.standard)
         return _replace_extra(m, {"rating": rating_block})
@@ -694,15 +684,65 @@ def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
     from greenai.site import Site
 
     try:
-        if isinstance(site, SiteError):
-            raise site
-        resolved = Site.resolve(site)
+        key = _site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
+        resolved = site if isinstance(site, Site) else _resolve_site(site, key)
         fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
         return fp, {"site": resolved.to_dict(), "footprint": fp.to_dict()}
     except (SiteError, ValueError) as exc:
         warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
         fp = Footprint.not_computed(str(exc), m.energy_j)
         return fp, {"site": None, "footprint": fp.to_dict()}
+
+
+_SITE_ENV = (
+    "GREENAI_SITE",
+    "GREENAI_GRID",
+    "GREENAI_PUE",
+    "GREENAI_WUE",
+    "GREENAI_HYDRO_EVAPORATION",
+)
+
+
+def _site_env() -> tuple[Any, ...]:
+    """Return what a site resolution depends on besides its spec: env, and site file mtimes."""
+    env = tuple(os.environ.get(k) for k in _SITE_ENV)
+    paths = [p for p in (os.environ.get("GREENAI_SITE"),) if p and p.endswith(".toml")]
+    return env + tuple(_mtime(p) for p in paths)
+
+
+def _mtime(path: str | os.PathLike[str]) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _resolve_site(spec: str | os.PathLike[str] | None, key: tuple[Any, ...]) -> Any:
+    # cached per (site spec, environment): the factor tables are read once per process
+    from greenai.site import Site
+
+    return Site.resolve(spec)
+
+
+def _rating_view(m: Measurement) -> dict[str, Any]:
+    """Return the fields of the disclosure that rating reads, without serialising the rest."""
+    return {
+        "task": m.task,
+        "unit": m.unit,
+        "units_done": m.units_done,
+        "energy_j": m.energy_j,
+        "duration_s": m.duration_s,
+        "status": m.status,
+        "domains": {
+            k: {"energy_j": d.energy_j, "provenance": d.provenance, "complete": d.complete}
+            for k, d in m.domains.items()
+        },
+        "sampling": m.sampling,
+        "idle": m.idle is not None,
+        "repetitions": m.extra.get("repetitions", 1),
+        "footprint": m.extra.get("footprint"),
+    }
 
 
 def attach_rating(m: Measurement, standard: Any = None) -> tuple[Any, dict[str, Any] | None]:
@@ -715,7 +755,7 @@ def attach_rating(m: Measurement, standard: Any = None) -> tuple[Any, dict[str, 
     from greenai.standard import load_standard
 
     try:
-        rating = rate(RatingInput.from_disclosure(m.to_dict()), load_standard(standard))
+        rating = rate(RatingInput.from_disclosure(_rating_view(m)), load_standard(standard))
     except (StandardError, DisclosureError) as exc:
         warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=3)
         return None, None
