@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from greenai.probes import cpu_model
@@ -94,3 +96,24 @@ def test_power_follows_utilisation(monkeypatch):
 def test_tdp_override(monkeypatch):
     probe = cpu_model.discover_cpu_model({cpu_model.ENV_TDP: "95"})
     assert probe.match.kind == "override" and probe.match.tdp_w == 95.0
+
+
+PROC_STAT = b"""cpu  100 0 50 800 50 0 0 0 30 0
+cpu0 60 0 30 400 10 0 0 0 30 0
+cpu1 40 0 20 400 40 0 0 0 0 0
+intr 12345
+"""
+
+
+def test_proc_stat_all_cpus_and_a_subset(tmp_path):
+    stat = tmp_path / "stat"
+    stat.write_bytes(PROC_STAT)
+    topo = cpu_topology(CPUINFO_BARE, affinity=2, quota_cpus=None, env={})
+    probe = CpuModelProbe(TdpMatch("x", "model", "r", 100.0), topo, cpus=None)
+    probe._proc_stat = os.open(stat, os.O_RDONLY)
+    # aggregate line: busy = user+system = 150 of 1000 (guest is inside user, not added)
+    assert probe._busy_total() == (150.0, 1000.0)
+    probe._want = {b"cpu1"}
+    assert probe._busy_total() == (60.0, 500.0)  # iowait counts as idle
+    probe.close()
+    assert probe._proc_stat is None
