@@ -351,6 +351,35 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from greenai.distributed import merge_files
+    from greenai.report.text import summary
+
+    result = merge_files(args.shards, site=args.site, standard=args.standard)
+    result.save(args.output)
+    print(summary(result))
+    print(f"result      {args.output}")
+    return 0
+
+
+def _cmd_exporter(args: argparse.Namespace) -> int:
+    import threading
+
+    from greenai.export.prometheus import Exporter
+
+    exporter = Exporter(args.port, args.addr, interval_s=args.interval)
+    print(f"greenai exporter: serving {exporter.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        exporter.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the `greenai` command."""
     parser = argparse.ArgumentParser(
@@ -491,6 +520,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the summary of a result file")
     p.add_argument("file")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("merge", help="combine per-rank shards of a job into one result")
+    p.add_argument("shards", nargs="+", help="rank-N.json shards (or one result per node)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--site", default=None, help="site preset or .toml for the footprint")
+    p.add_argument("--standard", default=None, help="standard id or .toml to rate under")
+    p.set_defaults(func=_cmd_merge)
+
+    p = sub.add_parser("exporter", help="serve live power and energy per device to Prometheus")
+    p.add_argument("--port", type=int, default=9464, help="TCP port (default 9464)")
+    p.add_argument(
+        "--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0: all)"
+    )
+    p.add_argument("--interval", type=float, default=1.0, help="sampling interval in s (default 1)")
+    p.set_defaults(func=_cmd_exporter)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Live exporters of power and energy (Prometheus)."""
