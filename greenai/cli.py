@@ -201,11 +201,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from greenai.measurement import write_atomic
         from greenai.report.bench import summary_html
 
+        from greenai.report.bench import comparability
+
         summaries = harness.load_results(args.folders)
         if not summaries:
             print(f"greenai bench report: no summary.json under {args.folders}", file=sys.stderr)
             return 2
-        write_atomic(Path(args.output), summary_html(summaries, "greenai benchmark comparison"))
+        page = summary_html(summaries, "greenai benchmark comparison", comparability(summaries))
+        write_atomic(Path(args.output), page)
         print(f"{args.output}: {len(summaries)} host result(s) compared")
         return 0
     from greenai.site import Site
@@ -303,6 +306,78 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
     for refused in cal.refused if cal else ():
         print(f"  not calibrated: {refused}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from greenai import disclosure
+    from greenai.measurement import write_atomic
+
+    doc = disclosure.read_document(args.file)
+    fmt = args.format
+    out = args.output or f"{Path(args.file).with_suffix('')}.{_SUFFIX[fmt]}"
+    if fmt == "html":
+        from greenai.report.html import to_html
+
+        write_atomic(Path(out), to_html(doc))
+    elif fmt == "md":
+        from greenai.report.markdown import to_markdown
+
+        write_atomic(Path(out), to_markdown(doc))
+    elif fmt == "label":
+        from greenai.report.label import to_label_svg, write_label_png
+
+        if out.endswith(".svg"):
+            write_atomic(Path(out), to_label_svg(doc))
+        else:
+            write_label_png(doc, out)
+    elif fmt == "csv":
+        from greenai.report.table import to_csv
+
+        to_csv([doc], out)
+    else:
+        from greenai.interop.boamps import to_boamps
+
+        write_atomic(Path(out), json.dumps(to_boamps(doc), indent=2) + "\n")
+    print(out)
+    return 0
+
+
+_SUFFIX = {"html": "html", "md": "md", "label": "png", "csv": "csv", "boamps": "boamps.json"}
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from greenai import disclosure
+    from greenai.measurement import write_atomic
+    from greenai.report.compare import compare, to_html, to_markdown
+
+    docs = [disclosure.read_document(f) for f in args.files]
+    keys = tuple(disclosure.load_public_key(k) for k in args.public_key)
+    cmp = compare(
+        docs, names=[Path(f).name for f in args.files], standard=args.standard, public_keys=keys
+    )
+    text = to_markdown(cmp) if args.output.endswith(".md") else to_html(cmp)
+    write_atomic(Path(args.output), text)
+    flagged = sum(1 for p in cmp.pairs if p.reasons)
+    print(f"{args.output}: {len(docs)} disclosures, {flagged} pair(s) not comparable")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    import json
+
+    from greenai import disclosure
+    from greenai.interop.codecarbon import from_codecarbon_csv
+    from greenai.measurement import write_atomic
+
+    docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
+    out = Path(args.output)
+    for i, doc in enumerate(docs):
+        path = out / f"codecarbon-{i:04d}.json"
+        write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
+    print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
 
 
@@ -426,6 +501,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render a disclosure: html, md, label, csv, boamps")
+    p.add_argument("file")
+    p.add_argument("--format", choices=sorted(_SUFFIX), default="html")
+    p.add_argument("-o", "--output", default=None, help="output file (label: .png or .svg)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("compare", help="compare disclosures side by side, flagging what differs")
+    p.add_argument("files", nargs="+")
+    p.add_argument("-o", "--output", required=True, help="OUT.html or OUT.md")
+    p.add_argument("--standard", default=None, help="re-rate every input under this standard")
+    p.add_argument("--public-key", action="append", default=[], help="trusted PEM public key")
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser("import", help="import CodeCarbon's emissions.csv as disclosures")
+    p.add_argument("source", choices=["codecarbon"])
+    p.add_argument("file")
+    p.add_argument("-o", "--output", required=True, help="folder for the disclosures")
+    p.add_argument("--task", default=None)
+    p.add_argument(
+        "--cpu-method",
+        choices=["measured", "modelled"],
+        default=None,
+        help="how CodeCarbon obtained CPU energy, when the file does not say",
+    )
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("rate", help="(re-)rate disclosures under a standard")
     p.add_argument("files", nargs="+", help="disclosure files or folders (or a CSV table)")

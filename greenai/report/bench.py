@@ -64,8 +64,43 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     return svg
 
 
-def summary_html(summaries: dict[str, dict[str, Any]], title: str = "greenai benchmark") -> str:
-    """Return one self-contained HTML page ranking hosts per workload."""
+def comparability(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Return, per workload, the compare reporter's Comparison of the hosts' disclosures."""
+    from pathlib import Path
+
+    from greenai.disclosure import read_document
+    from greenai.errors import DisclosureError
+    from greenai.report.compare import compare
+
+    docs: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for host, summary in summaries.items():
+        folder = summary.get("directory")
+        for row in summary.get("workloads", []):
+            if not folder:
+                continue
+            try:
+                doc = read_document(Path(folder) / row["file"])
+            except DisclosureError:
+                continue
+            docs.setdefault(row["workload"], []).append((host, doc))
+    return {
+        w: compare([d for _, d in pairs], names=[h for h, _ in pairs])
+        for w, pairs in sorted(docs.items())
+        if len(pairs) > 1
+    }
+
+
+def summary_html(
+    summaries: dict[str, dict[str, Any]],
+    title: str = "greenai benchmark",
+    comparisons: dict[str, Any] | None = None,
+) -> str:
+    """Return one self-contained HTML page ranking hosts per workload.
+
+    ``comparisons`` (from ``comparability``) adds, per workload, which hosts' results may
+    not be compared and why (task, unit, boundary, measured vs modelled, standard) and
+    each result's integrity status.
+    """
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>"
@@ -93,6 +128,20 @@ def summary_html(summaries: dict[str, dict[str, Any]], title: str = "greenai ben
                 f"<td class='l'>{_e(r.get('verdict') or '')}</td></tr>"
             )
         parts.append("</table>")
+        cmp = (comparisons or {}).get(workload)
+        if cmp is not None:
+            status = ", ".join(
+                f"{_e(n)}: {_e(i)}" for n, i in zip(cmp.names, cmp.integrity, strict=True)
+            )
+            parts.append(f"<p class='note'>integrity: {status}</p>")
+            for pair in cmp.pairs:
+                if pair.reasons:
+                    parts.append(
+                        f"<p class='note'>{_e(pair.a)} vs {_e(pair.b)} not comparable: "
+                        f"{_e('; '.join(pair.reasons))}</p>"
+                    )
+            if cmp.comparable:
+                parts.append("<p class='note'>all hosts' results are comparable</p>")
         parts.append(_chart(workload, rows))
     for host, summary in summaries.items():
         for s in summary.get("skipped", []):

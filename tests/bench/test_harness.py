@@ -218,10 +218,17 @@ def test_report_ranks_hosts(tmp_path):
         summary = json.loads((run.directory / "summary.json").read_text())
         summary["host"] = host
         (run.directory / "summary.json").write_text(json.dumps(summary))
-    from greenai.report.bench import ranking
+    from greenai.report.bench import comparability, ranking, summary_html
 
-    ranked = ranking(harness.load_results([tmp_path]))
+    summaries = harness.load_results([tmp_path])
+    ranked = ranking(summaries)
     assert [h.split()[0] for h, _ in ranked["gemm"]] == ["fast-host", "slow-host"]
+    cmp = comparability(summaries)
+    assert set(cmp) == {"gemm", "embed"} and cmp["gemm"].integrity == ("hash-only", "hash-only")
+    assert cmp["gemm"].comparable  # same task, unit and boundary on both hosts
+    page = summary_html(summaries, comparisons=cmp)
+    assert page.index("fast-host") < page.index("slow-host")
+    assert "all hosts' results are comparable" in page
 
 
 def test_shipped_suites_load_and_smoke_fits_two_minutes():
