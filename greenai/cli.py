@@ -199,9 +199,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.action == "report":
         from greenai.measurement import write_atomic
-        from greenai.report.bench import summary_html
-
-        from greenai.report.bench import comparability
+        from greenai.report.bench import comparability, summary_html
 
         summaries = harness.load_results(args.folders)
         if not summaries:
