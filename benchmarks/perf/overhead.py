@@ -680,7 +680,8 @@ def report(r: dict[str, Any]) -> None:
     if tl:
         print(
             f"  the outer meter ({tl['duration_s']:.2f} s) reports {tl['slots']} timeline slots"
-            f" at resolution_s={tl['resolution_s']:g}: every snapshot() adds a slot"
+            f" at resolution_s={tl['resolution_s']:g} (about duration / resolution_s when window"
+            " edges do not split slots)"
         )
     print(
         "  method: perf_counter around each call in one process after a warm-up meter;\n"
