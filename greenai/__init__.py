@@ -18,7 +18,48 @@ from greenai.errors import (
 from greenai.measurement import Measurement, load
 from greenai.meter import Meter, measure, meter
 
+# Loaded on first use, so `import greenai` stays light (site and standard read data files,
+# scoring and the reporters pull in numpy and matplotlib).
+_LAZY = {
+    "Site": "greenai.site",
+    "Footprint": "greenai.footprint",
+    "load_standard": "greenai.standard",
+    "rate": "greenai.scoring",
+    "RatingInput": "greenai.scoring",
+    "DistributedMeter": "greenai.distributed",
+    "merge": "greenai.distributed",
+    "recover_journal": "greenai.recovery",
+    "validate": "greenai.disclosure",
+    "verify": "greenai.disclosure",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'greenai' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = [
+    "DistributedMeter",
+    "Footprint",
+    "RatingInput",
+    "Site",
+    "load_standard",
+    "merge",
+    "rate",
+    "recover_journal",
+    "validate",
+    "verify",
     "DisclosureError",
     "GreenAIError",
     "GreenAIWarning",

@@ -189,3 +189,21 @@ def test_greenai_problems_never_raise_into_user_code(tmp_path):
     with pytest.warns(greenai.GreenAIWarning, match="could not write"), m:
         pass
     assert m.result is not None and m.result.status == "ok"
+
+
+def test_the_readme_api_with_a_site(clock: FakeClock):
+    import sys
+
+    assert greenai.Site is sys.modules["greenai.site"].Site  # lazily exported
+    s = _sampler(clock)
+    site = greenai.Site.from_preset("hyperscale").with_overrides(grid="FR")
+    with greenai.meter(task="training", unit="sample", site=site, sampler=s) as m:
+        _run(clock, s, 1.0)
+        m.count(10)
+    fp = m.footprint
+    assert fp.water_l.total == pytest.approx(fp.water_l.onsite + fp.water_l.offsite)
+    assert fp.facility_energy_j == pytest.approx(m.result.energy_j * 1.1)
+    assert m.result.extra["site"]["grid"] == "FR"
+    assert m.rating.energy.index is not None or m.rating.energy.reasons
+    with pytest.raises(AttributeError):
+        greenai.no_such_thing  # noqa: B018
