@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from greenai.meter import Meter
 from greenai.sampler import Sampler
+from tests.cli import greenai_cli
 from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "greenai", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
+_cli = greenai_cli
 
 
 def _population(folder: Path, n: int) -> None:

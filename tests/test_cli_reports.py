@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from greenai import disclosure
+from tests.cli import greenai_cli
 from tests.interop.test_codecarbon import _row, _write
 from tests.report.docs import make_doc
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "greenai", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=120,
-    )
+_cli = greenai_cli
 
 
 def test_report_every_format(tmp_path):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ import greenai
 from greenai import disclosure
 from greenai.meter import Meter
 from greenai.sampler import Sampler
+from tests.cli import greenai_cli
 from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant
 
@@ -160,14 +159,7 @@ def test_sign_and_verify(tmp_path):
         assert disclosure.verify(bad, (pub_b64,))[0] == "unverified", path
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "greenai", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        timeout=60,
-    )
+_cli = greenai_cli
 
 
 def test_cli_validate_sign_verify(tmp_path):
