@@ -10,9 +10,6 @@ from tests.cli import greenai_cli
 from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant
 
-REPO = Path(__file__).resolve().parents[1]
-
-
 _cli = greenai_cli
 
 

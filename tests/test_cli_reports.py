@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from greenai import disclosure
 from tests.cli import greenai_cli
 from tests.interop.test_codecarbon import _row, _write
 from tests.report.docs import make_doc
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 _cli = greenai_cli
 

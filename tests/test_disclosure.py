@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,8 +16,6 @@ from greenai.sampler import Sampler
 from tests.cli import greenai_cli
 from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.parametrize(
