@@ -238,6 +238,8 @@ def _cmd_rate(args: argparse.Namespace) -> int:
     population = load_population(list(args.files))
     for skipped in population.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    if args.output:
+        _write_rerated(args.files, std, Path(args.output))
     if args.against:
         other = load_standard(args.against)
         for kind in ("energy", "water"):
@@ -268,6 +270,32 @@ def _cmd_rate(args: argparse.Namespace) -> int:
             f"{e.verdict}"
         )
     return 0
+
+
+def _write_rerated(sources: list[str], std: object, out: Path) -> None:
+    """Write each disclosure among sources into out/, with its rating block under std."""
+    import json
+
+    from greenai import disclosure
+    from greenai.measurement import write_atomic
+    from greenai.scoring import RatingInput, rate
+
+    files = []
+    for src in map(Path, sources):
+        files.extend(sorted(src.rglob("*.json")) if src.is_dir() else [src])
+    used: set[str] = set()
+    for path in files:
+        try:
+            doc = disclosure.validate(disclosure.read_document(path), str(path))
+        except GreenAIError as exc:
+            print(f"skipped: {exc}", file=sys.stderr)
+            continue
+        rating = rate(RatingInput.from_disclosure(doc, str(path)), std)  # type: ignore[arg-type]
+        doc["rating"] = rating.to_dict()
+        name = path.name if path.name not in used else f"{len(used)}-{path.name}"
+        used.add(name)
+        write_atomic(out / name, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
+    print(f"{len(used)} re-rated disclosure(s) written to {out}", file=sys.stderr)
 
 
 def _idx(value: float | None) -> str:
@@ -353,14 +381,25 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     docs = [disclosure.read_document(f) for f in args.files]
     keys = tuple(disclosure.load_public_key(k) for k in args.public_key)
-    cmp = compare(
-        docs, names=[Path(f).name for f in args.files], standard=args.standard, public_keys=keys
-    )
+    cmp = compare(docs, names=_unique_names(args.files), standard=args.standard, public_keys=keys)
     text = to_markdown(cmp) if args.output.endswith(".md") else to_html(cmp)
     write_atomic(Path(args.output), text)
     flagged = sum(1 for p in cmp.pairs if p.reasons)
     print(f"{args.output}: {len(docs)} disclosures, {flagged} pair(s) not comparable")
     return 0
+
+
+def _unique_names(files: list[str]) -> list[str]:
+    """Return short names for files: base names, or the paths given when base names repeat."""
+    names = [Path(f).name for f in files]
+    if len(set(names)) < len(names):
+        names = list(files)
+    seen: dict[str, int] = {}
+    unique = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        unique.append(n if seen[n] == 1 else f"{n} #{seen[n]}")
+    return unique
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -530,6 +569,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", help="disclosure files or folders (or a CSV table)")
     p.add_argument("--standard", default=None, help="standard id or .toml (default: shipped)")
     p.add_argument("--against", default=None, help="a second standard: show where grades move")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="folder to write the disclosures re-rated under --standard",
+    )
     p.set_defaults(func=_cmd_rate)
 
     p = sub.add_parser("standard", help="standards: list, show, calibrate")
@@ -645,6 +690,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GreenAIError as exc:
         print(f"greenai: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a file or folder named on the command line cannot be used
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"greenai:{where}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

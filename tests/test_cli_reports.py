@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from greenai import disclosure
 from tests.cli import greenai_cli
@@ -56,3 +57,47 @@ def test_import_codecarbon(tmp_path):
     assert len(files) == 2
     assert _cli("validate", *map(str, files)).returncode == 0
     assert _cli("verify", str(files[0])).stdout.strip().endswith("(hash matches; not signed)")
+
+
+def test_run_rate_then_every_disclosure_command(tmp_path):
+    run = tmp_path / "run.json"
+    res = _cli(
+        "run",
+        "--task",
+        "embeddings",
+        "--unit",
+        "query",
+        "--units",
+        "500",
+        "-o",
+        str(run),
+        "--",
+        sys.executable,
+        "-c",
+        "sum(range(500_000))",
+    )
+    assert res.returncode == 0, res.stderr
+    rerated = tmp_path / "rerated"
+    assert _cli("rate", str(run), "-o", str(rerated)).returncode == 0
+    files = [run, rerated / "run.json"]
+    assert _cli("validate", *map(str, files)).returncode == 0
+    assert _cli("keygen", "-o", str(tmp_path / "k")).returncode == 0
+    for f in files:
+        signed = f.with_suffix(".signed.json")
+        assert (
+            _cli("sign", str(f), "--key", str(tmp_path / "k.pem"), "-o", str(signed)).returncode
+            == 0
+        )
+        ok = _cli("verify", str(signed), "--public-key", str(tmp_path / "k.pub"))
+        assert ok.returncode == 0 and ": verified" in ok.stdout
+        # one byte: a digit of the energy figure
+        raw = bytearray(signed.read_bytes())
+        at = raw.index(b'"energy_j": ') + len(b'"energy_j": ')
+        raw[at] = ord("9") if raw[at] != ord("9") else ord("8")
+        tampered = f.with_suffix(".tampered.json")
+        tampered.write_bytes(bytes(raw))
+        bad = _cli("verify", str(tampered), "--public-key", str(tmp_path / "k.pub"))
+        assert bad.returncode == 1 and "unverified" in bad.stdout
+        assert _cli("report", str(signed), "-o", str(f.with_suffix(".html"))).returncode == 0
+    res = _cli("compare", *map(str, files), "-o", str(tmp_path / "c.html"))
+    assert res.returncode == 0 and "0 pair(s) not comparable" in res.stdout
