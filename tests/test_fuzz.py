@@ -271,3 +271,99 @@ def test_journal_targeted_bad_checkpoints(tmp_path: Path, checkpoint):
     p.write_bytes(journal.encode(header) + journal.encode(checkpoint))
     with pytest.raises(GreenAIError):
         recover_journal(p)
+
+
+# ----------------------------------------------------------------------- standards
+def _shipped_standard_text() -> str:
+    from greenai.standard import resolve_standard
+
+    return resolve_standard(None).read_text()
+
+
+STANDARD_LINES = _shipped_standard_text().splitlines()
+
+
+@FUZZ
+@given(st.text(max_size=400))
+def test_standard_loader_arbitrary_text(text):
+    from greenai.standard import parse_standard
+
+    with contextlib.suppress(GreenAIError):
+        parse_standard(text, "fuzz.toml")
+
+
+@FUZZ
+@given(data=st.data())
+def test_standard_loader_mutated_lines(data):
+    from greenai.standard import parse_standard
+
+    lines = list(STANDARD_LINES)
+    for _ in range(data.draw(st.integers(1, 4))):
+        i = data.draw(st.integers(0, len(lines) - 1))
+        key, sep, _ = lines[i].partition("=")
+        if sep and data.draw(st.booleans()):
+            value = data.draw(json_values)
+            lines[i] = f"{key}= {json.dumps(value) if not isinstance(value, dict) else '{}'}"
+        else:
+            del lines[i]
+    with contextlib.suppress(GreenAIError):
+        parse_standard("\n".join(lines), "fuzz.toml")
+
+
+# ----------------------------------------------------------------------- CodeCarbon CSV
+@pytest.fixture(scope="module")
+def emissions_text(tmp_path_factory) -> str:
+    from tests.interop.test_codecarbon import _row, _write
+
+    return _write(tmp_path_factory.mktemp("cc"), _row(), _row(run_id="b")).read_text()
+
+
+@FUZZ
+@given(data=st.data())
+def test_codecarbon_csv_mutated(tmp_path: Path, emissions_text: str, data):
+    from greenai.interop.codecarbon import from_codecarbon_csv
+
+    header, *rows = emissions_text.splitlines()
+    cells = [r.split(",") for r in rows]
+    r = data.draw(st.integers(0, len(cells) - 1))
+    c = data.draw(st.integers(0, len(cells[r]) - 1))
+    cells[r][c] = data.draw(st.sampled_from(["", "nan", "-1", "inf", "x", "1e999", '"', "0"]))
+    if data.draw(st.booleans()):
+        header = ",".join(h for k, h in enumerate(header.split(",")) if k != c)
+    p = tmp_path / "emissions.csv"
+    p.write_text("\n".join([header, *(",".join(x) for x in cells)]) + "\n")
+    try:
+        docs = from_codecarbon_csv(p)
+    except GreenAIError:
+        return
+    for doc in docs:
+        Measurement.from_dict(doc)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_codecarbon_csv_bytes(tmp_path: Path, raw: bytes):
+    from greenai.interop.codecarbon import from_codecarbon_csv
+
+    p = tmp_path / "emissions.csv"
+    p.write_bytes(raw)
+    with contextlib.suppress(GreenAIError):
+        from_codecarbon_csv(p)
+
+
+def test_no_loader_executes_what_it_reads():
+    """greenai never unpickles, evaluates or YAML-loads input."""
+    import re
+
+    package = Path(greenai.__file__).parent
+    banned = re.compile(
+        r"\bimport pickle\b|\bpickle\.loads?\(|(?<![.\w])eval\(|(?<![.\w])exec\("
+        r"|yaml\.load\(|marshal\.loads\("
+    )
+    hits = [
+        f"{p.relative_to(package)}:{n}"
+        for p in package.rglob("*.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if banned.search(line)
+    ]
+    assert hits == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,10 @@ WORKLOAD_KEYS = {
     "repetitions",
     "min_duration_s",
 }
+
+
+# Suite and workload ids become folder and file names: no separators, no leading dot.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 class SuiteError(GreenAIError):
@@ -117,6 +122,11 @@ def parse_suite(doc: dict[str, Any], source: str = "<suite>") -> Suite:
         raise SuiteError(f"{source}: unknown table(s) {extra}; use [suite] and [[workload]]")
     if not isinstance(head.get("id"), str) or not head["id"]:
         raise SuiteError(f"{source}: suite.id: missing; give the suite a name")
+    if not _SAFE_ID.match(head["id"]):
+        raise SuiteError(
+            f"{source}: suite.id: {head['id']!r} must be letters, digits, '.', '_' "
+            "or '-' (it names the results folder)"
+        )
     items = doc.get("workload")
     if not isinstance(items, list) or not items:
         raise SuiteError(f"{source}: no [[workload]] entries")
@@ -128,6 +138,11 @@ def parse_suite(doc: dict[str, Any], source: str = "<suite>") -> Suite:
         for key in ("id", "kind", "task"):
             if not isinstance(w.get(key), str) or not w[key]:
                 raise SuiteError(f"{source}: {where}.{key}: missing (a non-empty string)")
+        if not _SAFE_ID.match(w["id"]):
+            raise SuiteError(
+                f"{source}: {where}.id: {w['id']!r} must be letters, digits, '.', "
+                "'_' or '-' (it names the result file)"
+            )
         if w["id"] in seen:
             raise SuiteError(f"{source}: {where}.id: duplicate workload id {w['id']!r}")
         seen.add(w["id"])

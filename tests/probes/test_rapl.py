@@ -255,3 +255,24 @@ def test_energy_file_removed_mid_run_marks_probe(powercap: FakePowercap, clock: 
     assert result.domains["cpu"].complete is False
     assert result.gaps[0].probe == "rapl:package-0"
     del zone
+
+
+def test_counter_that_stops_advancing_is_marked(powercap: FakePowercap, clock: FakeClock):
+    stuck = powercap.add_zone("0", "package-0", power_w=80.0)
+    powercap.add_zone("0:2", "dram", power_w=10.0)
+    clock.on_advance(powercap.update)
+    sampler = Sampler(rapl.discover().probes, clock=clock)
+    m = Meter(sampler=sampler).start()
+    for _ in range(10):
+        clock.advance(0.1)
+        sampler.sample()
+    stuck.frozen = True  # firmware stops updating the package counter
+    with pytest.warns(Warning, match="stopped advancing"):
+        for _ in range(40):
+            clock.advance(0.1)
+            sampler.sample()
+    result = m.stop()
+    gap = next(g for g in result.gaps if g.probe == "rapl:package-0")
+    assert gap.from_s == pytest.approx(1.0) and "stopped advancing" in gap.error
+    assert result.by_device["rapl:package-0"] == pytest.approx(80.0, abs=1e-5)  # up to 1 s
+    assert result.by_device["rapl:dram-0"] == pytest.approx(50.0, abs=1e-5)  # healthy: exact
