@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -281,3 +283,38 @@ def test_domains_add_up_to_codecarbons_total(tmp_path_factory, kwh, pue):
     assert math.isclose(
         doc["energy_j"], units.kwh_to_j(cpu + gpu + ram) / pue, rel_tol=1e-9, abs_tol=1e-9
     )
+
+
+def test_a_real_codecarbon_run_imports_and_rates(tmp_path):
+    """CodeCarbon itself meters a little work and writes emissions.csv; greenai imports it."""
+    import sys
+
+    from greenai.disclosure import validate
+    from greenai.scoring import RatingInput, rate
+    from greenai.standard import load_standard
+
+    code = (
+        "import sys, time, logging\n"
+        "from codecarbon import OfflineEmissionsTracker\n"
+        "t = OfflineEmissionsTracker(country_iso_code='FRA', output_dir=sys.argv[1],\n"
+        "    measure_power_secs=1, log_level='error', project_name='greenai-test')\n"
+        "t.start()\n"
+        "end = time.time() + 2\n"
+        "while time.time() < end: sum(range(10000))\n"
+        "t.stop()\n"
+    )
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "CODECARBON_LOG_LEVEL": "error"},
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    docs = from_codecarbon_csv(tmp_path / "emissions.csv", task="embeddings")
+    assert len(docs) == 1
+    doc = validate(docs[0])
+    assert doc["energy_j"] > 0 and doc["duration_s"] >= 2
+    assert doc["domains"]["cpu"]["provenance"] == "modelled"  # this VM has no RAPL
+    rating = rate(RatingInput.from_disclosure(doc), load_standard())
+    assert rating.energy.conformant is False and rating.task == "embeddings"
