@@ -198,6 +198,7 @@ def test_stand_in_pynvml_per_device_visible_devices_and_lost_gpu(tmp_path: Path)
         env=_env(
             PYTHONPATH=str(STUB),
             GREENAI_FAKE_NVML=str(config),
+            GREENAI_NVML="on",
             GREENAI_POWERCAP_ROOT=str(tmp_path / "none"),
             CUDA_VISIBLE_DEVICES="GPU-cccc,1",
         ),

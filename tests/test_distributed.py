@@ -203,6 +203,7 @@ def _run_job(tmp_path: Path, gloo: bool) -> tuple[Path, Path]:
     base.update(
         PYTHONPATH=os.pathsep.join([str(STUB), str(REPO)]),
         GREENAI_FAKE_NVML=str(nvml),
+        GREENAI_NVML="on",
         GREENAI_POWERCAP_ROOT=str(tree.root),
         GREENAI_RUNTIME_DIR=str(tmp_path / "run"),
         MASTER_ADDR="127.0.0.1",

@@ -356,6 +356,7 @@ def native_env(site: Path) -> dict[str, str]:
         "PYTHONPATH",
         "GREENAI_POWERCAP_ROOT",
         "GREENAI_FAKE_NVML",
+        "GREENAI_NVML",
         "CUDA_VISIBLE_DEVICES",
         "GREENAI_SITE",
         "GREENAI_GRID",
@@ -434,6 +435,7 @@ def realistic_env(base: Path, site: Path) -> tuple[dict[str, str], CounterUpdate
     env = native_env(site)
     env["GREENAI_POWERCAP_ROOT"] = str(tree.root)
     env["GREENAI_FAKE_NVML"] = str(nvml_config)
+    env["GREENAI_NVML"] = "on"  # no driver here: probe the stand-in anyway
     env["PYTHONPATH"] = os.pathsep.join([str(site / "nvml_stub"), str(site)])
     return env, CounterUpdater(zones)
 

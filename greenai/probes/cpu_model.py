@@ -17,8 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from greenai.probes.base import Method
 
 MODEL_NAME = "tdp-linear-v1"
@@ -84,8 +82,8 @@ def codecarbon_cpu_table_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def load_cpu_table(path: str | None = None) -> tuple[tuple[str, str, float], ...]:
-    """Return (name, normalised name, TDP W) rows of the CPU power table."""
+def _raw_cpu_rows(path: str | None = None) -> tuple[tuple[str, float], ...]:
+    """Return (name, TDP W) rows of the CPU power table, as written."""
     table_path = Path(path) if path else codecarbon_cpu_table_path()
     rows = []
     with open(table_path, newline="", encoding="utf-8") as fh:
@@ -97,11 +95,32 @@ def load_cpu_table(path: str | None = None) -> tuple[tuple[str, str, float], ...
             return ()
         for rec in reader:
             try:
-                tdp = float(rec[tdp_at])
+                rows.append((rec[name_at], float(rec[tdp_at])))
             except (IndexError, ValueError):
                 continue
-            rows.append((rec[name_at], normalise_cpu_name(rec[name_at]), tdp))
     return tuple(rows)
+
+
+@lru_cache(maxsize=4)
+def load_cpu_table(path: str | None = None) -> tuple[tuple[str, str, float], ...]:
+    """Return (name, normalised name, TDP W) rows of the CPU power table."""
+    return tuple((name, normalise_cpu_name(name), tdp) for name, tdp in _raw_cpu_rows(path))
+
+
+def candidate_rows(brand: str, path: str | None = None) -> tuple[tuple[str, str, float], ...]:
+    """Return the normalised rows that could match a brand (same as load_cpu_table for it).
+
+    A row can only match if its first two words are words of the brand (exact and model
+    matches are subsets of the brand, family matches extend it), so only those rows, and
+    the few that need cleaning, are normalised: a fraction of the table at start-up.
+    """
+    wanted = set(normalise_cpu_name(brand).split())
+    out = []
+    for name, tdp in _raw_cpu_rows(path):
+        lower = name.lower()
+        if wanted.issuperset(lower.split()[:2]) or _NEEDS_CLEANING.search(lower):
+            out.append((name, normalise_cpu_name(name), tdp))
+    return tuple(out)
 
 
 def match_tdp(brand: str, table: tuple[tuple[str, str, float], ...]) -> TdpMatch:
@@ -194,7 +213,7 @@ def cpu_topology(
         try:
             affinity = len(os.sched_getaffinity(0))
         except AttributeError:  # not Linux
-            affinity = psutil.cpu_count() or 1
+            affinity = os.cpu_count() or 1
     quota = quota_cpus if quota_cpus is not None else cgroup_cpu_quota()
     visible = float(affinity if quota is None else min(affinity, quota))
     packages: set[str] = set()
@@ -281,6 +300,8 @@ class CpuModelProbe:
                 return self._busy_total_proc()
             except (OSError, ValueError, IndexError):
                 self._proc_stat = None  # fall back to psutil for good
+        import psutil
+
         times = psutil.cpu_times(percpu=True)
         if self._cpus is not None:
             times = [times[i] for i in self._cpus if i < len(times)]
@@ -370,7 +391,7 @@ def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
         match = TdpMatch(brand, "override", f"{ENV_TDP}={env[ENV_TDP]}", float(env[ENV_TDP]))
     else:
         try:
-            match = match_tdp(brand, load_cpu_table())
+            match = match_tdp(brand, candidate_rows(brand))
         except (OSError, csv.Error):
             match = TdpMatch(brand, "none", None, None, 0)
     cpus: list[int] | None

@@ -46,6 +46,7 @@ def discover_cached() -> Discovery:
         os.environ.get("CUDA_VISIBLE_DEVICES"),
         os.environ.get("GREENAI_CPU_PACKAGE_THREADS"),
         os.environ.get("GREENAI_CPU_TDP_W"),
+        os.environ.get("GREENAI_NVML"),
     )
     if key not in _cache:
         _cache.clear()

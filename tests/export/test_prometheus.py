@@ -88,6 +88,7 @@ def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
     env.update(
         PYTHONPATH=os.pathsep.join([str(STUB), str(REPO)]),
         GREENAI_FAKE_NVML=str(nvml),
+        GREENAI_NVML="on",
         GREENAI_POWERCAP_ROOT=str(tmp_path / "none"),
     )
     proc = subprocess.Popen(

@@ -117,3 +117,18 @@ def test_proc_stat_all_cpus_and_a_subset(tmp_path):
     assert probe._busy_total() == (60.0, 500.0)  # iowait counts as idle
     probe.close()
     assert probe._proc_stat is None
+
+
+@pytest.mark.parametrize(
+    "brand",
+    [
+        "AMD EPYC",
+        "AMD EPYC 7763 64-Core Processor",
+        "Intel(R) Xeon(R) Platinum 8380 CPU @ 2.30GHz",
+        "12th Gen Intel(R) Core(TM) i7-12700H",
+        "Intel Xeon Processor (Cascadelake)",
+        "Apple M2",
+    ],
+)
+def test_start_up_candidates_match_like_the_whole_table(brand):
+    assert match_tdp(brand, cpu_model.candidate_rows(brand)) == match_tdp(brand, TABLE)

@@ -151,3 +151,18 @@ def test_energy_counter_going_unsupported_mid_run(fake_nvml, clock: FakeClock):
     assert r.devices[0].status == "failed"
     assert r.devices[0].energy_j == pytest.approx(100.0 * 0.9, abs=0.002)
     assert r.by_device["nvml:1"] == pytest.approx(300.0, abs=0.002)
+
+
+def test_auto_mode_skips_pynvml_where_no_driver_shows(monkeypatch):
+    import sys
+
+    from greenai.probes import nvml as nvml_probe
+
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    monkeypatch.setattr(nvml_probe, "_driver_present", lambda: False)
+    found = nvml_probe.discover({})
+    assert "pynvml" not in sys.modules  # the ~20 ms import was not paid
+    assert "no NVIDIA driver" in found.unavailable[0].reason
+    assert "GREENAI_NVML=on" in found.unavailable[0].remedy
+    off = nvml_probe.discover({"GREENAI_NVML": "off"})
+    assert off.unavailable[0].reason == "GREENAI_NVML=off"
