@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
-
-import psutil
 
 from greenai import units
 from greenai.probes.base import Method
@@ -14,6 +13,16 @@ MODEL_NAME = "dram-per-gib-v1"
 # which cites Crucial, "How much power does memory use?".
 W_PER_GIB = 3.0 / 8.0
 SOURCE = "3 W per 8 GiB (CodeCarbon RAM model, citing Crucial: 'How much power does memory use?')"
+
+
+def installed_memory_bytes() -> int:
+    """Return the memory installed (visible to the OS), in bytes."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not POSIX
+        import psutil
+
+        return int(psutil.virtual_memory().total)
 
 
 class DramModelProbe:
@@ -28,7 +37,7 @@ class DramModelProbe:
 
     def __init__(self, installed_bytes: int | None = None):
         self.installed_bytes = (
-            installed_bytes if installed_bytes is not None else psutil.virtual_memory().total
+            installed_bytes if installed_bytes is not None else installed_memory_bytes()
         )
         self.power_w = units.bytes_to_gib(self.installed_bytes) * W_PER_GIB
 
