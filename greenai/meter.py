@@ -48,9 +48,11 @@ class Terminated(SystemExit):
 
 # --------------------------------------------------------------------- node registry
 def _runtime_dir() -> Path:
-    import tempfile
+    base = os.environ.get("GREENAI_RUNTIME_DIR") or os.environ.get("TMPDIR")
+    if not base:
+        import tempfile  # its import costs milliseconds of start-up: only where TMPDIR is unset
 
-    base = os.environ.get("GREENAI_RUNTIME_DIR") or tempfile.gettempdir()
+        base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
     return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
@@ -368,9 +370,11 @@ class Meter:
         self._journal_thread: threading.Thread | None = None
         self._previous_sigterm: Any = None
         self._sigterm_installed = False
-        self.result: Measurement | None = None
-        self.footprint: Any = None
-        self.rating: Any = None
+        self._result: Measurement | None = None
+        self._build: Callable[[], Measurement] | None = None  # the result, not yet assembled
+        self._stopped = False
+        self._footprint: Any = None
+        self._rating: Any = None
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
@@ -416,46 +420,83 @@ class Meter:
 
     def stop(self, status: str = "ok", error: BaseException | None = None) -> Measurement | None:
         """Stop metering and return the Measurement (also kept in ``self.result``)."""
-        if self.result is not None:
-            return self.result
+        self._finish(status, error)
+        return self.result
+
+    def _finish(self, status: str, error: BaseException | None) -> None:
+        """Take the closing snapshot and release the sampler; the result is assembled on first
+        use of ``result`` (at once when it must be written to an output or journal)."""
+        if self._stopped:
+            return
         sampler, start = self._sampler, self._start
         if sampler is None or start is None:
-            return None
+            return
+        self._stopped = True
         atexit.unregister(self._at_exit)
         self._restore_sigterm()
         self._stop_journal_thread()
         try:
             end = sampler.snapshot()
-            err = {"type": type(error).__name__, "message": str(error)} if error else None
-            self.result = self._with_footprint(
-                assemble(
-                    self._specs,
-                    start,
-                    end,
-                    list(sampler.faults),
-                    self._run_info(),
-                    status,
-                    err,
-                    self._timeline(sampler, start),
-                )
-            )
+            faults = list(sampler.faults)
+            run = self._run_info()
+            timeline = self._timeline(sampler, start, end)
         except (GreenAIError, OSError, ValueError) as exc:
-            self._problem(f"could not compute the result: {exc}")
+            self._problem(f"could not take the closing reading: {exc}")
+            return
         finally:
             self._release()
-        written = False
-        if self.result is not None and self.output:
+        err = {"type": type(error).__name__, "message": str(error)} if error else None
+
+        def build() -> Measurement:
+            return self._with_footprint(
+                assemble(self._specs, start, end, faults, run, status, err, timeline)
+            )
+
+        self._build = build
+        if self.output or self._journal is not None:
+            self._write_outputs()
+
+    @property
+    def result(self) -> Measurement | None:
+        """Return the Measurement once metering has stopped (None before, or if it failed)."""
+        if self._result is None and self._build is not None:
+            build, self._build = self._build, None
             try:
-                self.result.save(self.output)
+                self._result = build()
+            except (GreenAIError, OSError, ValueError) as exc:
+                self._problem(f"could not compute the result: {exc}")
+        return self._result
+
+    @result.setter
+    def result(self, value: Measurement | None) -> None:
+        self._result, self._build = value, None
+
+    @property
+    def footprint(self) -> Any:
+        """Return the run's Footprint (facility energy, water, carbon) once it has stopped."""
+        _ = self.result
+        return self._footprint
+
+    @property
+    def rating(self) -> Any:
+        """Return the run's Rating under the standard once it has stopped."""
+        _ = self.result
+        return self._rating
+
+    def _write_outputs(self) -> None:
+        result = self.result
+        written = False
+        if result is not None and self.output:
+            try:
+                result.save(self.output)
                 written = True
             except OSError as exc:
                 self._problem(f"could not write {self.output}: {exc.strerror or exc}")
         if self._journal is not None:
-            if self.result is not None:
-                self._journal.append({"k": "e", "status": self.result.status})
+            if result is not None:
+                self._journal.append({"k": "e", "status": result.status})
             # the journal is only needed when the final result could not be written
             self._journal.close(remove=written)
-        return self.result
 
     def _release(self) -> None:
         if self._shared_acquired:
@@ -477,11 +518,15 @@ class Meter:
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
         if exc is None:
-            self.stop("ok")
+            status = "ok"
         elif isinstance(exc, KeyboardInterrupt | Terminated):
-            self.stop("interrupted", exc)
+            status = "interrupted"
         else:
-            self.stop("failed", exc)
+            status = "failed"
+        if type(self).stop is Meter.stop:
+            self._finish(status, exc)  # the result is assembled when first asked for
+        else:
+            self.stop(status, exc)  # a subclass's stop() (CUDA sync, gathering ranks) runs
         return False  # the user's exception propagates unchanged
 
     # ------------------------------------------------------------ signals
@@ -659,22 +704,23 @@ class Meter:
             exit_code=self.exit_code,
         )
 
-    def _timeline(self, sampler: Sampler, a: Snapshot) -> Timeline | None:
+    def _timeline(self, sampler: Sampler, a: Snapshot, b: Snapshot) -> Timeline | None:
         if not self.keep_timeline:
             return None
         times, powers = sampler.timeline(since_s=a.t_s)
-        if not times:
+        n = sum(1 for t in times if t <= b.t_s)  # a shared sampler may already be past b
+        if not n:
             return None
         return Timeline(
             resolution_s=sampler.timeline_resolution_s,
-            t_s=tuple(t - a.t_s for t in times),
-            power_w={s.id: tuple(powers[i]) for i, s in enumerate(self._specs)},
+            t_s=tuple(t - a.t_s for t in times[:n]),
+            power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        self.footprint, extra = attach_footprint(m, self.site)
+        self._footprint, extra = attach_footprint(m, self.site)
         m = _replace_extra(m, {**self.extra, **extra})
-        self.rating, rating_block = attach_rating(m, self.standard)
+        self._rating, rating_block = attach_rating(m, self.standard)
         return _replace_extra(m, {"rating": rating_block})
 
 
