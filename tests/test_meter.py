@@ -207,3 +207,18 @@ def test_the_readme_api_with_a_site(clock: FakeClock):
     assert m.rating.energy.index is not None or m.rating.energy.reasons
     with pytest.raises(AttributeError):
         greenai.no_such_thing  # noqa: B018
+
+
+def test_result_is_assembled_on_first_use_unless_it_must_be_written(tmp_path, clock: FakeClock):
+    s = _sampler(clock)
+    with Meter("t", "sample", sampler=s) as m:
+        _run(clock, s, 1.0)
+    assert m._result is None  # __exit__ only took the closing snapshot
+    clock.advance(5.0)  # time passing before the result is read changes nothing
+    s.sample()
+    assert m.result.duration_s == pytest.approx(1.0)
+    assert m.result.energy_j == pytest.approx(296.0)
+    out = tmp_path / "r.json"
+    with Meter(sampler=s, output=out) as m2:
+        _run(clock, s, 0.5)
+    assert out.exists() and m2._result is not None
