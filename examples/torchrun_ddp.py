@@ -32,4 +32,5 @@ with torch_meter(task="regression-training", unit="sample", output="ddp-job.json
 if rank == 0:  # every rank holds the merged result; one prints it
     print(summary(m.result))
     print("ranks:", [r["rank"] for r in m.result.extra["distributed"]["ranks"]])
+dist.barrier()  # no rank tears the group down while another still uses it
 dist.destroy_process_group()

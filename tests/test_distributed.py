@@ -158,6 +158,7 @@ WORKER = textwrap.dedent(
         time.sleep(1.5)
         m.count(10)
     if os.environ.get("USE_GLOO"):
+        dist.barrier()
         dist.destroy_process_group()
     """
 )
