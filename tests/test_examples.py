@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
 
 CASES = [
+    ("meter_basics.py", ["numpy"], None),
     ("torch_loop.py", ["torch"], None),
     ("lightning_train.py", ["torch", "lightning"], None),
     ("hf_trainer.py", ["torch", "transformers"], None),
