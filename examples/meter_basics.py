@@ -17,7 +17,7 @@ weights = rng.standard_normal((512, 256), dtype=np.float32)
 site = greenai.Site.from_preset("hyperscale").with_overrides(grid="FR")
 
 with greenai.meter(task="embeddings", unit="query", site=site, output="basics.json") as m:
-    for epoch in range(3):
+    for _epoch in range(3):
         with m.phase("encode"):
             for _ in range(200):
                 queries = rng.standard_normal((32, 512), dtype=np.float32)
