@@ -281,9 +281,8 @@ def assemble(
 def _static_host() -> tuple[tuple[str, Any], ...]:
     import platform
 
-    import psutil
-
     from greenai.probes.cpu_model import cpu_brand
+    from greenai.probes.memory import installed_memory_bytes
 
     return (
         ("hostname", platform.node()),
@@ -291,7 +290,7 @@ def _static_host() -> tuple[tuple[str, Any], ...]:
         ("python", platform.python_version()),
         ("cpu", cpu_brand()),
         ("logical_cpus", os.cpu_count()),
-        ("memory_bytes", psutil.virtual_memory().total),
+        ("memory_bytes", installed_memory_bytes()),
     )
 
 
