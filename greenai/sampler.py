@@ -71,8 +71,8 @@ class Sampler:
         self.clock = clock
         self.requested_interval_s = interval_s
         self.interval_s = min(interval_s, self.wrap_safe_interval_s())
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self._generation = 0  # the background thread runs while its generation is current
         self._thread: threading.Thread | None = None
         n = len(self.probes)
         self._last_value: list[float | None] = [None] * n
@@ -262,21 +262,37 @@ class Sampler:
         if self._thread is not None:
             return
         self.sample()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="greenai-sampler", daemon=True)
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        self._thread = threading.Thread(
+            target=self._run, args=(generation,), name="greenai-sampler", daemon=True
+        )
         self._thread.start()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
+    def _run(self, generation: int) -> None:
+        # time.sleep is the cheapest wait there is (no lock, no condition variable); stop()
+        # does not wake the thread, it retires its generation, and the thread leaves at its
+        # next wake without reading anything.
+        while True:
+            time.sleep(self.interval_s)
+            if not self._sample_if_current(generation):
+                return
+
+    def _sample_if_current(self, generation: int) -> bool:
+        with self._lock:
+            if generation != self._generation:
+                return False
+            self.sample()  # re-entrant: the lock is an RLock
+            return True
 
     def stop(self) -> Snapshot:
-        """Stop the thread and return a final reading."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        """Stop the thread (it leaves at its next wake, reading nothing) and return a final
+        reading."""
+        with self._lock:
+            self._generation += 1
             self._thread = None
-        return self.sample()
+            return self.sample()
 
     def set_interval(self, interval_s: float) -> None:
         """Change the polling interval (capped by the wrap-safe interval)."""
