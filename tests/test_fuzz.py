@@ -367,3 +367,49 @@ def test_no_loader_executes_what_it_reads():
         if banned.search(line)
     ]
     assert hits == []
+
+
+# ----------------------------------------------------------------------- bench summaries
+SUMMARY_ROW = st.fixed_dictionaries(
+    {"workload": st.text(min_size=1, max_size=10)},
+    optional={
+        "energy_per_unit_j": json_values,
+        "throughput_units_per_s": json_values,
+        "unit": json_values,
+        "provenance": json_values,
+        "file": json_values,
+        "energy_grade": json_values,
+        "verdict": json_values,
+    },
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(rows=st.lists(SUMMARY_ROW, max_size=3), skipped=json_values)
+def test_bench_report_hostile_summaries(tmp_path: Path, rows, skipped):
+    from greenai.bench.harness import load_results
+    from greenai.report.bench import comparability, summary_html
+
+    folder = tmp_path / "h"
+    folder.mkdir(exist_ok=True)
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "kind": "greenai.bench-summary",
+                "host": "h",
+                "suite": "s",
+                "workloads": rows,
+                "skipped": skipped,
+            }
+        )
+    )
+    try:
+        summaries = load_results([tmp_path])
+    except GreenAIError:
+        return
+    page = summary_html(summaries, comparisons=comparability(summaries))
+    assert page.endswith("</html>\n")

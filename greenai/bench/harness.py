@@ -307,8 +307,15 @@ def load_results(folders: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
                 doc = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise DisclosureError(f"{path}: cannot read summary: {exc}") from exc
-            if doc.get("kind") != "greenai.bench-summary":
+            if not isinstance(doc, dict) or doc.get("kind") != "greenai.bench-summary":
                 continue
+            rows = doc.get("workloads")
+            if not isinstance(rows, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("workload"), str) for r in rows
+            ):
+                raise DisclosureError(
+                    f"{path}: workloads: expected a list of objects each naming its workload"
+                )
             key = f"{doc.get('host')} ({doc.get('suite')})"
             summaries[key] = {**doc, "directory": str(path.parent)}
     return summaries

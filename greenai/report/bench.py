@@ -23,6 +23,19 @@ def _num(value: Any, fmt: str = ".4g") -> str:
     return format(value, fmt) if isinstance(value, int | float) and math.isfinite(value) else "-"
 
 
+def _stat(row: dict[str, Any], key: str, missing: float = 0.0) -> float:
+    """Return a statistic of a row's energy per unit, or `missing` when absent or not a number."""
+    e = row.get("energy_per_unit_j")
+    value = e.get(key) if isinstance(e, dict) else None
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else missing
+
+
+def _mean(row: dict[str, Any]) -> float:
+    """Return a row's mean energy per unit; +inf (ranks last) when it has none."""
+    return _stat(row, "mean", math.inf)
+
+
 def ranking(summaries: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, dict[str, Any]]]]:
     """Return, per workload, (host, row) pairs ordered from least to most energy per unit."""
     by_workload: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -30,8 +43,13 @@ def ranking(summaries: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, d
         for row in summary.get("workloads", []):
             by_workload.setdefault(row["workload"], []).append((host, row))
     for rows in by_workload.values():
-        rows.sort(key=lambda hr: (hr[1].get("energy_per_unit_j") or {}).get("mean", math.inf))
+        rows.sort(key=lambda hr: _mean(hr[1]))
     return dict(sorted(by_workload.items()))
+
+
+def _plain_text(text: str) -> str:
+    """Return text that matplotlib draws as it is ('$' would start mathtext)."""
+    return str(text).replace("$", r"\$")
 
 
 def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
@@ -40,18 +58,15 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [h for h, _ in rows]
-    means = [(r.get("energy_per_unit_j") or {}).get("mean", 0.0) for _, r in rows]
-    err = [
-        (r.get("energy_per_unit_j") or {}).get("ci95_high", 0.0) - m
-        for (_, r), m in zip(rows, means, strict=True)
-    ]
-    unit = rows[0][1].get("unit") or "unit"
+    names = [_plain_text(h) for h, _ in rows]
+    means = [_stat(r, "mean") for _, r in rows]
+    err = [max(_stat(r, "ci95_high") - m, 0.0) for (_, r), m in zip(rows, means, strict=True)]
+    unit = str(rows[0][1].get("unit") or "unit")
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.45 * len(rows)))
     ax.barh(names, means, xerr=err, color="#4c9a5f", capsize=4)
     ax.invert_yaxis()
-    ax.set_xlabel(f"J per {unit} (mean, 95 % CI)")
-    ax.set_title(workload)
+    ax.set_xlabel(_plain_text(f"J per {unit} (mean, 95 % CI)"))
+    ax.set_title(_plain_text(workload))
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
@@ -79,7 +94,8 @@ def comparability(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if not folder:
                 continue
             try:
-                doc = read_document(Path(folder) / row["file"])
+                # only a file beside the summary: a name in it never points elsewhere
+                doc = read_document(Path(folder) / Path(str(row.get("file", ""))).name)
             except DisclosureError:
                 continue
             docs.setdefault(row["workload"], []).append((host, doc))
@@ -117,12 +133,14 @@ def summary_html(
             "<th>energy grade</th><th>water grade</th><th class='l'>verdict</th></tr>"
         )
         for k, (host, r) in enumerate(rows, start=1):
-            e = r.get("energy_per_unit_j") or {}
-            t = r.get("throughput_units_per_s") or {}
+            t = r.get("throughput_units_per_s")
+            throughput = t.get("mean") if isinstance(t, dict) else None
             parts.append(
-                f"<tr><td>{k}</td><td class='l'>{_e(host)}</td><td>{_num(e.get('mean'))}</td>"
-                f"<td>{_num(e.get('ci95_low'))} - {_num(e.get('ci95_high'))}</td>"
-                f"<td>{_num(t.get('mean'))}</td><td>{_e(r.get('provenance'))}</td>"
+                f"<tr><td>{k}</td><td class='l'>{_e(host)}</td>"
+                f"<td>{_num(_stat(r, 'mean', math.nan))}</td>"
+                f"<td>{_num(_stat(r, 'ci95_low', math.nan))} - "
+                f"{_num(_stat(r, 'ci95_high', math.nan))}</td>"
+                f"<td>{_num(throughput)}</td><td>{_e(r.get('provenance'))}</td>"
                 f"<td>{_e(r.get('energy_grade') or '-')}</td>"
                 f"<td>{_e(r.get('water_grade') or '-')}</td>"
                 f"<td class='l'>{_e(r.get('verdict') or '')}</td></tr>"
@@ -144,9 +162,12 @@ def summary_html(
                 parts.append("<p class='note'>all hosts' results are comparable</p>")
         parts.append(_chart(workload, rows))
     for host, summary in summaries.items():
-        for s in summary.get("skipped", []):
-            parts.append(
-                f"<p class='note'>{_e(host)}: {_e(s['workload'])} skipped: {_e(s['reason'])}</p>"
-            )
+        skipped = summary.get("skipped")
+        for s in skipped if isinstance(skipped, list) else []:
+            if isinstance(s, dict):
+                parts.append(
+                    f"<p class='note'>{_e(host)}: {_e(s.get('workload'))} skipped: "
+                    f"{_e(s.get('reason'))}</p>"
+                )
     parts.append("</body></html>\n")
     return "".join(parts)
