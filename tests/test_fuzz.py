@@ -384,6 +384,7 @@ SUMMARY_ROW = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.filterwarnings("ignore:Glyph:UserWarning")  # odd characters are drawn as boxes
 @settings(
     max_examples=40,
     deadline=None,
