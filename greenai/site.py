@@ -64,7 +64,8 @@ GRID_WATER_COLUMNS = (
     "year",
     "ewif_hydro_included_l_per_kwh",
     "ewif_hydro_excluded_l_per_kwh",
-    "withdrawal_l_per_kwh",
+    "withdrawal_hydro_included_l_per_kwh",
+    "withdrawal_hydro_excluded_l_per_kwh",
     "source",
 )
 _REGENERATE = (
@@ -317,16 +318,15 @@ def lookup_grid(
         kind="dataset",
     )
     withdrawal = None
-    if water_row["withdrawal_l_per_kwh"]:
+    withdrawal_column = f"withdrawal_hydro_{hydro}_l_per_kwh"
+    if water_row[withdrawal_column]:
         withdrawal = Factor(
             value=_cell_number(
-                table.water_path,
-                water_line,
-                "withdrawal_l_per_kwh",
-                water_row["withdrawal_l_per_kwh"],
+                table.water_path, water_line, withdrawal_column, water_row[withdrawal_column]
             ),
             unit=_RULES["ewif_withdrawal_l_per_kwh"].unit,
-            source=f"{water_row['source']}; withdrawal factors from water_per_fuel.csv",
+            source=f"{water_row['source']}; withdrawal factors from water_per_fuel.csv, "
+            f"hydro reservoir evaporation {hydro} (as in consumption)",
             year=water_year,
             kind="dataset",
         )

@@ -143,11 +143,30 @@ def test_shares_sum_to_one_and_ewif_is_the_generation_weighted_mean():
         assert sum(shares.values()) == pytest.approx(1.0, abs=1e-5), row["region"]
         included = sum(shares[f] * factors[f]["consumption"] for f in FUELS)
         excluded = included - shares["hydro"] * factors["hydro"]["consumption"]
-        withdrawal = sum(shares[f] * factors[f]["withdrawal"] for f in FUELS)
+        # withdrawal counts what consumption counts (a fuel never withdraws less than it
+        # consumes; hydro evaporation is in both or in neither)
+        withdrawn = {f: max(factors[f]["withdrawal"], factors[f]["consumption"]) for f in FUELS}
+        withdrawal_in = sum(shares[f] * withdrawn[f] for f in FUELS)
+        withdrawal_ex = withdrawal_in - shares["hydro"] * withdrawn["hydro"]
         # shares are printed to 6 decimals, so allow for that rounding
         assert float(row["ewif_hydro_included_l_per_kwh"]) == pytest.approx(included, abs=2e-4)
         assert float(row["ewif_hydro_excluded_l_per_kwh"]) == pytest.approx(excluded, abs=2e-4)
-        assert float(row["withdrawal_l_per_kwh"]) == pytest.approx(withdrawal, abs=2e-4)
+        assert float(row["withdrawal_hydro_included_l_per_kwh"]) == pytest.approx(
+            withdrawal_in, abs=2e-4
+        )
+        assert float(row["withdrawal_hydro_excluded_l_per_kwh"]) == pytest.approx(
+            withdrawal_ex, abs=2e-4
+        )
+
+
+def test_withdrawal_is_at_least_consumption_in_every_region():
+    rows = read_csv("grid_water.csv")
+    assert len(rows) > 300
+    for row in rows:
+        for hydro in ("included", "excluded"):
+            withdrawal = float(row[f"withdrawal_hydro_{hydro}_l_per_kwh"])
+            consumption = float(row[f"ewif_hydro_{hydro}_l_per_kwh"])
+            assert withdrawal >= consumption, (row["region"], hydro, withdrawal, consumption)
 
 
 def test_sub_national_water_falls_back_to_the_country_and_says_so():

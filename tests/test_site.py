@@ -79,7 +79,7 @@ def test_numbers_given_by_the_user_are_measured_and_grid_factors_come_from_the_t
     assert site.carbon_intensity_g_per_kwh.kind == "dataset"
     assert site.carbon_intensity_g_per_kwh.year == int(carbon["year"])
     assert site.ewif_l_per_kwh.value == float(water["ewif_hydro_included_l_per_kwh"])
-    assert site.ewif_withdrawal_l_per_kwh.value == float(water["withdrawal_l_per_kwh"])
+    assert site.ewif_withdrawal_l_per_kwh.value == float(water["withdrawal_hydro_included_l_per_kwh"])
     assert site.grid_name == "France"
 
 
@@ -420,3 +420,14 @@ def test_bad_kind_in_a_site_file_names_the_file_and_field(tmp_path):
     path.write_text('pue = { value = 1.2, kind = "guess" }\n')
     with pytest.raises(SiteError, match=r"kind\.toml: \[pue\]: factor kind 'guess'"):
         Site.from_toml(path)
+
+
+def test_withdrawal_follows_the_same_hydro_treatment_as_consumption():
+    water = shipped_row("grid_water.csv", "NO")  # hydro-heavy: the treatment matters
+    for hydro in ("included", "excluded"):
+        site = Site(grid="NO", hydro_evaporation=hydro)
+        assert site.ewif_l_per_kwh.value == float(water[f"ewif_hydro_{hydro}_l_per_kwh"])
+        withdrawal = site.ewif_withdrawal_l_per_kwh
+        assert withdrawal.value == float(water[f"withdrawal_hydro_{hydro}_l_per_kwh"])
+        assert withdrawal.value >= site.ewif_l_per_kwh.value
+        assert f"evaporation {hydro}" in withdrawal.source

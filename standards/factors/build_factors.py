@@ -119,7 +119,8 @@ GRID_WATER_COLUMNS = (
     *(f"share_{fuel}" for fuel in FUELS),
     "ewif_hydro_included_l_per_kwh",
     "ewif_hydro_excluded_l_per_kwh",
-    "withdrawal_l_per_kwh",
+    "withdrawal_hydro_included_l_per_kwh",
+    "withdrawal_hydro_excluded_l_per_kwh",
     "source",
 )
 BUILD_INPUTS = "build_inputs.json"
@@ -190,11 +191,25 @@ def _shares(generation: Mapping[str, float], where: str) -> dict[str, float]:
 
 
 def _water(shares: Mapping[str, float], water: Mapping[str, Mapping[str, float]]) -> dict:
-    """Return the three generation-weighted water intensities (L/kWh) of a mix."""
-    included = sum(shares[f] * water[f]["consumption_l_per_kwh"] for f in FUELS)
-    excluded = sum(shares[f] * water[f]["consumption_l_per_kwh"] for f in FUELS if f != "hydro")
-    withdrawal = sum(shares[f] * water[f]["withdrawal_l_per_kwh"] for f in FUELS)
-    return {"included": included, "excluded": excluded, "withdrawal": withdrawal}
+    """Return the generation-weighted water intensities (L/kWh) of a mix, per hydro treatment.
+
+    Withdrawal counts what consumption counts: water consumed was first withdrawn, so a
+    fuel's withdrawal is never taken below its consumption. Hydro's published withdrawal
+    is 0 (in-stream use), so with reservoir evaporation included its withdrawal is that
+    evaporation, and with evaporation excluded both are 0.
+    """
+    consumed = {f: water[f]["consumption_l_per_kwh"] for f in FUELS}
+    withdrawn = {f: max(water[f]["withdrawal_l_per_kwh"], consumed[f]) for f in FUELS}
+    excluded = {"hydro"}
+    return {
+        "included": sum(shares[f] * consumed[f] for f in FUELS),
+        "excluded": sum(shares[f] * consumed[f] for f in FUELS if f not in excluded),
+        "withdrawal_included": sum(shares[f] * withdrawn[f] for f in FUELS),
+        "withdrawal_excluded": sum(
+            shares[f] * (water[f]["withdrawal_l_per_kwh"] if f in excluded else withdrawn[f])
+            for f in FUELS
+        ),
+    }
 
 
 def _global_mix(data: Mapping[str, Mapping]) -> dict[str, dict[str, float]]:
@@ -255,7 +270,8 @@ def build_rows(water_table_path: Path) -> tuple[list[dict[str, str]], list[dict[
                 **{f"share_{fuel}": _fmt(shares[fuel], 6) for fuel in FUELS},
                 "ewif_hydro_included_l_per_kwh": _fmt(intensities["included"], 4),
                 "ewif_hydro_excluded_l_per_kwh": _fmt(intensities["excluded"], 4),
-                "withdrawal_l_per_kwh": _fmt(intensities["withdrawal"], 4),
+                "withdrawal_hydro_included_l_per_kwh": _fmt(intensities["withdrawal_included"], 4),
+                "withdrawal_hydro_excluded_l_per_kwh": _fmt(intensities["withdrawal_excluded"], 4),
                 "source": w_src,
             }
         )
