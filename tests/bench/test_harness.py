@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 import time
@@ -53,7 +54,8 @@ def test_t_quantiles_and_summary():
     assert 1.96 < stats.t975(200) < 1.98
     s = stats.summarise([1.0, 2.0, 3.0, 4.0])
     assert s.mean == 2.5 and s.std == pytest.approx(1.2909944)
-    assert s.ci95_half_width == pytest.approx(3.182 * 1.2909944 / 2)
+    spread = math.exp(3.182 * 1.2909944 / (2.5 * 2))  # log scale: mean x/÷ spread
+    assert (s.ci95_low, s.ci95_high) == pytest.approx((2.5 / spread, 2.5 * spread))
     assert stats.summarise([5.0]).ci95_low == 5.0
 
 
