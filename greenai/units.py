@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 J_PER_KWH = 3.6e6
 J_PER_WH = 3.6e3
 UJ_PER_J = 1e6
@@ -62,6 +65,7 @@ def bytes_to_gb(size_bytes: float) -> float:
     """Return gigabytes (10^9 bytes) from bytes."""
     return size_bytes / BYTES_PER_GB
 
+
 BYTES_PER_GIB = 2**30
 
 
@@ -91,3 +95,140 @@ def energy_to_j(value: float, unit: str) -> float:
 def water_to_l(value: float, unit: str) -> float:
     """Return litres from a water volume in one of WATER_UNITS_L (KeyError for another unit)."""
     return value * WATER_UNITS_L[unit]
+
+
+# ----------------------------------------------------------------------- for people
+# Every figure shown to a person (terminal, HTML, Markdown, labels, charts) is formatted
+# here; JSON keeps base units (J, W, L, g, s, units per second).
+MISSING = "–"
+SI_PREFIXES = (
+    (1e12, "T"),
+    (1e9, "G"),
+    (1e6, "M"),
+    (1e3, "k"),
+    (1.0, ""),
+    (1e-3, "m"),
+    (1e-6, "µ"),
+    (1e-9, "n"),
+)
+# Functional units that are amounts of compute: shown per kFLOP ... per EFLOP as fits.
+# Lower case, as units are matched case-insensitively (a milli-FLOP means nothing).
+FLOP_UNITS = {
+    "flop": 1.0,
+    "kflop": 1e3,
+    "mflop": 1e6,
+    "gflop": 1e9,
+    "tflop": 1e12,
+    "pflop": 1e15,
+    "eflop": 1e18,
+}
+_FLOP_PREFIXES = ((1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"), (1e18, "E"))
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and not isinstance(value, bool) and math.isfinite(value)
+
+
+def si_prefix(magnitude: float) -> tuple[float, str]:
+    """Return (scale, prefix) that puts a magnitude in 1..999 (the smallest prefix below)."""
+    return next(((s, p) for s, p in SI_PREFIXES if magnitude >= s * 0.9995), SI_PREFIXES[-1])
+
+
+def si(value: float | None, unit: str = "", digits: int = 3) -> str:
+    """Return a value with an SI prefix and `digits` significant digits ('870 J', '1.11 mL')."""
+    if not _finite(value):
+        return MISSING
+    assert value is not None
+    if value == 0:
+        return f"0 {unit}".rstrip()
+    scale, prefix = si_prefix(abs(value))
+    text = f"{value / scale:.{digits}g}"
+    if "e" in text:  # beyond the prefixes: plain scientific notation
+        text, prefix = f"{value:.{digits - 1}e}", ""
+    return f"{text} {prefix}{unit}".rstrip()
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """Return value to `digits` significant digits, without exponent ('320', '45,210', '0.0012')."""
+    magnitude = abs(value)
+    if magnitude == 0:
+        return "0"
+    if not 1e-9 <= magnitude < 1e15:
+        return f"{value:.{digits - 1}e}"
+    rounded = float(f"{magnitude:.{digits}g}")  # 9.996 -> 10.0: decimals from the rounded value
+    decimals = max(0, digits - 1 - math.floor(math.log10(rounded)))
+    return f"{value:,.{decimals}f}"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How to show one kind of figure: multiply the base-unit value by `factor`, add `label`."""
+
+    factor: float
+    label: str
+
+    def number(self, value: float | None, digits: int = 3) -> str:
+        """Return the value scaled, without its label (for CI bounds and table cells)."""
+        if not _finite(value):
+            return MISSING
+        assert value is not None
+        return significant(value * self.factor, digits)
+
+    def __call__(self, value: float | None, digits: int = 3) -> str:
+        """Return the value scaled, with its label ('85.3 J/TFLOP')."""
+        text = self.number(value, digits)
+        return text if text == MISSING else f"{text} {self.label}"
+
+
+def energy_per_unit_scale(j_per_unit: float | None, unit: str | None) -> Scale:
+    """Return the Scale that shows J per functional unit readably (mJ/query, J/TFLOP)."""
+    unit = unit or "unit"
+    flop = FLOP_UNITS.get(unit.lower())
+    magnitude = abs(j_per_unit) if _finite(j_per_unit) and j_per_unit else 1.0
+    if flop is not None:
+        j_per_flop = magnitude / flop
+        for scale, prefix in _FLOP_PREFIXES:
+            if 0.9995 <= j_per_flop * scale < 999.5:
+                return Scale(scale / flop, f"J/{prefix}FLOP")
+    scale, prefix = si_prefix(magnitude)
+    return Scale(1 / scale, f"{prefix}J/{unit}")
+
+
+def rate_scale(units_per_s: float | None, unit: str | None) -> Scale:
+    """Return the Scale that shows a throughput readably (GFLOP/s, 1,250 query/s)."""
+    unit = unit or "unit"
+    flop = FLOP_UNITS.get(unit.lower())
+    magnitude = abs(units_per_s) if _finite(units_per_s) and units_per_s else 1.0
+    if flop is not None:
+        scale, prefix = si_prefix(magnitude * flop)
+        if prefix in ("m", "µ", "n"):
+            scale, prefix = 1.0, ""
+        return Scale(flop / scale, f"{prefix}FLOP/s")
+    if magnitude >= 1e7:
+        scale, prefix = si_prefix(magnitude)
+        return Scale(1 / scale, f"{prefix} {unit}/s")
+    return Scale(1.0, f"{unit}/s")
+
+
+def with_ci(
+    scale: Scale,
+    mean: float | None,
+    low: float | None,
+    high: float | None,
+    n: int | None = None,
+) -> str:
+    """Return '85.3 J/TFLOP ±2.5 % (95 % CI 83.2-87.5, n=3)'; the bounds in the mean's unit."""
+    text = scale(mean)
+    if text == MISSING or not (_finite(low) and _finite(high)):
+        return text
+    assert mean is not None and low is not None and high is not None
+    count = f", n={n}" if n is not None else ""
+    if n is not None and n < 2:
+        return f"{text} (n=1, no interval)"
+    relative = max(high - mean, mean - low) / abs(mean) if mean else math.inf
+    sep = "-" if low >= 0 else " to "
+    pct = f"{relative * 100:.2g}" if relative < 0.1 else f"{relative * 100:.0f}"
+    return (
+        f"{text} ±{pct} % (95 % CI {scale.number(low, 2 if relative >= 0.1 else 3)}{sep}"
+        f"{scale.number(high, 2 if relative >= 0.1 else 3)}{count})"
+    )

@@ -15,10 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# SI prefixes for figures shown to people: 3 significant digits and a prefix in 1..999.
-_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"))
-_PREFIXES += ((1e-9, "n"),)
-MISSING = "–"
+from greenai import units
+from greenai.units import MISSING
 
 # EU energy-label band colours, A (best) to G.
 GRADE_COLOURS = {
@@ -38,18 +36,7 @@ _chart_ids = itertools.count(1)
 
 def number(value: float | None, unit: str = "", digits: int = 3) -> str:
     """Return a value with an SI prefix and `digits` significant digits ('870 J', '1.11 mL')."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    if value == 0:
-        return f"0 {unit}".rstrip()
-    magnitude = abs(value)
-    scale, prefix = next(((s, p) for s, p in _PREFIXES if magnitude >= s * 0.9995), _PREFIXES[-1])
-    scaled = value / scale
-    text = f"{scaled:.{digits}g}"
-    if "e" in text:  # beyond the prefixes: plain scientific notation
-        text = f"{value:.{digits - 1}e}"
-        prefix = ""
-    return f"{text} {prefix}{unit}".rstrip()
+    return units.si(value, unit, digits)
 
 
 def energy(energy_j: float | None) -> str:
