@@ -212,6 +212,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    adaptive = None
+    if args.adaptive:
+        adaptive = harness.Adaptive(args.target_ci, args.max_repetitions, args.time_cap)
     run = harness.run_suite(
         load_suite(args.suite),
         args.output,
@@ -221,12 +224,27 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         cooldown_s=args.cooldown,
         repetitions=args.repetitions,
         min_duration_s=args.min_duration,
+        adaptive=adaptive,
+        target_ci=args.target_ci,
     )
+    for line in harness.summary_notes(run):
+        print(line)
     print(
         f"results in {run.directory} ({len(run.results)} workload(s), "
         f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
+
+
+def _fraction(text: str) -> float:
+    """Return a fraction from '5%' or '0.05' (argparse type)."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction (5% or 0.05)") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected between 0 and 100 %")
+    return value
 
 
 def _cmd_rate(args: argparse.Namespace) -> int:
@@ -614,6 +632,28 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="S",
         help="override the minimum measured window",
+    )
+    bp.add_argument(
+        "--adaptive",
+        action="store_true",
+        help="repeat each workload until its 95 %% CI is within --target-ci (or a cap)",
+    )
+    bp.add_argument(
+        "--target-ci",
+        type=_fraction,
+        default=0.05,
+        metavar="F",
+        help="CI half-width target, of the mean: 5%% or 0.05 (default 5%%); wider is flagged",
+    )
+    bp.add_argument(
+        "--max-repetitions", type=int, default=30, help="adaptive: at most this many (30)"
+    )
+    bp.add_argument(
+        "--time-cap",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="adaptive: stop adding repetitions of a workload after S seconds (600)",
     )
     _add_site_flags(bp)
     bp.set_defaults(func=_cmd_bench)

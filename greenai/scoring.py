@@ -442,7 +442,7 @@ def _reason_texts(bits: int, c: _Context) -> tuple[str, ...]:
         if bits & domain_bit(domain, _DOMAIN_INCOMPLETE):
             out.append(f"{domain} energy incomplete (a probe failed during the run)")
     if bits & TOO_SHORT:
-        out.append(f"run too short: {c.duration_s:g} s < {req.min_duration_s:g} s")
+        out.append(f"run too short: {round(c.duration_s, 2):g} s < {req.min_duration_s:g} s")
     if bits & INTERVAL_UNKNOWN:
         out.append("sampling interval not disclosed")
     if bits & INTERVAL_TOO_LONG:

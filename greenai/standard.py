@@ -43,6 +43,7 @@ FUNCTIONAL_UNITS = {
     "clip": "clips",
     "request": "requests",
     "step": "steps",
+    "gflop": "gflops",
     "pflop": "pflops",
 }
 _SINGULAR = {plural: unit for unit, plural in FUNCTIONAL_UNITS.items()}

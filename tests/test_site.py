@@ -79,7 +79,9 @@ def test_numbers_given_by_the_user_are_measured_and_grid_factors_come_from_the_t
     assert site.carbon_intensity_g_per_kwh.kind == "dataset"
     assert site.carbon_intensity_g_per_kwh.year == int(carbon["year"])
     assert site.ewif_l_per_kwh.value == float(water["ewif_hydro_included_l_per_kwh"])
-    assert site.ewif_withdrawal_l_per_kwh.value == float(water["withdrawal_hydro_included_l_per_kwh"])
+    assert site.ewif_withdrawal_l_per_kwh.value == float(
+        water["withdrawal_hydro_included_l_per_kwh"]
+    )
     assert site.grid_name == "France"
 
 

@@ -10,6 +10,7 @@ result exists are skipped unless forced; Ctrl-C stops cleanly and keeps finished
 from __future__ import annotations
 
 import json
+import math
 import platform
 import re
 import sys
@@ -19,13 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from greenai.bench.stats import summarise
+from greenai import units
+from greenai.bench.stats import Summary, summarise
 from greenai.bench.suite import Suite, WorkloadSpec
 from greenai.bench.workloads import WorkloadUnavailable, make
 from greenai.errors import DisclosureError
 from greenai.measurement import IdleBaseline, write_atomic
 from greenai.meter import Meter
 from greenai.probes.base import Probe
+
+DEFAULT_TARGET_CI = 0.05  # +-5 % of the mean: the summary flags results with a wider CI
 
 
 def host_id() -> str:
@@ -34,31 +38,78 @@ def host_id() -> str:
 
 
 class Progress:
-    """A progress bar with ETA on a terminal; plain log lines otherwise."""
+    """Progress of a suite: a live bar (rich) with workload, repetition and ETA on a terminal;
+    plain log lines otherwise (CI logs, files), so nothing but text reaches a pipe."""
 
     def __init__(self, planned_s: float, stream: TextIO | None = None):
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
-        self.planned_s = max(planned_s, 1e-9)
-        self.done_s = 0.0
-        self.started = time.monotonic()
+        self._bar: Any = None
+        if self.tty:
+            # rich, not tqdm: codecarbon already depends on it (no new dependency), and its
+            # console prints log lines above a live bar without tearing it
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as Bar
+
+            self._bar = Bar(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=Console(file=self.stream, highlight=False),
+                refresh_per_second=2,  # the bar's own thread: kept rare beside metered work
+                transient=True,
+            )
+            self._task = self._bar.add_task("starting", total=max(planned_s, 1e-9))
+            self._bar.start()
 
     def log(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        """Print a line (above the bar on a terminal)."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False)
+        else:
+            self.stream.write(text + "\n")
+            self.stream.flush()
 
     def advance(self, seconds: float, label: str) -> None:
-        self.done_s += seconds
-        if not self.tty:
-            return
-        frac = min(self.done_s / self.planned_s, 1.0)
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(frac * 30)
-        self.stream.write(f"\r[{bar:<30}] {frac * 100:5.1f}%  ETA {eta:5.0f} s  {label[:40]}")
-        self.stream.flush()
+        """Count `seconds` of the planned time as done; `label` says what runs now."""
+        if self._bar is not None:
+            self._bar.update(self._task, advance=seconds, description=label)
+
+    def extend(self, seconds: float) -> None:
+        """Add time to the plan (an adaptive run adds repetitions)."""
+        if self._bar is not None:
+            total = self._bar.tasks[0].total or 0.0
+            self._bar.update(self._task, total=total + seconds)
+
+    def close(self) -> None:
+        """Remove the bar (the log lines stay)."""
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    """Repeat a workload until the energy-per-unit CI is within +-target_ci of the mean.
+
+    After MLPerf Power's ranging run: repetitions continue past the suite's count until the
+    95 % CI half-width is below the target, max_repetitions are done, or the repetitions
+    have taken time_cap_s.
+    """
+
+    target_ci: float = 0.05
+    max_repetitions: int = 30
+    time_cap_s: float = 600.0
 
 
 @dataclass
@@ -71,6 +122,7 @@ class SuiteRun:
     reused: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # id -> reason
     interrupted: bool = False
+    target_ci: float = 0.05
 
 
 def _load_existing(path: Path) -> dict[str, Any] | None:
@@ -97,11 +149,19 @@ def run_suite(
     probes: Sequence[Probe] | None = None,
     stream: TextIO | None = None,
     workload_factory: Callable[..., Any] = make,
+    adaptive: Adaptive | None = None,
+    target_ci: float = DEFAULT_TARGET_CI,
 ) -> SuiteRun:
-    """Run a suite; return what was done. Results go to out_dir/<suite>/<host>/."""
+    """Run a suite; return what was done. Results go to out_dir/<suite>/<host>/.
+
+    `target_ci` is the CI half-width (fraction of the mean) above which the summary flags a
+    result; with `adaptive`, repetitions go on until the CI is within adaptive.target_ci.
+    """
+    if adaptive is not None:
+        target_ci = adaptive.target_ci
     directory = Path(out_dir) / suite.id / host_id()
     directory.mkdir(parents=True, exist_ok=True)
-    run = SuiteRun(suite, directory)
+    run = SuiteRun(suite, directory, target_ci=target_ci)
     todo: list[WorkloadSpec] = []
     for w in suite.workloads:
         existing = None if force else _load_existing(directory / f"{w.id}.json")
@@ -130,7 +190,7 @@ def run_suite(
             idle = m.result.idle if m.result else None
             progress.advance(suite.idle_baseline_s, "idle baseline")
             if idle is not None:
-                progress.log(f"{suite.id}: idle power {idle.power_w:.3g} W")
+                progress.log(f"{suite.id}: idle power {units.si(idle.power_w, 'W')}")
         for k, spec in enumerate(todo):
             if k and cooldown_s > 0:
                 time.sleep(cooldown_s)
@@ -145,12 +205,15 @@ def run_suite(
                 min_duration_s,
                 workload_factory,
                 run,
+                adaptive,
             )
             if doc is not None:
                 run.results[spec.id] = doc
     except KeyboardInterrupt:
         run.interrupted = True
         progress.log(f"{suite.id}: interrupted; finished results are kept in {directory}")
+    finally:
+        progress.close()
     write_summary(run)
     return run
 
@@ -166,44 +229,70 @@ def _run_workload(
     min_duration_s: float | None,
     factory: Callable[..., Any],
     run: SuiteRun,
+    adaptive: Adaptive | None = None,
 ) -> dict[str, Any] | None:
     reps = repetitions or spec.repetitions
     window_s = spec.min_duration_s if min_duration_s is None else min_duration_s
+    label = f"{suite.id}/{spec.id}"
     try:
         workload = factory(spec.kind, spec.params, spec.device)
         workload.setup()
     except WorkloadUnavailable as exc:
         run.skipped[spec.id] = str(exc)
-        progress.log(f"{suite.id}/{spec.id}: skipped: {exc}")
+        progress.log(f"{label}: skipped: {exc}")
         progress.advance(spec.warmup_s + reps * window_s, spec.id)
         return None
     unit = spec.unit or workload.unit
-    progress.log(
-        f"{suite.id}/{spec.id}: warm-up {spec.warmup_s:g} s, then {reps} x "
-        f">= {window_s:g} s ({unit})"
-    )
+    plan = f"{reps} x >= {window_s:g} s ({unit})"
+    if adaptive is not None:
+        plan = (
+            f"at least {reps} x >= {window_s:g} s ({unit}), more until the 95 % CI is within "
+            f"±{adaptive.target_ci * 100:g} % (at most {adaptive.max_repetitions} "
+            f"repetitions or {adaptive.time_cap_s:g} s)"
+        )
+    progress.log(f"{label}: warm-up {spec.warmup_s:g} s, then {plan}")
     deadline = time.monotonic() + spec.warmup_s
     while time.monotonic() < deadline:
         workload.step()
     workload.sync()
-    progress.advance(spec.warmup_s, f"{spec.id} warm-up")
+    progress.advance(spec.warmup_s, f"{label} warm-up")
     m = Meter(spec.task, unit, idle=idle, **meter_kwargs)
     per_rep: list[dict[str, float]] = []
+    live: list[float] = []  # J/unit of each repetition, read live, for the adaptive stop
+    stopped_by = None
     with m:
-        for r in range(reps):
+        started_reps = time.monotonic()
+        r = 0
+        while True:
             name = f"rep-{r + 1}"
-            units_before = m.units_done
+            total = f"{reps}" if adaptive is None else f"{max(reps, r + 1)}+"
+            units_before, energy_before = m.units_done, m.energy_j
             workload.sync()
             with m.phase(name):
-                started = time.monotonic()
+                started = shown = time.monotonic()
                 while True:
                     m.count(workload.step())
-                    if time.monotonic() - started >= window_s:
+                    now = time.monotonic()
+                    if now - shown >= 0.5:  # the bar moves while the window runs
+                        progress.advance(now - shown, f"{label} rep {r + 1}/{total}")
+                        shown = now
+                    if now - started >= window_s:
                         break
                 workload.sync()  # queued device work belongs to this window
-            per_rep.append({"units": m.units_done - units_before})
-            progress.advance(window_s, f"{spec.id} {name}")
-        m.extra = {"repetitions": reps}  # the rating checks the standard's minimum
+            progress.advance(max(window_s - (shown - started), 0.0), f"{label} rep {r + 1}/{total}")
+            done = m.units_done - units_before
+            per_rep.append({"units": done})
+            live.append((m.energy_j - energy_before) / done if done else float("nan"))
+            r += 1
+            if r < reps:
+                continue
+            if adaptive is None:
+                break
+            stopped_by = _adaptive_stop(adaptive, live, r, time.monotonic() - started_reps)
+            if stopped_by is not None:
+                break
+            progress.extend(window_s)
+        m.extra = {"repetitions": r}  # the rating checks the standard's minimum
     result = m.result
     if result is None:
         return None
@@ -236,29 +325,61 @@ def _run_workload(
         block["net_energy_per_unit_j"] = summarise(
             [r["net_energy_per_unit_j"] for r in per_rep]
         ).to_dict()
+    if adaptive is not None:
+        block["adaptive"] = {
+            "target_ci": adaptive.target_ci,
+            "max_repetitions": adaptive.max_repetitions,
+            "time_cap_s": adaptive.time_cap_s,
+            "stopped_by": stopped_by,
+        }
     from dataclasses import replace
 
     final = replace(result, extra={**result.extra, "benchmark": block})
     final.save(directory / f"{spec.id}.json")
     rating = final.extra.get("rating")
     doc = json.loads(final.to_json())
-    e = block["energy_per_unit_j"]
+    energy = Summary.from_dict(block["energy_per_unit_j"])
+    throughput = block["throughput_units_per_s"]["mean"]
     grade = (rating or {}).get("energy", {})
     progress.log(
-        f"{suite.id}/{spec.id}: {e['mean']:.4g} J/{unit} "
-        f"(95% CI {e['ci95_low']:.4g}-{e['ci95_high']:.4g}), "
-        f"{block['throughput_units_per_s']['mean']:.4g} {unit}/s, "
+        f"{label}: {format_energy_per_unit(energy, unit)}, "
+        f"{units.rate_scale(throughput, unit)(throughput)}, "
         f"grade {grade.get('grade') or '-'}: {grade.get('verdict', 'not rated')}"
     )
     return doc
 
 
-def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _adaptive_stop(adaptive: Adaptive, live: list[float], reps: int, spent_s: float) -> str | None:
+    """Return why an adaptive run stops now ('target', 'max repetitions', 'time cap'), or None."""
+    finite = [v for v in live if math.isfinite(v)]
+    if len(finite) >= 2 and not summarise(finite).wider_than(adaptive.target_ci):
+        return "target"
+    if reps >= adaptive.max_repetitions:
+        return "max repetitions"
+    if spent_s >= adaptive.time_cap_s:
+        return "time cap"
+    return None
+
+
+def format_energy_per_unit(energy: Summary, unit: str | None) -> str:
+    """Return '85.3 J/TFLOP ±2.5 % (95 % CI 83.2-87.5, n=3)' for a summary of J per unit."""
+    scale = units.energy_per_unit_scale(energy.mean, unit)
+    return units.with_ci(scale, energy.mean, energy.ci95_low, energy.ci95_high, energy.n)
+
+
+def summary_rows(
+    results: dict[str, dict[str, Any]], target_ci: float = DEFAULT_TARGET_CI
+) -> list[dict[str, Any]]:
     """Return one flat row per workload result (for summary.json and the summary report)."""
     rows = []
     for wid, doc in results.items():
         b = doc.get("benchmark", {})
         rating = doc.get("rating") or {}
+        energy = b.get("energy_per_unit_j")
+        try:
+            wide = Summary.from_dict(energy).wider_than(target_ci)
+        except (KeyError, TypeError, ValueError):
+            wide = True  # no readable interval is no evidence of a narrow one
         rows.append(
             {
                 "workload": wid,
@@ -266,8 +387,9 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "unit": doc.get("unit"),
                 "host": (doc.get("host") or {}).get("hostname"),
                 "provenance": doc.get("provenance"),
-                "energy_per_unit_j": b.get("energy_per_unit_j"),
+                "energy_per_unit_j": energy,
                 "throughput_units_per_s": b.get("throughput_units_per_s"),
+                "ci_wider_than_target": wide,
                 "water_l": ((doc.get("footprint") or {}).get("water_l") or {}).get("total"),
                 "carbon_g": (doc.get("footprint") or {}).get("carbon_g"),
                 "energy_grade": (rating.get("energy") or {}).get("grade"),
@@ -279,23 +401,74 @@ def summary_rows(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
+def gradability(results: dict[str, dict[str, Any]]) -> str | None:
+    """Return one line on what would make ungraded results gradable here (None: all graded)."""
+    reasons: dict[str, list[str]] = {}
+    unavailable: dict[str, str] = {}
+    for wid, doc in results.items():
+        energy = (doc.get("rating") or {}).get("energy") or {}
+        if energy.get("grade"):
+            continue
+        for reason in energy.get("reasons") or ["not rated"]:
+            reasons.setdefault(str(reason), []).append(wid)
+        for u in doc.get("probes_unavailable") or []:
+            if isinstance(u, dict):
+                unavailable.setdefault(str(u.get("probe")), str(u.get("reason")))
+    if not reasons:
+        return None
+    modelled = sorted({w for r, ws in reasons.items() if "modelled" in r for w in ws})
+    if modelled:
+        why = unavailable.get("rapl")
+        return (
+            f"not graded: energy is modelled, not measured ({', '.join(modelled)})"
+            + (f": RAPL: {why}" if why else "")
+            + ". Grades need a hardware counter: run where RAPL energy_uj is readable "
+            "(root, or chmod o+r /sys/class/powercap/intel-rapl:*/energy_uj) or an NVIDIA "
+            "GPU does the work."
+        )
+    first = sorted(reasons.items(), key=lambda kv: -len(kv[1]))
+    return "not graded: " + "; ".join(f"{', '.join(ws)}: {r}" for r, ws in first)
+
+
 def write_summary(run: SuiteRun) -> Path:
     """Write summary.json and summary.html for a suite run; return the JSON path."""
     from greenai.report.bench import summary_html
 
+    rows = summary_rows(run.results, run.target_ci)
     summary = {
         "kind": "greenai.bench-summary",
         "suite": run.suite.id,
         "host": host_id(),
         "complete": not run.interrupted
         and len(run.results) + len(run.skipped) == len(run.suite.workloads),
-        "workloads": summary_rows(run.results),
+        "target_ci": run.target_ci,
+        "workloads": rows,
         "skipped": [{"workload": k, "reason": v} for k, v in run.skipped.items()],
+        "wide_ci": [r["workload"] for r in rows if r["ci_wider_than_target"]],
+        "gradability": gradability(run.results),
     }
     path = run.directory / "summary.json"
     write_atomic(path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
     write_atomic(run.directory / "summary.html", summary_html({host_id(): summary}))
     return path
+
+
+def summary_notes(run: SuiteRun) -> list[str]:
+    """Return the lines printed after a suite: results with a wide CI, what would grade."""
+    notes = []
+    target = f"±{run.target_ci * 100:g} %"
+    for row in summary_rows(run.results, run.target_ci):
+        if row["ci_wider_than_target"]:
+            e = row["energy_per_unit_j"]
+            shown = format_energy_per_unit(Summary.from_dict(e), row["unit"]) if e else "no CI"
+            notes.append(
+                f"flag: {row['workload']}: {shown} is wider than the {target} target "
+                "(more repetitions, or --adaptive)"
+            )
+    hint = gradability(run.results)
+    if hint:
+        notes.append(hint)
+    return notes
 
 
 def load_results(folders: Sequence[str | Path]) -> dict[str, dict[str, Any]]:

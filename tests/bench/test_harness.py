@@ -233,9 +233,16 @@ def test_report_ranks_hosts(tmp_path):
     assert "all hosts' results are comparable" in page
 
 
-def test_shipped_suites_load_and_smoke_fits_two_minutes():
+def test_shipped_suites_load_and_smoke_fits_three_minutes_with_every_task_a_class():
+    from greenai.standard import load_standard
+
     smoke = load_suite("smoke")
-    assert smoke.planned_s() < 100
+    assert smoke.planned_s() < 180
+    default = load_standard(None)
+    for w in smoke.workloads:
+        task = default.task_class(w.task)
+        assert task is not None, w.task  # every smoke workload can be rated
+        assert task.accepts_unit(make(w.kind, w.params).unit), w.id
     assert {w.kind for w in load_suite("standard").workloads} >= {
         "gemm",
         "mlp-train",
