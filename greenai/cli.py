@@ -461,7 +461,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr
     )
-    with meter(task="demo-gemm", unit="GFLOP", output=args.output) as m:
+    with meter(task="matrix-multiply", unit="GFLOP", output=args.output) as m:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
             a @ b

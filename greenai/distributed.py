@@ -291,10 +291,7 @@ def merge(
         },
         greenai_version=first.greenai_version,
     )
-    _, footprint = attach_footprint(merged, site)
-    merged = replace(merged, extra={**merged.extra, **footprint})
-    _, rating = attach_rating(merged, standard)
-    return replace(merged, extra={**merged.extra, "rating": rating})
+    return attach_rating(attach_footprint(merged, site), standard)
 
 
 def _check_same(shards: Sequence[Measurement], field: str) -> None:

@@ -166,7 +166,7 @@ class Footprint:
                 ),
                 factors={k: float(v) for k, v in (data.get("factors") or {}).items()},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise DisclosureError(f"{where}: malformed ({exc!r})") from None
 
 

@@ -1,7 +1,9 @@
 """The Measurement: what a metered run produced, as frozen values, and its JSON form.
 
 This is the first version of the disclosure document; later layers (site, footprint,
-rating) add blocks to the same JSON without changing these fields.
+rating, optimisation) add blocks to the same JSON without changing these fields. A loaded
+document gives those blocks as the same typed values the Meter gives (``m.footprint``,
+``m.rating``...); ``extra`` keeps only blocks this version does not know.
 """
 
 from __future__ import annotations
@@ -13,9 +15,14 @@ import types
 import typing
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from greenai.errors import DisclosureError
+from greenai.errors import DisclosureError, GreenAIError
+
+if TYPE_CHECKING:
+    from greenai.footprint import Footprint
+    from greenai.scoring import Rating
+    from greenai.site import Site
 
 SCHEMA_VERSION = "1.0"
 DOCUMENT_KIND = "greenai.measurement"
@@ -110,7 +117,11 @@ class Measurement:
     error: dict[str, str] | None = None
     command: tuple[str, ...] | None = None
     exit_code: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # blocks added by later layers
+    site: Site | None = None  # where the run's energy became water and carbon
+    footprint: Footprint | None = None  # facility energy, water, carbon
+    rating: Rating | None = None  # indices and grades under a standard
+    optimisation: Any = None  # greenai.optimize.Optimisation: settings tried and chosen
+    extra: dict[str, Any] = field(default_factory=dict)  # blocks of later greenai versions
     schema_version: str = SCHEMA_VERSION
     greenai_version: str = ""
 
@@ -175,6 +186,14 @@ class Measurement:
             "exit_code": self.exit_code,
         }
         doc.update(self.extra)
+        if self.footprint is not None or self.site is not None or self.rating is not None:
+            # the three come together: a footprint not computed has site null, a run that
+            # could not be rated has rating null
+            doc["site"] = self.site.to_dict() if self.site is not None else None
+            doc["footprint"] = self.footprint.to_dict() if self.footprint is not None else None
+            doc["rating"] = self.rating.to_dict() if self.rating is not None else None
+        if self.optimisation is not None:
+            doc["optimisation"] = _block_dict(self.optimisation)
         return doc
 
     @classmethod
@@ -230,6 +249,7 @@ class Measurement:
             error=reader.get("error", dict, optional=True),
             command=_command_from(reader),
             exit_code=reader.get("exit_code", int, optional=True),
+            **{name: _typed_block(doc, name, source) for name in TYPED_BLOCKS},
             extra={k: v for k, v in doc.items() if k not in known},
             schema_version=reader.get("schema_version", str),
             greenai_version=reader.get("greenai_version", str, optional=True) or "",
@@ -244,6 +264,42 @@ class Measurement:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the sealed document atomically (temp file, fsync, rename); return the path."""
         return write_atomic(Path(path), self.to_json())
+
+
+# Blocks of the document read into typed values: name -> (module, class); each class has
+# from_dict(data, where) and to_dict(). Imported only when a document has the block.
+TYPED_BLOCKS = {
+    "site": ("greenai.site", "Site"),
+    "footprint": ("greenai.footprint", "Footprint"),
+    "rating": ("greenai.scoring", "Rating"),
+    "optimisation": ("greenai.optimize", "Optimisation"),
+}
+
+
+def _typed_block(doc: dict[str, Any], name: str, source: str) -> Any:
+    """Return block `name` of doc as its typed value (None when absent or null)."""
+    data = doc.get(name)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise DisclosureError(f"{source}: {name}: expected an object, got {type(data).__name__}")
+    import importlib
+
+    module, cls = TYPED_BLOCKS[name]
+    try:
+        kind = getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        return data  # a block of a later greenai: kept as it was written
+    try:
+        return kind.from_dict(data, where=f"{source}: {name}")
+    except (GreenAIError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        text = str(exc) or type(exc).__name__
+        raise DisclosureError(text if source in text else f"{source}: {name}: {text}") from None
+
+
+def _block_dict(value: Any) -> Any:
+    """Return the JSON form of a typed block (a dict kept as read stays a dict)."""
+    return value if isinstance(value, dict) else value.to_dict()
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -264,22 +320,24 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def load(path: str | os.PathLike[str]) -> Measurement:
-    """Return the Measurement stored in a result JSON file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DisclosureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DisclosureError(f"{p}: not UTF-8 text (byte {exc.start}): not a result file") from exc
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DisclosureError(
-            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    return Measurement.from_dict(doc, source=str(p))
+def load(
+    path: str | os.PathLike[str], *, site: Any = None, standard: Any = None
+) -> Measurement:
+    """Return the Measurement stored in a result JSON file, its blocks typed.
+
+    A file from before footprints and ratings (schema 0.1) is completed as the Meter would
+    have done it: footprint at `site` (None: the default site, whose factors say they are
+    defaults) and rating under `standard` (None: the default standard). The file is not
+    changed.
+    """
+    from greenai.disclosure import read_document
+
+    m = Measurement.from_dict(read_document(path), source=str(path))
+    if m.footprint is None:
+        from greenai.meter import attach_footprint, attach_rating
+
+        m = attach_rating(attach_footprint(m, site), standard)
+    return m
 
 
 def _timeline_from(reader: _Reader, data: Any) -> Timeline:

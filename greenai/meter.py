@@ -717,14 +717,15 @@ class Meter:
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        self._footprint, extra = attach_footprint(m, self.site)
-        m = _replace_extra(m, {**self.extra, **extra})
-        self._rating, rating_block = attach_rating(m, self.standard)
-        return _replace_extra(m, {"rating": rating_block})
+        m = attach_rating(attach_footprint(_replace_extra(m, self.extra), self.site), self.standard)
+        self._footprint, self._rating = m.footprint, m.rating
+        return m
 
 
-def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
-    """Return (Footprint, extra JSON blocks) for a measurement at a site; never raises SiteError."""
+def attach_footprint(m: Measurement, site: Any) -> Measurement:
+    """Return m with its site and footprint at `site`; never raises SiteError (it warns)."""
+    from dataclasses import replace
+
     from greenai.footprint import Footprint, compute
     from greenai.site import Site
 
@@ -732,11 +733,10 @@ def attach_footprint(m: Measurement, site: Any) -> tuple[Any, dict[str, Any]]:
         key = _site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
         resolved = site if isinstance(site, Site) else _resolve_site(site, key)
         fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
-        return fp, {"site": resolved.to_dict(), "footprint": fp.to_dict()}
+        return replace(m, site=resolved, footprint=fp)
     except (SiteError, ValueError) as exc:
         warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
-        fp = Footprint.not_computed(str(exc), m.energy_j)
-        return fp, {"site": None, "footprint": fp.to_dict()}
+        return replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))
 
 
 _SITE_ENV = (
@@ -786,15 +786,18 @@ def _rating_view(m: Measurement) -> dict[str, Any]:
         "sampling": m.sampling,
         "idle": m.idle is not None,
         "repetitions": m.extra.get("repetitions", 1),
-        "footprint": m.extra.get("footprint"),
+        "footprint": m.footprint.to_dict() if m.footprint is not None else None,
     }
 
 
-def attach_rating(m: Measurement, standard: Any = None) -> tuple[Any, dict[str, Any] | None]:
-    """Return (Rating, rating block) of a measurement under a standard (None: the default).
+def attach_rating(m: Measurement, standard: Any = None) -> Measurement:
+    """Return m with its rating under a standard (None: the default).
 
-    A standard that cannot be loaded is reported (warned), never raised: the run is kept.
+    A standard that cannot be loaded is reported (warned), never raised: the run is kept,
+    with rating None.
     """
+    from dataclasses import replace
+
     from greenai.errors import DisclosureError, StandardError
     from greenai.scoring import RatingInput, rate
     from greenai.standard import load_standard
@@ -803,8 +806,8 @@ def attach_rating(m: Measurement, standard: Any = None) -> tuple[Any, dict[str, 
         rating = rate(RatingInput.from_disclosure(_rating_view(m)), load_standard(standard))
     except (StandardError, DisclosureError) as exc:
         warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=3)
-        return None, None
-    return rating, rating.to_dict()
+        return replace(m, rating=None)
+    return replace(m, rating=rating)
 
 
 def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:

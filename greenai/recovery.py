@@ -9,7 +9,7 @@ from typing import Any
 
 from greenai.errors import DisclosureError
 from greenai.measurement import IdleBaseline, Measurement
-from greenai.meter import RunInfo, _replace_extra, assemble, attach_footprint, attach_rating
+from greenai.meter import RunInfo, assemble, attach_footprint, attach_rating
 from greenai.probes.base import Method, ProbeSpec
 from greenai.sampler import ProbeFault, Snapshot
 
@@ -86,10 +86,7 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
     m = assemble(
         specs, start, end, faults, run, status if status in ("ok", "failed") else "interrupted"
     )
-    _, extra = attach_footprint(m, site)
-    m = _replace_extra(m, extra)
-    _, rating = attach_rating(m)
-    return _replace_extra(m, {"rating": rating})
+    return attach_rating(attach_footprint(m, site))
 
 
 def _finite(value: Any) -> float:

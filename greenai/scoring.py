@@ -231,16 +231,41 @@ class IndexRating:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], unit: str) -> IndexRating:
-        """Return the IndexRating that to_dict() wrote."""
+    def from_dict(cls, data: Mapping[str, Any], unit: str, where: str = "rating") -> IndexRating:
+        """Return the IndexRating that to_dict() wrote; DisclosureError naming a bad field."""
+        if not isinstance(data, Mapping):
+            raise DisclosureError(f"{where}: expected an object")
+        grade = _typed(data, "grade", str, where)
+        if grade is not None and grade not in GRADES:
+            raise DisclosureError(f"{where}.grade: {grade!r} is not one of {', '.join(GRADES)}")
+        conformant = data.get("conformant")
+        if not isinstance(conformant, bool):
+            raise DisclosureError(f"{where}.conformant: expected true or false")
+        reasons = data.get("reasons") or ()
+        if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
+            raise DisclosureError(f"{where}.reasons: expected a list of strings")
         return cls(
-            index=data.get("index"),
-            grade=data.get("grade"),
-            conformant=bool(data["conformant"]),
-            reasons=tuple(data.get("reasons") or ()),
-            measured=data.get(f"measured_{unit}"),
-            reference=data.get(f"reference_{unit}"),
+            index=_typed(data, "index", float, where),
+            grade=grade,
+            conformant=conformant,
+            reasons=tuple(reasons),
+            measured=_typed(data, f"measured_{unit}", float, where),
+            reference=_typed(data, f"reference_{unit}", float, where),
         )
+
+
+def _typed(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
+    """Return data[key] (None when absent) if it is of `kind`; DisclosureError otherwise."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise DisclosureError(f"{where}.{key}: expected a number, got {value!r:.40}")
+        return float(value)
+    if not isinstance(value, kind):
+        raise DisclosureError(f"{where}.{key}: expected {kind.__name__}, got {value!r:.40}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -275,20 +300,26 @@ class Rating:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Rating:
-        """Return the Rating that to_dict() wrote; DisclosureError when it is malformed."""
-        try:
-            return cls(
-                standard_id=data["standard"]["id"],
-                standard_version=data["standard"]["version"],
-                standard_status=data["standard"]["status"],
-                task=data.get("task"),
-                functional_unit=data.get("functional_unit"),
-                energy=IndexRating.from_dict(data["energy"], "j"),
-                water=IndexRating.from_dict(data["water"], "l"),
-            )
-        except (KeyError, TypeError) as exc:
-            raise DisclosureError(f"rating block: malformed ({exc!r})") from None
+    def from_dict(cls, data: Mapping[str, Any], where: str = "rating") -> Rating:
+        """Return the Rating that to_dict() wrote; DisclosureError naming a bad field."""
+        if not isinstance(data, Mapping):
+            raise DisclosureError(f"{where}: expected an object")
+        std = data.get("standard")
+        if not isinstance(std, Mapping):
+            raise DisclosureError(f"{where}.standard: expected an object with id and version")
+        ident = {k: _typed(std, k, str, f"{where}.standard") for k in ("id", "version", "status")}
+        missing = [k for k, v in ident.items() if v is None]
+        if missing:
+            raise DisclosureError(f"{where}.standard: missing {', '.join(missing)}")
+        return cls(
+            standard_id=ident["id"],
+            standard_version=ident["version"],
+            standard_status=ident["status"],
+            task=_typed(data, "task", str, where),
+            functional_unit=_typed(data, "functional_unit", str, where),
+            energy=IndexRating.from_dict(data.get("energy"), "j", f"{where}.energy"),
+            water=IndexRating.from_dict(data.get("water"), "l", f"{where}.water"),
+        )
 
 
 def _finite_or_none(value: float | None) -> float | None:

@@ -180,9 +180,14 @@ class Scale:
         return text if text == MISSING else f"{text} {self.label}"
 
 
+def _unit_name(unit: object) -> str:
+    """Return a functional unit's name as shown; 'unit' when there is none (or not text)."""
+    return unit if isinstance(unit, str) and unit else "unit"
+
+
 def energy_per_unit_scale(j_per_unit: float | None, unit: str | None) -> Scale:
     """Return the Scale that shows J per functional unit readably (mJ/query, J/TFLOP)."""
-    unit = unit or "unit"
+    unit = _unit_name(unit)
     flop = FLOP_UNITS.get(unit.lower())
     magnitude = abs(j_per_unit) if _finite(j_per_unit) and j_per_unit else 1.0
     if flop is not None:
@@ -196,7 +201,7 @@ def energy_per_unit_scale(j_per_unit: float | None, unit: str | None) -> Scale:
 
 def rate_scale(units_per_s: float | None, unit: str | None) -> Scale:
     """Return the Scale that shows a throughput readably (GFLOP/s, 1,250 query/s)."""
-    unit = unit or "unit"
+    unit = _unit_name(unit)
     flop = FLOP_UNITS.get(unit.lower())
     magnitude = abs(units_per_s) if _finite(units_per_s) and units_per_s else 1.0
     if flop is not None:

@@ -203,7 +203,7 @@ def test_the_readme_api_with_a_site(clock: FakeClock):
     fp = m.footprint
     assert fp.water_l.total == pytest.approx(fp.water_l.onsite + fp.water_l.offsite)
     assert fp.facility_energy_j == pytest.approx(m.result.energy_j * 1.1)
-    assert m.result.extra["site"]["grid"] == "FR"
+    assert m.result.site is not None and m.result.site.grid == "FR"
     assert m.rating.energy.index is not None or m.rating.energy.reasons
     with pytest.raises(AttributeError):
         greenai.no_such_thing  # noqa: B018

@@ -336,8 +336,8 @@ def _run_workload(
 
     final = replace(result, extra={**result.extra, "benchmark": block})
     final.save(directory / f"{spec.id}.json")
-    rating = final.extra.get("rating")
     doc = json.loads(final.to_json())
+    rating = doc.get("rating")
     energy = Summary.from_dict(block["energy_per_unit_j"])
     throughput = block["throughput_units_per_s"]["mean"]
     grade = (rating or {}).get("energy", {})

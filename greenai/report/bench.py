@@ -7,6 +7,8 @@ import io
 import math
 from typing import Any
 
+from greenai import units
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}
@@ -19,8 +21,9 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _num(value: Any, fmt: str = ".4g") -> str:
-    return format(value, fmt) if isinstance(value, int | float) and math.isfinite(value) else "-"
+def _finite(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
 
 
 def _stat(row: dict[str, Any], key: str, missing: float = 0.0) -> float:
@@ -59,13 +62,20 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     import matplotlib.pyplot as plt
 
     names = [_plain_text(h) for h, _ in rows]
-    means = [_stat(r, "mean") for _, r in rows]
-    err = [max(_stat(r, "ci95_high") - m, 0.0) for (_, r), m in zip(rows, means, strict=True)]
-    unit = str(rows[0][1].get("unit") or "unit")
+    scale = _scale(rows)
+    means = [_stat(r, "mean") * scale.factor for _, r in rows]
+    low = [
+        max(m - _stat(r, "ci95_low", m / scale.factor) * scale.factor, 0.0)
+        for (_, r), m in zip(rows, means, strict=True)
+    ]
+    high = [
+        max(_stat(r, "ci95_high", m / scale.factor) * scale.factor - m, 0.0)
+        for (_, r), m in zip(rows, means, strict=True)
+    ]
     fig, ax = plt.subplots(figsize=(6, 0.6 + 0.45 * len(rows)))
-    ax.barh(names, means, xerr=err, color="#4c9a5f", capsize=4)
+    ax.barh(names, means, xerr=[low, high], color="#4c9a5f", capsize=4)
     ax.invert_yaxis()
-    ax.set_xlabel(_plain_text(f"J per {unit} (mean, 95 % CI)"))
+    ax.set_xlabel(_plain_text(f"{scale.label} (mean, 95 % CI)"))
     ax.set_title(_plain_text(workload))
     fig.tight_layout()
     buf = io.StringIO()
@@ -77,6 +87,13 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     if start != -1 and end != -1:  # RDF metadata: creator and date, not part of the figure
         svg = svg[:start] + svg[end + len("</metadata>") :]
     return svg
+
+
+def _scale(rows: list[tuple[str, dict[str, Any]]]) -> units.Scale:
+    """Return the one scale a workload's rows are shown in (chosen from the best mean)."""
+    means = [_stat(r, "mean", math.nan) for _, r in rows]
+    finite = [m for m in means if math.isfinite(m)]
+    return units.energy_per_unit_scale(finite[0] if finite else None, rows[0][1].get("unit"))
 
 
 def comparability(summaries: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -127,20 +144,31 @@ def summary_html(
         "runs.</p>"
     )
     for workload, rows in ranking(summaries).items():
+        scale = _scale(rows)
         parts.append(
             f"<h2>{_e(workload)}</h2><table><tr><th>rank</th><th class='l'>host</th>"
-            "<th>J/unit (mean)</th><th>95 % CI</th><th>units/s</th><th>provenance</th>"
-            "<th>energy grade</th><th>water grade</th><th class='l'>verdict</th></tr>"
+            f"<th>{_e(scale.label)} (mean)</th><th>95 % CI</th><th>throughput</th>"
+            "<th>provenance</th><th>energy grade</th><th>water grade</th>"
+            "<th class='l'>verdict</th></tr>"
         )
         for k, (host, r) in enumerate(rows, start=1):
             t = r.get("throughput_units_per_s")
-            throughput = t.get("mean") if isinstance(t, dict) else None
+            throughput = _finite(t.get("mean")) if isinstance(t, dict) else None
+            mean = _finite(_stat(r, "mean", math.nan))
+            low = _finite(_stat(r, "ci95_low", math.nan))
+            high = _finite(_stat(r, "ci95_high", math.nan))
+            ci = units.MISSING
+            if mean and low is not None and high is not None:
+                rel = max(high - mean, mean - low) / abs(mean)
+                sep = "-" if low >= 0 else " to "
+                ci = f"{scale.number(low)}{sep}{scale.number(high)} (±{rel * 100:.2g} %)"
+                if r.get("ci_wider_than_target"):
+                    ci += " <b title='wider than the target'>wide</b>"
             parts.append(
                 f"<tr><td>{k}</td><td class='l'>{_e(host)}</td>"
-                f"<td>{_num(_stat(r, 'mean', math.nan))}</td>"
-                f"<td>{_num(_stat(r, 'ci95_low', math.nan))} - "
-                f"{_num(_stat(r, 'ci95_high', math.nan))}</td>"
-                f"<td>{_num(throughput)}</td><td>{_e(r.get('provenance'))}</td>"
+                f"<td>{_e(scale.number(mean))}</td><td>{ci}</td>"
+                f"<td>{_e(units.rate_scale(throughput, r.get('unit'))(throughput))}</td>"
+                f"<td>{_e(r.get('provenance'))}</td>"
                 f"<td>{_e(r.get('energy_grade') or '-')}</td>"
                 f"<td>{_e(r.get('water_grade') or '-')}</td>"
                 f"<td class='l'>{_e(r.get('verdict') or '')}</td></tr>"
@@ -162,6 +190,9 @@ def summary_html(
                 parts.append("<p class='note'>all hosts' results are comparable</p>")
         parts.append(_chart(workload, rows))
     for host, summary in summaries.items():
+        hint = summary.get("gradability")
+        if isinstance(hint, str) and hint:
+            parts.append(f"<p class='note'>{_e(host)}: {_e(hint)}</p>")
         skipped = summary.get("skipped")
         for s in skipped if isinstance(skipped, list) else []:
             if isinstance(s, dict):

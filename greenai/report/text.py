@@ -10,9 +10,10 @@ from greenai.probes.base import Discovery
 def _fmt_j(energy_j: float | None) -> str:
     if energy_j is None:
         return "not measured"
-    if abs(energy_j) >= units.J_PER_KWH / 10:
-        return f"{units.j_to_kwh(energy_j):.4f} kWh"
-    return f"{energy_j:.4g} J"
+    text = units.si(energy_j, "J", 4)
+    if abs(energy_j) >= units.J_PER_KWH / 10:  # 0.1 kWh and above: kWh as well, as bills say
+        text += f" ({units.significant(units.j_to_kwh(energy_j), 4)} kWh)"
+    return text
 
 
 def summary(m: Measurement) -> str:
@@ -22,13 +23,16 @@ def summary(m: Measurement) -> str:
         + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
         f"task        {m.task or '-'}",
         f"duration    {m.duration_s:.3f} s",
-        f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power {m.power_w:.3g} W",
+        f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power "
+        f"{units.si(m.power_w, 'W')}",
     ]
     if m.units_done:
         per = m.energy_per_unit_j
+        done = m.units_done
+        count = f"{done:,.0f}" if float(done).is_integer() else units.significant(done, 4)
         lines.append(
-            f"units       {m.units_done:g} {m.unit or 'units'}  ->  "
-            f"{per:.4g} J per {m.unit or 'unit'}"
+            f"units       {count} {m.unit or 'units'}  ->  "
+            f"{units.energy_per_unit_scale(per, m.unit)(per)}"
         )
     for name, d in m.domains.items():
         note = "" if d.complete else "  (incomplete: a probe failed)"
@@ -39,27 +43,34 @@ def summary(m: Measurement) -> str:
         lines.append(f"    {d.id:<22} {_fmt_j(d.energy_j):>14}  {d.method}{flag}{status}")
     for p in m.phases:
         lines.append(f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {p.duration_s:.3f} s")
-    fp = m.extra.get("footprint")
-    if isinstance(fp, dict):
-        if fp.get("computed"):
-            w = fp["water_l"]
-            lines.append(
-                f"site        {fp.get('site')} (grid {fp.get('grid')}): facility energy "
-                f"{_fmt_j(fp['facility_energy_j'])}  [assumed PUE {fp['factors']['pue']:g}]"
-            )
-            lines.append(
-                f"water       {w['total']:.4g} L  (on site {w['onsite']:.4g} L, off site "
-                f"{w['offsite']:.4g} L)  [assumed factors]"
-            )
-            lines.append(
-                f"carbon      {fp['carbon_g']:.4g} gCO2e  "
-                f"[assumed {fp['factors']['carbon_intensity_g_per_kwh']:g} g/kWh]"
-            )
-        else:
-            lines.append(f"footprint   not computed: {fp.get('reason')}")
+    fp = m.footprint
+    if fp is not None and fp.computed and fp.water_l is not None:
+        lines.append(
+            f"site        {fp.site} (grid {fp.grid}): facility energy "
+            f"{_fmt_j(fp.facility_energy_j)}  [assumed PUE {fp.factors['pue']:g}]"
+        )
+        w = fp.water_l
+        lines.append(
+            f"water       {units.si(w.total, 'L')}  (on site {units.si(w.onsite, 'L')}, "
+            f"off site {units.si(w.offsite, 'L')})  [assumed factors]"
+        )
+        lines.append(
+            f"carbon      {units.si(fp.carbon_g, 'g')} CO2e  "
+            f"[assumed {fp.factors['carbon_intensity_g_per_kwh']:g} g/kWh]"
+        )
+    elif fp is not None:
+        lines.append(f"footprint   not computed: {fp.reason}")
+    if m.rating is not None:
+        r, e = m.rating, m.rating.energy
+        index = "-" if e.index is None else f"{e.index:.3g}"
+        grade = f"grade {e.grade}" if e.grade else e.verdict
+        lines.append(
+            f"rating      {r.standard_id} {r.task or '(no task class)'}: energy index "
+            f"{index}, {grade}"
+        )
     if m.idle is not None:
         lines.append(
-            f"idle        {m.idle.power_w:.3g} W over {m.idle.duration_s:.2f} s; "
+            f"idle        {units.si(m.idle.power_w, 'W')} over {m.idle.duration_s:.2f} s; "
             f"net energy {_fmt_j(m.idle.net_energy_j)}"
         )
     for g in m.gaps:

@@ -1,0 +1,96 @@
+"""A loaded result has one face: the same typed blocks as the Meter's, new and old files alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import greenai
+from greenai.footprint import Footprint
+from greenai.meter import Meter
+from greenai.sampler import Sampler
+from greenai.scoring import Rating
+from greenai.site import Site
+from tests.fakes.clock import FakeClock
+from tests.fakes.probes import ClockProbe, constant
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "smoke" / "vm"
+
+
+def _run() -> Meter:
+    clock = FakeClock()
+    s = Sampler([ClockProbe("rapl:package-0", clock, constant(40.0))], clock=clock)
+    s.sample()
+    with Meter("embeddings", "query", sampler=s, handle_signals=False, site="hyperscale") as m:
+        for _ in range(20):
+            clock.advance(0.5)
+            s.sample()
+        m.count(1000)
+    return m
+
+
+def test_loaded_blocks_are_the_typed_values_the_meter_gave(tmp_path: Path):
+    m = _run()
+    path = m.result.save(tmp_path / "r.json")
+    loaded = greenai.load(path)
+    assert isinstance(loaded.footprint, Footprint) and loaded.footprint == m.footprint
+    assert isinstance(loaded.rating, Rating) and loaded.rating == m.rating
+    assert isinstance(loaded.site, Site) and loaded.site.name == "hyperscale"
+    assert not {"site", "footprint", "rating"} & set(loaded.extra)
+    assert loaded.footprint.water_l.total == pytest.approx(m.footprint.water_l.total)
+    assert loaded.rating.energy.index == pytest.approx(m.rating.energy.index)
+    # the typed form writes back the same document (so the content hash still matches)
+    saved = json.loads(path.read_text())
+    saved.pop("integrity")
+    assert loaded.to_dict() == saved
+
+
+def test_an_unknown_future_block_stays_in_extra(tmp_path: Path):
+    doc = _run().result.to_dict()
+    doc["carbon_offsets"] = {"kind": "from a later greenai"}
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    loaded = greenai.load(path)
+    assert loaded.extra == {"carbon_offsets": {"kind": "from a later greenai"}}
+    assert loaded.to_dict()["carbon_offsets"] == doc["carbon_offsets"]
+
+
+def test_reference_result_and_an_old_0_1_file_both_give_water_and_grade(tmp_path: Path):
+    new = greenai.load(REFERENCE / "embed-infer.json")
+    assert new.footprint.water_l.total > 0
+    assert new.rating.energy.grade is None  # modelled CPU energy is never graded
+    assert "cpu energy modelled" in new.rating.energy.reasons
+    doc = json.loads((REFERENCE / "embed-infer.json").read_text())
+    old = {k: v for k, v in doc.items() if k not in ("site", "footprint", "rating", "integrity")}
+    old["schema_version"] = "0.1"  # the first format: no site, footprint or rating blocks
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    loaded = greenai.load(path)
+    # completed as the Meter would have: the default site, the default standard
+    assert loaded.footprint.water_l.total > 0
+    assert loaded.site.name == Site.default().name
+    assert loaded.rating.standard_id == "greenai-2026.1"
+    assert loaded.rating.energy.grade is None and loaded.rating.energy.index > 0
+    assert json.loads(path.read_text()) == old  # the file itself is not changed
+    with_site = greenai.load(path, site="hyperscale")
+    assert with_site.footprint.water_l.total < loaded.footprint.water_l.total
+
+
+@pytest.mark.parametrize(
+    ("block", "value", "message"),
+    [
+        ("rating", {"standard": {"id": "x"}}, "rating.standard: missing version, status"),
+        ("rating", "A", "rating: expected an object"),
+        ("footprint", {"water_l": 3}, "footprint"),
+    ],
+)
+def test_a_malformed_block_names_the_file_and_field(tmp_path: Path, block, value, message):
+    doc = _run().result.to_dict()
+    doc[block] = value
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(greenai.DisclosureError, match=message) as err:
+        greenai.load(path)
+    assert str(path) in str(err.value)
