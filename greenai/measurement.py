@@ -320,9 +320,7 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def load(
-    path: str | os.PathLike[str], *, site: Any = None, standard: Any = None
-) -> Measurement:
+def load(path: str | os.PathLike[str], *, site: Any = None, standard: Any = None) -> Measurement:
     """Return the Measurement stored in a result JSON file, its blocks typed.
 
     A file from before footprints and ratings (schema 0.1) is completed as the Meter would
