@@ -7,8 +7,10 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from greenai._version import __version__
 from greenai.errors import GreenAIError
@@ -85,8 +87,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         child.send_signal(signum)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    period = args.progress
+    if period is None:
+        period = 10.0 if sys.stderr.isatty() else 60.0
     try:
-        code = child.wait()
+        code = _wait_with_progress(child, m, 0.0 if args.quiet else period)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -100,6 +105,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(summary(result), file=sys.stderr)
         print(f"result      {args.output}", file=sys.stderr)
     return exit_code
+
+
+def _wait_with_progress(child: subprocess.Popen, m: Any, period_s: float) -> int:
+    """Return the child's exit code; every period_s print a progress line (0: none).
+
+    Whole lines, not a redrawn bar: the command writes to the same terminal, and a bar
+    redrawn under its output would tear it.
+    """
+    from greenai import units
+
+    started = time.monotonic()
+    while True:
+        try:
+            return child.wait(timeout=period_s if period_s > 0 else None)
+        except subprocess.TimeoutExpired:
+            elapsed = time.monotonic() - started
+            energy_j = m.energy_j
+            print(
+                f"greenai: {elapsed:,.0f} s, {units.si(energy_j, 'J')} so far, mean "
+                f"{units.si(energy_j / elapsed if elapsed else 0.0, 'W')} "
+                f"[{m.provenance}]",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _cmd_recover(args: argparse.Namespace) -> int:
@@ -540,7 +569,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="measure idle power for S seconds first",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="print no summary")
+    p.add_argument("-q", "--quiet", action="store_true", help="print no summary or progress")
+    p.add_argument(
+        "--progress",
+        type=float,
+        default=None,
+        metavar="S",
+        help="a progress line every S seconds (default 10 on a terminal, 60 otherwise; 0: none)",
+    )
     p.add_argument(
         "--journal-period",
         type=float,

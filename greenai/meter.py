@@ -658,6 +658,12 @@ class Meter:
         domains = domain_energy(self._specs, self._start, self._sampler.snapshot())
         return math.fsum(d.energy_j for d in domains.values())
 
+    @property
+    def provenance(self) -> str:
+        """Return how the energy read so far is obtained: 'measured', 'modelled' or 'mixed'."""
+        kinds = {s.provenance for s in self._specs if s.counts_in_total}
+        return kinds.pop() if len(kinds) == 1 else ("mixed" if kinds else "none")
+
     @contextlib.contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """Attribute the energy of the block to phase ``name`` (re-entering accumulates)."""

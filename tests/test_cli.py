@@ -265,3 +265,17 @@ def test_grid_fr_and_cn_differ_by_the_ratio_of_the_shipped_factors(tmp_path: Pat
     )
     assert carbon_ratio == pytest.approx(shipped_carbon, rel=1e-12)
     assert water_ratio == pytest.approx(ewif, rel=1e-12)
+
+
+def test_run_prints_progress_lines_while_the_command_runs(tmp_path: Path):
+    out = tmp_path / "r.json"
+    sleep = [sys.executable, "-c", "import time; time.sleep(1.2)"]
+    res = greenai("run", "--progress", "0.3", "-o", str(out), "--", *sleep)
+    assert res.returncode == 0, res.stderr
+    lines = [x for x in res.stderr.splitlines() if x.startswith("greenai: ")]
+    assert len(lines) >= 2, res.stderr
+    assert re.fullmatch(
+        r"greenai: [0-9,]+ s, [0-9.]+ [mk]?J so far, mean .+ W \[modelled\]", lines[0]
+    )
+    quiet = greenai("run", "-q", "--progress", "0.3", "-o", str(out), "--", *sleep)
+    assert "so far" not in quiet.stderr
