@@ -251,11 +251,12 @@ def _run_workload(
             f"repetitions or {adaptive.time_cap_s:g} s)"
         )
     progress.log(f"{label}: warm-up {spec.warmup_s:g} s, then {plan}")
+    progress.advance(0.0, f"{label} warm-up")
     deadline = time.monotonic() + spec.warmup_s
     while time.monotonic() < deadline:
         workload.step()
     workload.sync()
-    progress.advance(spec.warmup_s, f"{label} warm-up")
+    progress.advance(spec.warmup_s, f"{label} rep 1")
     m = Meter(spec.task, unit, idle=idle, **meter_kwargs)
     per_rep: list[dict[str, float]] = []
     live: list[float] = []  # J/unit of each repetition, read live, for the adaptive stop
