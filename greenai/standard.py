@@ -1065,136 +1065,133 @@ def _fmt_number(value: float) -> str:
     return repr(float(value))
 
 
-def _toml_str(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY_RE.fullmatch(key) else _toml_str(key)
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return _fmt_number(value)
-    if isinstance(value, str):
-        return _toml_str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {value!r} as TOML")
-
-
 class _Writer:
-    def __init__(self, std: Standard):
-        self.std = std
-        self.lines: list[str] = []
+    """Writes a Standard as TOML with tomlkit.
 
-    def table(
-        self, name: Sequence[str], items: Iterable[tuple[str, Any]], raw: Sequence[str] = ()
-    ) -> None:
-        self.lines.append("")
-        self.lines.append("[" + ".".join(_toml_key(p) for p in name) + "]")
+    tomlkit, not tomli-w: the file is for drafters to read and edit, and tomlkit keeps what
+    a hand-edited file has (comments, one-line arrays such as bands, TOML date literals)
+    where tomli-w writes every array over several lines and cannot write comments.
+    """
+
+    def __init__(self, std: Standard):
+        import tomlkit
+
+        self.tk = tomlkit
+        self.std = std
+        self.doc = tomlkit.document()
+
+    def _table(self, items: Iterable[tuple[str, Any]]) -> Any:
+        table = self.tk.table()
         for key, value in items:
             if value is None:
                 continue
             if key == "date":
-                self.lines.append(f"date = {value}")  # a TOML date literal, not a string
-            else:
-                self.lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-        self.lines.extend(raw)
+                value = _date(value)
+            table.add(key, list(value) if isinstance(value, tuple) else value)
+        return table
 
-    def bands(self, name: Sequence[str], bands: Bands) -> None:
-        meta = [
-            ("method", None if bands.method == "manual" else bands.method),
-            ("population", bands.population),
-            ("date", bands.date),
-        ]
-        rows = [
-            f"{b.grade} = [{_fmt_number(b.lower)}, {_fmt_number(b.upper)}]" for b in bands.bands
-        ]
-        self.table(name, meta, rows)
+    def _bands(self, bands: Bands) -> Any:
+        table = self._table(
+            [
+                ("method", None if bands.method == "manual" else bands.method),
+                ("population", bands.population),
+                ("date", bands.date),
+            ]
+        )
+        for b in bands.bands:
+            table.add(b.grade, [_whole(b.lower), _whole(b.upper)])
+        return table
 
     def text(self) -> str:
-        std = self.std
-        self.lines = [
-            f"# {std.title}",
-            "# Written by greenai (Standard.to_toml). File format: standards/README.md",
-        ]
-        self.table(
-            ("standard",),
-            [
-                ("id", std.id),
-                ("version", std.version),
-                ("status", std.status),
-                ("date", std.date),
-                ("title", std.title),
-                ("description", std.description or None),
-            ],
+        std, doc = self.std, self.doc
+        doc.add(self.tk.comment(std.title))
+        doc.add(
+            self.tk.comment(
+                "Written by greenai (Standard.to_toml). File format: standards/README.md"
+            )
+        )
+        doc.add(
+            "standard",
+            self._table(
+                [
+                    ("id", std.id),
+                    ("version", std.version),
+                    ("status", std.status),
+                    ("date", std.date),
+                    ("title", std.title),
+                    ("description", std.description or None),
+                ]
+            ),
         )
         if std.reference_site is not None:
             site = std.reference_site
-            self.table(
-                ("reference_site",),
-                [
-                    ("description", site.description or None),
-                    ("pue", site.pue),
-                    ("pue_source", site.pue_source),
-                    ("wue_l_per_kwh", site.wue_l_per_kwh),
-                    ("wue_source", site.wue_source),
-                    ("ewif_l_per_kwh", site.ewif_l_per_kwh),
-                    ("ewif_source", site.ewif_source),
-                ],
+            doc.add(
+                "reference_site",
+                self._table(
+                    [
+                        ("description", site.description or None),
+                        ("pue", site.pue),
+                        ("pue_source", site.pue_source),
+                        ("wue_l_per_kwh", site.wue_l_per_kwh),
+                        ("wue_source", site.wue_source),
+                        ("ewif_l_per_kwh", site.ewif_l_per_kwh),
+                        ("ewif_source", site.ewif_source),
+                    ]
+                ),
             )
-        self.table(("requirements",), _requirement_items(std.requirements))
-        self.bands(("bands",), std.bands)
+        doc.add("requirements", self._table(_requirement_items(std.requirements)))
+        doc.add("bands", self._bands(std.bands))
         if std.water_bands is not None:
-            self.bands(("water_bands",), std.water_bands)
+            doc.add("water_bands", self._bands(std.water_bands))
         if std.calibration is not None:
             cal = std.calibration
-            self.table(
-                ("calibration",),
-                [
-                    ("method", cal.method),
-                    ("date", cal.date),
-                    ("population", cal.population),
-                    ("min_population", cal.min_population),
-                    ("n_bands", cal.n_bands),
-                    ("calibrated", list(cal.calibrated)),
-                    ("refused", list(cal.refused)),
-                    ("source", cal.source or None),
-                ],
+            doc.add(
+                "calibration",
+                self._table(
+                    [
+                        ("method", cal.method),
+                        ("date", cal.date),
+                        ("population", cal.population),
+                        ("min_population", cal.min_population),
+                        ("n_bands", cal.n_bands),
+                        ("calibrated", list(cal.calibrated)),
+                        ("refused", list(cal.refused)),
+                        ("source", cal.source or None),
+                    ]
+                ),
             )
+        tasks = self.tk.table(is_super_table=True)
         for task in std.tasks.values():
-            self.task(task)
-        return "\n".join(self.lines) + "\n"
+            tasks.add(task.id, self.task(task))
+        doc.add("tasks", tasks)
+        return self.tk.dumps(doc)
 
-    def task(self, task: TaskClass) -> None:
+    def task(self, task: TaskClass) -> Any:
         std = self.std
-        name = ("tasks", task.id)
-        self.table(
-            name,
+        table = self._table(
             [
                 ("name", task.name),
                 ("description", task.description or None),
                 ("unit", task.unit),
                 ("unit_aliases", list(task.unit_aliases) or None),
-                ("per", task.per),
+                ("per", _whole(task.per)),
                 ("aliases", list(task.aliases) or None),
-            ],
+            ]
         )
         for kind in ("energy", "water"):
             ref: Reference = getattr(task, kind)
             if ref.derived:
                 continue
-            self.table(
-                (*name, kind),
-                [
-                    ("value", ref.value),
-                    ("unit", ref.unit),
-                    ("source", ref.source),
-                    ("note", ref.note or None),
-                ],
+            table.add(
+                kind,
+                self._table(
+                    [
+                        ("value", _whole(ref.value)),
+                        ("unit", ref.unit),
+                        ("source", ref.source),
+                        ("note", ref.note or None),
+                    ]
+                ),
             )
         inherited = _requirement_items(std.requirements)
         own = [
@@ -1203,11 +1200,27 @@ class _Writer:
             if item != base
         ]
         if own:
-            self.table((*name, "requirements"), own)
+            table.add("requirements", self._table(own))
         if task.bands != std.bands:
-            self.bands((*name, "bands"), task.bands)
+            table.add("bands", self._bands(task.bands))
         if task.water_bands != (std.water_bands or task.bands):
-            self.bands((*name, "water_bands"), task.water_bands)
+            table.add("water_bands", self._bands(task.water_bands))
+        return table
+
+
+def _whole(value: float) -> float | int:
+    """Return an integral float as an int (1000, not 1000.0), as a person writes it."""
+    return int(value) if float(value).is_integer() and abs(value) < 1e15 else value
+
+
+def _date(value: Any) -> Any:
+    """Return an ISO date string as a date, so it is written as a TOML date literal."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
 
 
 def _requirement_items(req: Requirements) -> list[tuple[str, Any]]:
