@@ -479,7 +479,10 @@ def _cmd_exporter(args: argparse.Namespace) -> int:
 
     from greenai.export.prometheus import Exporter
 
-    exporter = Exporter(args.port, args.addr, interval_s=args.interval)
+    from greenai.site import Site
+
+    site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    exporter = Exporter(args.port, args.addr, interval_s=args.interval, site=site)
     print(f"greenai exporter: serving {exporter.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -678,6 +681,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0: all)"
     )
     p.add_argument("--interval", type=float, default=1.0, help="sampling interval in s (default 1)")
+    _add_site_flags(p)  # water and carbon counters use the site's factors
     p.set_defaults(func=_cmd_exporter)
     return parser
 
