@@ -209,6 +209,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         write_atomic(Path(args.output), page)
         print(f"{args.output}: {len(summaries)} host result(s) compared")
         return 0
+    if args.slurm:
+        return _cmd_bench_slurm(args)
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
@@ -227,6 +229,42 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
+
+
+def _cmd_bench_slurm(args: argparse.Namespace) -> int:
+    from greenai.bench import slurm
+    from greenai.bench.suite import load_suite
+
+    suite = load_suite(args.suite)  # a bad suite fails here, not on every node
+    passed = [
+        (flag, value)
+        for flag, value in (
+            ("--standard", args.standard),
+            ("--cooldown", args.cooldown or None),
+            ("--repetitions", args.repetitions),
+            ("--min-duration", args.min_duration),
+            ("--site", args.site),
+            ("--grid", args.grid),
+            ("--pue", args.pue),
+            ("--wue", args.wue),
+        )
+        if value is not None
+    ]
+    bench_args = [str(x) for pair in passed for x in pair] + (["--force"] if args.force else [])
+    script = slurm.sbatch_script(
+        args.suite,
+        args.output,
+        suite_id=suite.id,
+        nodes=args.nodes,
+        partition=args.partition,
+        bench_args=bench_args,
+    )
+    job = slurm.submit(script, args.output, suite.id, wait=args.wait)
+    state = "finished" if args.wait else "submitted"
+    print(f"Slurm job {job.job_id} {state}: {args.nodes} node(s), script {job.script}")
+    where = Path(args.output) / suite.id
+    print(f"results in {where}/<node>/; then: greenai bench report {args.output}")
+    return 0
 
 
 def _cmd_rate(args: argparse.Namespace) -> int:
@@ -478,7 +516,6 @@ def _cmd_exporter(args: argparse.Namespace) -> int:
     import threading
 
     from greenai.export.prometheus import Exporter
-
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
@@ -619,6 +656,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override the minimum measured window",
     )
     _add_site_flags(bp)
+    bp.add_argument(
+        "--slurm", action="store_true", help="submit an sbatch job running the suite on each node"
+    )
+    bp.add_argument("--nodes", type=int, default=1, help="with --slurm: nodes (default 1)")
+    bp.add_argument("--partition", default=None, help="with --slurm: Slurm partition")
+    bp.add_argument("--wait", action="store_true", help="with --slurm: return when the job ends")
     bp.set_defaults(func=_cmd_bench)
     bp = bench.add_parser("report", help="compare suite results of several hosts")
     bp.add_argument("folders", nargs="+")

@@ -28,7 +28,6 @@ from greenai.measurement import IdleBaseline, write_atomic
 from greenai.meter import Meter
 from greenai.probes.base import Probe
 
-
 # A scheduler's node name wins over the hostname: two Slurm nodes on one host (or a node
 # whose hostname differs from its Slurm name) keep their own results folder.
 NODE_NAME_VARIABLES = ("GREENAI_NODE", "SLURMD_NODENAME")
