@@ -25,7 +25,7 @@ import pytest
 
 pytest.importorskip("prometheus_client", reason="prometheus_client is not installed")
 
-from tests.export.test_prometheus import scrape  # noqa: E402
+from tests.export.test_prometheus import dashboard_queries, scrape  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 STUB = REPO / "tests" / "fakes" / "nvml_stub"
@@ -174,3 +174,9 @@ def test_promql_rate_of_energy_matches_the_exporters_power(prometheus: str, expo
         f"carbon {carbon[host] * 3600:.4g} g/h, {scrapes} scrapes"
     )
     print("\n" + "\n".join(lines))
+    # every query of the shipped Grafana dashboard runs and answers
+    for expr in dashboard_queries():
+        if expr.startswith("label_values("):  # a Grafana function, not PromQL
+            expr = expr.removeprefix("label_values(").split(",")[0]
+        promql = expr.replace("$host", ".*").replace("$__rate_interval", "1m")
+        assert query(prometheus, promql.replace("$__range", "1m")), expr
