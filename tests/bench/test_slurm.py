@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,14 +133,15 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 
 @pytest.fixture
-def slurm_cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
+def slurm_cluster() -> Iterator[dict[str, str]]:
     """Yield the environment of a running 2-node Slurm (slurmctld + 2 slurmd) on this host."""
     missing = [b for b in DAEMONS if shutil.which(b) is None]
     if missing:
         pytest.skip(f"Slurm binaries not on PATH: {', '.join(missing)} (apt-get install slurm-wlm)")
     import pwd
 
-    d = tmp_path / "slurm"
+    # short: slurmd puts step sockets in its spool dir, and a socket path has 107 bytes at most
+    d = Path(tempfile.mkdtemp(prefix="greenai-slurm-"))
     (d / "state").mkdir(parents=True)
     for n in NODES:
         (d / "spool" / n).mkdir(parents=True)
@@ -182,6 +184,7 @@ def slurm_cluster(tmp_path: Path) -> Iterator[dict[str, str]]:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=5)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_two_node_suite_through_sbatch_and_the_merged_report_ranks_both(
@@ -219,5 +222,10 @@ def test_two_node_suite_through_sbatch_and_the_merged_report_ranks_both(
         assert sorted(host for host, _ in rows) == ["n1 (slurm-smoke)", "n2 (slurm-smoke)"]
         means = [row["energy_per_unit_j"]["mean"] for _, row in rows]
         assert means == sorted(means) and all(m > 0 for m in means)
+        ranks = ", ".join(
+            f"{h} {r['energy_per_unit_j']['mean']:.4g} J/{r['unit']}" for h, r in rows
+        )
+        print(f"\n{rows[0][1]['workload']}: {ranks}")
+    print(submitted.stdout + report.stdout)
     page = (tmp_path / "summary.html").read_text()
     assert "n1 (slurm-smoke)" in page and "n2 (slurm-smoke)" in page
