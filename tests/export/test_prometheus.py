@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -67,23 +68,11 @@ class _ConstantPower:
         pass
 
 
-def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
-    import socket
-
+def fake_gpu_env(tmp_path: Path, watts: Sequence[float]) -> dict[str, str]:
+    """Return the environment of a greenai subprocess seeing fake GPUs of constant power."""
     nvml = tmp_path / "nvml.json"
-    nvml.write_text(
-        json.dumps(
-            {
-                "gpus": [
-                    {"uuid": "GPU-a000-0000", "power_w": 120.0},
-                    {"uuid": "GPU-b000-0000", "power_w": 310.0},
-                ]
-            }
-        )
-    )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    gpus = [{"uuid": f"GPU-{i:x}000-0000", "power_w": w} for i, w in enumerate(watts, start=10)]
+    nvml.write_text(json.dumps({"gpus": gpus}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENAI_", "CUDA_"))}
     env.update(
         PYTHONPATH=os.pathsep.join([str(STUB), str(REPO)]),
@@ -91,6 +80,16 @@ def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
         GREENAI_NVML="on",
         GREENAI_POWERCAP_ROOT=str(tmp_path / "none"),
     )
+    return env
+
+
+def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = fake_gpu_env(tmp_path, [120.0, 310.0])
     proc = subprocess.Popen(
         [sys.executable, "-m", "greenai", "exporter", "--port", str(port), "--interval", "0.1"],
         env=env,

@@ -9,7 +9,6 @@ spans the minute: the test lets Prometheus scrape for a little over 60 s.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -25,10 +24,9 @@ import pytest
 
 pytest.importorskip("prometheus_client", reason="prometheus_client is not installed")
 
-from tests.export.test_prometheus import dashboard_queries, scrape  # noqa: E402
+from tests.export.test_prometheus import dashboard_queries, fake_gpu_env, scrape  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-STUB = REPO / "tests" / "fakes" / "nvml_stub"
 GPUS_W = {"nvml:0": 120.0, "nvml:1": 310.0}
 SCRAPE_INTERVAL_S = 1
 RATE_WINDOW_S = 60  # the [1m] of the query
@@ -67,17 +65,8 @@ def _stop(proc: subprocess.Popen) -> int:
 @pytest.fixture
 def exporter(tmp_path: Path) -> Iterator[str]:
     """Yield the host:port of a `greenai exporter` over two fake GPUs of constant power."""
-    nvml = tmp_path / "nvml.json"
-    gpus = [{"uuid": f"GPU-{i}000-0000", "power_w": w} for i, w in enumerate(GPUS_W.values())]
-    nvml.write_text(json.dumps({"gpus": gpus}))
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENAI_", "CUDA_"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join([str(STUB), str(REPO)]),
-        GREENAI_FAKE_NVML=str(nvml),
-        GREENAI_NVML="on",
-        GREENAI_POWERCAP_ROOT=str(tmp_path / "none"),
-    )
+    env = fake_gpu_env(tmp_path, list(GPUS_W.values()))
     command = [sys.executable, "-m", "greenai", "exporter", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--interval", "0.05"], env=env, stderr=subprocess.PIPE, text=True
