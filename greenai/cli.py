@@ -211,6 +211,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         return 0
     if args.slurm:
         return _cmd_bench_slurm(args)
+    if args.nodes != 1 or args.partition or args.wait:
+        print("greenai bench run: --nodes, --partition and --wait need --slurm", file=sys.stderr)
+        return 2
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)

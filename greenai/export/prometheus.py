@@ -51,8 +51,7 @@ class SamplerCollector:
         return [self.host, spec.id, spec.domain, spec.method, spec.provenance]
 
     def collect(self) -> Iterator[Any]:
-        """Yield power (W, mean over the newest ~power_window_s), energy (J), probe health,
-        and the node's power, energy, water (L) and carbon (g)."""
+        """Yield per-device power (W, over ~power_window_s), energy (J), health; then the node's."""
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         snap = self.sampler.snapshot()

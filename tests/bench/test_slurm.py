@@ -229,3 +229,24 @@ def test_two_node_suite_through_sbatch_and_the_merged_report_ranks_both(
     print(submitted.stdout + report.stdout)
     page = (tmp_path / "summary.html").read_text()
     assert "n1 (slurm-smoke)" in page and "n2 (slurm-smoke)" in page
+
+
+def test_cli_refuses_slurm_options_without_slurm(capsys):
+    from greenai.cli import main
+
+    assert main(["bench", "run", "smoke", "--nodes", "2"]) == 2
+    assert "--nodes, --partition and --wait need --slurm" in capsys.readouterr().err
+
+
+def test_cli_without_sbatch_writes_the_script_and_says_so(tmp_path, monkeypatch, capsys):
+    from greenai.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    out = tmp_path / "results"
+    code = main(
+        ["bench", "run", str(SUITE), "--slurm", "--nodes", "3", "--pue", "1.2", "-o", str(out)]
+    )
+    assert code == 2 and "sbatch not found on PATH" in capsys.readouterr().err
+    script = (out / "greenai-bench-slurm-smoke.sbatch").read_text()
+    assert "#SBATCH --nodes=3" in script
+    assert script.rstrip().endswith(f"bench run {SUITE} -o {out} --pue 1.2")
