@@ -238,6 +238,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         write_atomic(Path(args.output), page)
         print(f"{args.output}: {len(summaries)} host result(s) compared")
         return 0
+    if args.slurm:
+        return _cmd_bench_slurm(args)
+    if args.nodes != 1 or args.partition or args.wait:
+        print("greenai bench run: --nodes, --partition and --wait need --slurm", file=sys.stderr)
+        return 2
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
@@ -274,6 +279,47 @@ def _fraction(text: str) -> float:
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: expected between 0 and 100 %")
     return value
+
+
+def _cmd_bench_slurm(args: argparse.Namespace) -> int:
+    from greenai.bench import slurm
+    from greenai.bench.suite import load_suite
+
+    suite = load_suite(args.suite)  # a bad suite fails here, not on every node
+    passed = [
+        (flag, value)
+        for flag, value in (
+            ("--standard", args.standard),
+            ("--cooldown", args.cooldown or None),
+            ("--repetitions", args.repetitions),
+            ("--min-duration", args.min_duration),
+            ("--site", args.site),
+            ("--grid", args.grid),
+            ("--pue", args.pue),
+            ("--wue", args.wue),
+            ("--target-ci", args.target_ci),
+        )
+        if value is not None
+    ]
+    flags = [("--force", args.force), ("--adaptive", args.adaptive)]
+    bench_args = [str(x) for pair in passed for x in pair] + [f for f, on in flags if on]
+    if args.adaptive:
+        bench_args += ["--max-repetitions", str(args.max_repetitions)]
+        bench_args += ["--time-cap", str(args.time_cap)]
+    script = slurm.sbatch_script(
+        args.suite,
+        args.output,
+        suite_id=suite.id,
+        nodes=args.nodes,
+        partition=args.partition,
+        bench_args=bench_args,
+    )
+    job = slurm.submit(script, args.output, suite.id, wait=args.wait)
+    state = "finished" if args.wait else "submitted"
+    print(f"Slurm job {job.job_id} {state}: {args.nodes} node(s), script {job.script}")
+    where = Path(args.output) / suite.id
+    print(f"results in {where}/<node>/; then: greenai bench report {args.output}")
+    return 0
 
 
 def _cmd_rate(args: argparse.Namespace) -> int:
@@ -525,8 +571,10 @@ def _cmd_exporter(args: argparse.Namespace) -> int:
     import threading
 
     from greenai.export.prometheus import Exporter
+    from greenai.site import Site
 
-    exporter = Exporter(args.port, args.addr, interval_s=args.interval)
+    site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    exporter = Exporter(args.port, args.addr, interval_s=args.interval, site=site)
     print(f"greenai exporter: serving {exporter.url} (Ctrl-C stops)", file=sys.stderr, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -692,6 +740,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="adaptive: stop adding repetitions of a workload after S seconds (600)",
     )
     _add_site_flags(bp)
+    bp.add_argument(
+        "--slurm", action="store_true", help="submit an sbatch job running the suite on each node"
+    )
+    bp.add_argument("--nodes", type=int, default=1, help="with --slurm: nodes (default 1)")
+    bp.add_argument("--partition", default=None, help="with --slurm: Slurm partition")
+    bp.add_argument("--wait", action="store_true", help="with --slurm: return when the job ends")
     bp.set_defaults(func=_cmd_bench)
     bp = bench.add_parser("report", help="compare suite results of several hosts")
     bp.add_argument("folders", nargs="+")
@@ -754,6 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--addr", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0: all)"
     )
     p.add_argument("--interval", type=float, default=1.0, help="sampling interval in s (default 1)")
+    _add_site_flags(p)  # water and carbon counters use the site's factors
     p.set_defaults(func=_cmd_exporter)
     return parser
 

@@ -45,6 +45,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch):
         "GREENAI_CPU_PACKAGE_THREADS",
         "GREENAI_CPU_TDP_W",
         "GREENAI_FAKE_NVML",
+        "GREENAI_NODE",  # a node name would rename the bench results folder
+        "SLURMD_NODENAME",
     ):
         monkeypatch.delenv(var, raising=False)
     from greenai.probes import discover

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -67,23 +68,11 @@ class _ConstantPower:
         pass
 
 
-def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
-    import socket
-
+def fake_gpu_env(tmp_path: Path, watts: Sequence[float]) -> dict[str, str]:
+    """Return the environment of a greenai subprocess seeing fake GPUs of constant power."""
     nvml = tmp_path / "nvml.json"
-    nvml.write_text(
-        json.dumps(
-            {
-                "gpus": [
-                    {"uuid": "GPU-a000-0000", "power_w": 120.0},
-                    {"uuid": "GPU-b000-0000", "power_w": 310.0},
-                ]
-            }
-        )
-    )
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    gpus = [{"uuid": f"GPU-{i:x}000-0000", "power_w": w} for i, w in enumerate(watts, start=10)]
+    nvml.write_text(json.dumps({"gpus": gpus}))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GREENAI_", "CUDA_"))}
     env.update(
         PYTHONPATH=os.pathsep.join([str(STUB), str(REPO)]),
@@ -91,6 +80,16 @@ def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
         GREENAI_NVML="on",
         GREENAI_POWERCAP_ROOT=str(tmp_path / "none"),
     )
+    return env
+
+
+def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = fake_gpu_env(tmp_path, [120.0, 310.0])
     proc = subprocess.Popen(
         [sys.executable, "-m", "greenai", "exporter", "--port", str(port), "--interval", "0.1"],
         env=env,
@@ -113,3 +112,61 @@ def test_greenai_exporter_command_with_fake_gpus(tmp_path: Path):
         assert grown == pytest.approx(watts * 1.0, rel=0.25)
     # the node's modelled CPU is exported too, labelled as modelled
     assert ("greenai_energy_joules_total", "model:cpu") in second
+
+
+DASHBOARD = REPO / "examples" / "grafana-dashboard.json"
+
+
+def dashboard_queries() -> list[str]:
+    """Return every PromQL expression of the shipped Grafana dashboard (panels and variables)."""
+    doc = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
+    exprs += [v["query"]["query"] for v in doc["templating"]["list"] if v["type"] == "query"]
+    return exprs
+
+
+def test_grafana_dashboard_queries_only_metrics_the_exporter_exports():
+    import re
+
+    doc = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    titles = " ".join(p["title"].lower() for p in doc["panels"])
+    for topic in ("power per device", "energy", "water", "carbon"):
+        assert topic in titles
+    with Exporter(port=0, interval_s=0.02, probes=[_ConstantPower("fake:gpu", "gpu", 150.0)]) as ex:
+        time.sleep(0.1)
+        exported = {name for name, _ in scrape(ex.url)}
+    used = {m for e in dashboard_queries() for m in re.findall(r"\bgreenai_[a-z_]+\b", e)}
+    assert len(used) >= 6 and used <= exported, used - exported
+    assert {s for s in exported if s.endswith("_total")} >= {
+        "greenai_energy_joules_total",
+        "greenai_node_energy_joules_total",
+        "greenai_water_litres_total",
+        "greenai_carbon_grams_total",
+    }
+
+
+def test_every_series_carries_host_and_node_counters_follow_the_site():
+    from greenai.site import Site
+    from greenai.units import j_to_kwh
+
+    site = Site.resolve(pue=1.5, wue_l_per_kwh=2.0, grid="FR")
+    probes = [
+        _ConstantPower("fake:gpu", "gpu", 300.0),
+        _ConstantPower("fake:core", "cpu", 50.0),
+    ]
+    probes[1].counts_in_total = False  # inside the package: never added to the node
+    with Exporter(port=0, interval_s=0.02, probes=probes, site=site, host="node-7") as ex:
+        time.sleep(0.3)
+        with urllib.request.urlopen(ex.url, timeout=10) as resp:
+            families = list(text_string_to_metric_families(resp.read().decode()))
+    samples = [s for f in families for s in f.samples]
+    assert samples and all(s.labels["host"] == "node-7" for s in samples)
+    value = {(s.name, s.labels.get("device", s.labels.get("scope", ""))): s.value for s in samples}
+    node_j = value[("greenai_node_energy_joules_total", "")]
+    assert node_j == pytest.approx(value[("greenai_energy_joules_total", "fake:gpu")])
+    assert value[("greenai_node_power_watts", "")] == pytest.approx(300.0)
+    kwh = j_to_kwh(node_j)
+    assert value[("greenai_water_litres_total", "onsite")] == pytest.approx(kwh * 2.0)
+    assert value[("greenai_carbon_grams_total", "")] == pytest.approx(
+        kwh * 1.5 * site.carbon_intensity_g_per_kwh.value
+    )
