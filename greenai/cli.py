@@ -409,6 +409,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from greenai.interop.codecarbon import from_codecarbon_csv
     from greenai.measurement import write_atomic
 
+    if args.source == "table":
+        return _import_table(args)
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
     for i, doc in enumerate(docs):
@@ -416,6 +418,68 @@ def _cmd_import(args: argparse.Namespace) -> int:
         write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
+
+
+def _import_table(args: argparse.Namespace) -> int:
+    """greenai import table: a published table, row by row, into disclosures (third-party)."""
+    import json
+    import time
+
+    from greenai import disclosure
+    from greenai.interop.table import RowError, TableStream, import_table, load_mapping
+    from greenai.measurement import write_atomic
+
+    if bool(args.format) == bool(args.mapping):
+        print("greenai import table: give --format NAME or --mapping FILE.toml", file=sys.stderr)
+        return 2
+    mapping = load_mapping(args.mapping or args.format)
+    out = Path(args.output)
+    one_file = out.suffix == ".jsonl"
+    if mapping.delegate is not None:
+        docs = import_table(args.file, mapping, task=args.task, max_rows=args.max_rows).docs
+    else:
+        limit = args.max_rows or (None if one_file else FOLDER_MAX_ROWS)
+        stream = TableStream(args.file, mapping, gpu=args.gpu, task=args.task, max_rows=limit)
+        docs = stream
+    started = time.perf_counter()
+    written = errors = 0
+    sink = None
+    if one_file:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sink = open(out, "w", encoding="utf-8")  # noqa: SIM115 (closed below, streamed into)
+    try:
+        for item in docs:
+            if isinstance(item, RowError):
+                errors += 1
+                if errors <= args.show_errors:
+                    print(f"error: {item}", file=sys.stderr)
+                continue
+            written += 1
+            if sink is not None:  # one line per document: a population file, not sealed
+                sink.write(json.dumps(item, allow_nan=False, separators=(",", ":")) + "\n")
+            else:
+                name = f"{mapping.id}-{written:05d}.json"
+                text = json.dumps(disclosure.seal(item), indent=2, allow_nan=False) + "\n"
+                write_atomic(out / name, text)
+    finally:
+        if sink is not None:
+            sink.close()
+    elapsed_s = time.perf_counter() - started
+    if errors > args.show_errors:
+        print(f"error: ... and {errors - args.show_errors} more row(s) left out", file=sys.stderr)
+    rows = written + errors
+    rate = f", {rows / elapsed_s:,.0f} rows/s" if elapsed_s > 0 else ""
+    print(f"{written} disclosure(s) written to {out} ({errors} row(s) left out{rate})")
+    if isinstance(docs, TableStream) and docs.truncated:
+        print(
+            f"stopped after {docs.rows_read} rows (--max-rows {docs.max_rows}); for a large "
+            "table write one population file: -o population.jsonl",
+            file=sys.stderr,
+        )
+    return 1 if errors and not written else 0
+
+
+FOLDER_MAX_ROWS = 10_000  # one sealed file per row: beyond this, write one .jsonl file
 
 
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
@@ -553,10 +617,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("import", help="import CodeCarbon's emissions.csv as disclosures")
-    p.add_argument("source", choices=["codecarbon"])
+    p.add_argument("source", choices=["codecarbon", "table"])
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True, help="folder for the disclosures")
     p.add_argument("--task", default=None)
+    # import table: a published table through a mapping (standards/importers/)
+    p.add_argument("--format", default=None, help="table: shipped mapping (ml-energy, codecarbon)")
+    p.add_argument("--mapping", default=None, help="table: your own mapping FILE.toml")
+    p.add_argument("--gpu", default=None, help="table: hardware the figures were measured on")
+    p.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help=f"table: read at most N rows (default {FOLDER_MAX_ROWS} into a folder; "
+        "-o FILE.jsonl writes one population file, no limit)",
+    )
+    p.add_argument("--show-errors", type=int, default=20, help="table: bad rows to print")
     p.add_argument(
         "--cpu-method",
         choices=["measured", "modelled"],
