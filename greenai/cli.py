@@ -332,7 +332,20 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
     for refused in cal.refused if cal else ():
         print(f"  not calibrated: {refused}")
+    _print_grade_counts(population, draft)
     return 0
+
+
+def _print_grade_counts(population: object, draft: object) -> None:
+    """Print how many results of each calibrated class fall in each grade of the draft."""
+    from greenai.scoring import rate_many
+
+    table = rate_many(population, draft)  # type: ignore[arg-type]
+    grades = table.grades("energy")
+    for task_id in draft.calibration.calibrated:  # type: ignore[attr-defined]
+        rows = [g for t, g in zip(table.task.tolist(), grades, strict=True) if t == task_id]
+        counts = " ".join(f"{g}:{rows.count(g)}" for g in sorted({g for g in rows if g}))
+        print(f"  {task_id}: {len(rows)} results, graded {counts or 'none'}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:

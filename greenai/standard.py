@@ -591,8 +591,9 @@ class _Parser:
         for key, kind in kinds.items():
             default = None if base is None else getattr(base, key)
             values[key] = self.get(table, where, key, kind, required=required, default=default)
+        inherited = bool(base and base.third_party)
         values["third_party"] = self.get(
-            table, where, "third_party", "bool", required=False, default=bool(base and base.third_party)
+            table, where, "third_party", "bool", required=False, default=inherited
         )
         if values["min_duration_s"] < 0:
             self.fail((*where, "min_duration_s"), "is negative", "give a duration >= 0 s")
