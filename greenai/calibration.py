@@ -99,6 +99,12 @@ def _from_path(path: Path) -> Population:
         return _from_json_files(files)
     if not path.is_file():
         raise DisclosureError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".jsonl":  # one document per line (greenai import table)
+        from greenai.population import load
+
+        results = load(path)
+        population = Population.from_disclosures(results.docs, results.labels, skip_invalid=True)
+        return replace(population, skipped=(*results.skipped, *population.skipped))
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
