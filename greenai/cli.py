@@ -495,6 +495,36 @@ def _import_table(args: argparse.Namespace) -> int:
 FOLDER_MAX_ROWS = 10_000  # one sealed file per row: beyond this, write one .jsonl file
 
 
+def _cmd_rank(args: argparse.Namespace) -> int:
+    """greenai rank POP RUN...: percentile of each run in a population, HTML + PNG."""
+    from greenai import disclosure
+    from greenai.population import load
+    from greenai.report.rank import rank, write_html
+
+    results = load(args.population)
+    for skipped in results.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    runs = [disclosure.read_document(f) for f in args.runs]
+    ranking = rank(results, runs, names=_unique_names(args.runs), standard=args.standard)
+    page, png = write_html(ranking, args.output)
+    n = len(ranking.energy_per_unit_j)
+    print(f"population: {n} results, task {ranking.task}, per {ranking.unit} ({ranking.standard})")
+    for line in (*ranking.notes, *ranking.population_flags):
+        print(f"  {line}")
+    for r in ranking.runs:
+        where = (
+            f"rank {r.rank} of {n}, {r.percentile:.0f}th percentile" if r.placed else "not placed"
+        )
+        per = "-" if r.energy_per_unit_j is None else f"{r.energy_per_unit_j:.4g} J/{r.unit}"
+        print(f"{r.name}: {per}: {where}, grade {r.grade or '-'}")
+        for reason in r.refused:
+            print(f"  not placed: {reason}")
+        for flag in r.flags:
+            print(f"  flag: {flag}")
+    print(f"{page} and {png}")
+    return 0 if all(r.placed for r in ranking.runs) else 3
+
+
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--site", default=None, help="site preset (greenai site list) or site .toml file"
@@ -653,6 +683,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how CodeCarbon obtained CPU energy, when the file does not say",
     )
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("rank", help="place runs in a population: percentile, grade bands, plot")
+    p.add_argument("population", help="folder of disclosures (or .json/.jsonl file)")
+    p.add_argument("runs", nargs="+", help="your run(s): disclosure files")
+    p.add_argument("-o", "--output", default="rank.html", help="OUT.html (and OUT.png beside)")
+    p.add_argument("--standard", default=None, help="standard id or .toml for the grade bands")
+    p.set_defaults(func=_cmd_rank)
 
     p = sub.add_parser("rate", help="(re-)rate disclosures under a standard")
     p.add_argument("files", nargs="+", help="disclosure files or folders (or a CSV table)")
