@@ -62,7 +62,6 @@ def bytes_to_gb(size_bytes: float) -> float:
     """Return gigabytes (10^9 bytes) from bytes."""
     return size_bytes / BYTES_PER_GB
 
-
 BYTES_PER_GIB = 2**30
 
 
