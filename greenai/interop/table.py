@@ -3,7 +3,7 @@
     mapping = load_mapping("ml-energy")                       # standards/importers/ml-energy.toml
     result = import_table("A40_chat_benchmark.csv", mapping, gpu="NVIDIA A40")
     result.docs, result.errors                                # disclosures; rows left out, and why
-    for item in iter_table(path, mapping, max_rows=10_000):   # streaming: RowError or a document
+    for item in TableStream(path, mapping, max_rows=10_000):  # streaming: document or RowError
         ...
 
 A mapping (TOML, standards/importers/README.md) says which column holds the model, the
@@ -254,18 +254,6 @@ def import_table(
     return TableImport(tuple(docs), tuple(errors), stream.rows_read, stream.sha256)
 
 
-def iter_table(
-    path: str | os.PathLike[str],
-    mapping: TableMapping,
-    *,
-    gpu: str | None = None,
-    task: str | None = None,
-    max_rows: int | None = None,
-) -> Iterator[dict[str, Any] | RowError]:
-    """Yield a document or a RowError per data row, reading the file as a stream."""
-    return iter(TableStream(path, mapping, gpu=gpu, task=task, max_rows=max_rows))
-
-
 class TableStream:
     """One pass over a table: iterate for documents and RowErrors; then rows_read, truncated."""
 
@@ -476,7 +464,6 @@ __all__ = [
     "TableMapping",
     "TableStream",
     "import_table",
-    "iter_table",
     "list_formats",
     "load_mapping",
     "parse_mapping",
