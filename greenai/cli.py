@@ -269,7 +269,18 @@ def _cmd_rate(args: argparse.Namespace) -> int:
             f"{energy_grades[i] or '-':>5} {_idx(w.index)} {water_grades[i] or '-':>5}  "
             f"{e.verdict}"
         )
+    _print_rating_notes(table)
     return 0
+
+
+def _print_rating_notes(table: object) -> None:
+    """Print each rating note (third-party figures) once, with how many runs it concerns."""
+    notes: dict[str, int] = {}
+    for i in range(len(table)):  # type: ignore[arg-type]
+        for note in table.rating(i).notes:  # type: ignore[attr-defined]
+            notes[note] = notes.get(note, 0) + 1
+    for note, count in notes.items():
+        print(f"note ({count} run(s)): {note}")
 
 
 def _write_rerated(sources: list[str], std: object, out: Path) -> None:

@@ -38,6 +38,7 @@ def test_import_calibrate_rate_rank(tmp_path: Path):
     assert res.returncode == 0, res.stderr
     rows = [line for line in res.stdout.splitlines() if "ml-energy-" in line]
     assert len(rows) == 23 and all(line.endswith("conformant") for line in rows)
+    assert "note (23 run(s)): third-party figure: gpu energy as published" in res.stdout
 
     mine = tmp_path / "chat-run.json"
     mine.write_text(json.dumps(make_doc(task="chat", units=3000)))
