@@ -299,9 +299,10 @@ def calibrate(
     for task in std.tasks.values():
         if wanted is not None and task.id not in wanted:
             continue
-        if any(r.startswith(f"{task.id}: ") for r in refused):
+        mixed = [r for r in refused if r.startswith(f"{task.id}: ")]
+        if mixed:
             if wanted is not None:
-                raise CalibrationError(f"cannot calibrate {refused[0]}")
+                raise CalibrationError(f"cannot calibrate {mixed[0]}")
             continue
         in_class = table.task == task.id
         changes: dict[str, Bands] = {}

@@ -108,8 +108,13 @@ def rank(
         if k != main:
             why = "; ".join(compare.not_comparable(main_rep, rep, "the population", rep_name))
             population_flags.append(f"{kinds.count(k)} result(s) left out: {why}")
-    rows = [i for i, k in enumerate(kinds) if k == main]
-    per_unit = pop.energy_j / pop.units_done
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):  # no units: no place on the axis
+        per_unit = pop.energy_j / pop.units_done
+    rows = [i for i, k in enumerate(kinds) if k == main and math.isfinite(per_unit[i])]
+    if not rows:
+        raise ValueError("the population has no result with energy per unit (no units counted)")
     grades = ratings.grades("energy")
     order = sorted(rows, key=lambda i: float(per_unit[i]))
     values = [float(per_unit[i]) for i in order]
