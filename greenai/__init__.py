@@ -34,7 +34,14 @@ _LAZY = {
 }
 
 
+_SUBMODULES = ("population",)  # greenai.population.load(...) without an import line
+
+
 def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"greenai.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'greenai' has no attribute {name!r}")
@@ -46,7 +53,7 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+    return sorted([*globals(), *_LAZY, *_SUBMODULES])
 
 
 __all__ = [

@@ -32,6 +32,7 @@ from greenai.standard import (
     MIN_GRADES,
     Bands,
     Calibration,
+    Requirements,
     Standard,
     parse_standard,
 )
@@ -98,6 +99,12 @@ def _from_path(path: Path) -> Population:
         return _from_json_files(files)
     if not path.is_file():
         raise DisclosureError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".jsonl":  # one document per line (greenai import table)
+        from greenai.population import load
+
+        results = load(path)
+        population = Population.from_disclosures(results.docs, results.labels, skip_invalid=True)
+        return replace(population, skipped=(*results.skipped, *population.skipped))
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -261,8 +268,10 @@ def calibrate(
     Only results that meet the requirements of `std` count unless conformant_only is False.
     Classes with fewer than min_population results keep their bands and are listed as
     refused; CalibrationError when none can be calibrated, or when a class named in `tasks`
-    has too few. `on` is the calibration date (ISO; default today). References,
-    requirements and sources are carried over unchanged.
+    has too few. A class whose results are all third-party figures (imported tables) is
+    calibrated on them with third_party_requirements, so its grades rank such figures among
+    themselves; a class mixing them with greenai results is refused. `on` is the calibration
+    date (ISO; default today). References, requirements and sources are carried over.
     """
     import numpy as np
 
@@ -283,12 +292,17 @@ def calibrate(
             if task is None:
                 raise CalibrationError(f"task {name!r} is not a task class of {std.id}")
             wanted.append(task.id)
+    std, refused = _third_party_classes(population, std)
     table = rate_many(population, std)
     new_tasks = dict(std.tasks)
     calibrated: list[str] = []
-    refused: list[str] = []
     for task in std.tasks.values():
         if wanted is not None and task.id not in wanted:
+            continue
+        mixed = [r for r in refused if r.startswith(f"{task.id}: ")]
+        if mixed:
+            if wanted is not None:
+                raise CalibrationError(f"cannot calibrate {mixed[0]}")
             continue
         in_class = table.task == task.id
         changes: dict[str, Bands] = {}
@@ -342,6 +356,53 @@ def calibrate(
     )
     # the file form is the product: make sure it reads back as the same standard
     return replace(parse_standard(draft.to_toml(), source=f"<calibrated {draft.id}>"), path=None)
+
+
+def third_party_requirements(domains: Iterable[str]) -> Requirements:
+    """Return the requirements a class calibrated on third-party figures grades them by.
+
+    A published table can meet no greenai measurement requirement (no window, no sampling
+    interval, GPU only): its figures are graded only among figures of the same kind, so
+    the class requires the domains the source measured and accepts its provenance.
+    """
+    return Requirements(
+        min_duration_s=0.0,
+        max_sampling_interval_s=math.inf,
+        required_domains=tuple(domains),
+        measured_domains=(),
+        idle_baseline=False,
+        min_repetitions=1,
+        third_party=True,
+    )
+
+
+def _third_party_classes(population: Population, std: Standard) -> tuple[Standard, list[str]]:
+    """Return std with third-party requirements in each class whose results are all
+    third-party figures, and the classes refused for mixing them with greenai results."""
+    import numpy as np
+
+    third_code = PROVENANCE_CODES["third-party"]
+    third = {d: population.provenance[d] == third_code for d in DOMAINS}
+    any_third = np.logical_or.reduce(list(third.values()))
+    if not any_third.any():
+        return std, []
+    task_of = rate_many(population, std).task
+    tasks = dict(std.tasks)
+    refused = []
+    for task in std.tasks.values():
+        in_class = task_of == task.id
+        n_third, n_all = int((any_third & in_class).sum()), int(in_class.sum())
+        if n_third == 0:
+            continue
+        if n_third < n_all:
+            refused.append(
+                f"{task.id}: mixes {n_third} third-party figures with {n_all - n_third} greenai "
+                "results, which are not comparable (calibrate them apart)"
+            )
+            continue
+        domains = [d for d in DOMAINS if third[d][in_class].all()]
+        tasks[task.id] = replace(task, requirements=third_party_requirements(domains))
+    return replace(std, tasks=tasks), refused
 
 
 def _too_few(values: Any, min_population: int, method: str, conformant_only: bool) -> str | None:

@@ -362,7 +362,18 @@ def _cmd_rate(args: argparse.Namespace) -> int:
             f"{energy_grades[i] or '-':>5} {_idx(w.index)} {water_grades[i] or '-':>5}  "
             f"{e.verdict}"
         )
+    _print_rating_notes(table)
     return 0
+
+
+def _print_rating_notes(table: object) -> None:
+    """Print each rating note (third-party figures) once, with how many runs it concerns."""
+    notes: dict[str, int] = {}
+    for i in range(len(table)):  # type: ignore[arg-type]
+        for note in table.rating(i).notes:  # type: ignore[attr-defined]
+            notes[note] = notes.get(note, 0) + 1
+    for note, count in notes.items():
+        print(f"note ({count} run(s)): {note}")
 
 
 def _write_rerated(sources: list[str], std: object, out: Path) -> None:
@@ -425,7 +436,20 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
     for refused in cal.refused if cal else ():
         print(f"  not calibrated: {refused}")
+    _print_grade_counts(population, draft)
     return 0
+
+
+def _print_grade_counts(population: object, draft: object) -> None:
+    """Print how many results of each calibrated class fall in each grade of the draft."""
+    from greenai.scoring import rate_many
+
+    table = rate_many(population, draft)  # type: ignore[arg-type]
+    grades = table.grades("energy")
+    for task_id in draft.calibration.calibrated:  # type: ignore[attr-defined]
+        rows = [g for t, g in zip(table.task.tolist(), grades, strict=True) if t == task_id]
+        counts = " ".join(f"{g}:{rows.count(g)}" for g in sorted({g for g in rows if g}))
+        print(f"  {task_id}: {len(rows)} results, graded {counts or 'none'}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -502,6 +526,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from greenai.interop.codecarbon import from_codecarbon_csv
     from greenai.measurement import write_atomic
 
+    if args.source == "table":
+        return _import_table(args)
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
     for i, doc in enumerate(docs):
@@ -509,6 +535,98 @@ def _cmd_import(args: argparse.Namespace) -> int:
         write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
+
+
+def _import_table(args: argparse.Namespace) -> int:
+    """greenai import table: a published table, row by row, into disclosures (third-party)."""
+    import json
+    import time
+
+    from greenai import disclosure
+    from greenai.interop.table import RowError, TableStream, import_table, load_mapping
+    from greenai.measurement import write_atomic
+
+    if bool(args.format) == bool(args.mapping):
+        print("greenai import table: give --format NAME or --mapping FILE.toml", file=sys.stderr)
+        return 2
+    mapping = load_mapping(args.mapping or args.format)
+    out = Path(args.output)
+    one_file = out.suffix == ".jsonl"
+    if mapping.delegate is not None:
+        docs = import_table(args.file, mapping, task=args.task, max_rows=args.max_rows).docs
+    else:
+        limit = args.max_rows or (None if one_file else FOLDER_MAX_ROWS)
+        stream = TableStream(args.file, mapping, gpu=args.gpu, task=args.task, max_rows=limit)
+        docs = stream
+    started = time.perf_counter()
+    written = errors = 0
+    sink = None
+    if one_file:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sink = open(out, "w", encoding="utf-8")  # noqa: SIM115 (closed below, streamed into)
+    try:
+        for item in docs:
+            if isinstance(item, RowError):
+                errors += 1
+                if errors <= args.show_errors:
+                    print(f"error: {item}", file=sys.stderr)
+                continue
+            written += 1
+            if sink is not None:  # one line per document: a population file, not sealed
+                sink.write(json.dumps(item, allow_nan=False, separators=(",", ":")) + "\n")
+            else:
+                name = f"{mapping.id}-{written:05d}.json"
+                text = json.dumps(disclosure.seal(item), indent=2, allow_nan=False) + "\n"
+                write_atomic(out / name, text)
+    finally:
+        if sink is not None:
+            sink.close()
+    elapsed_s = time.perf_counter() - started
+    if errors > args.show_errors:
+        print(f"error: ... and {errors - args.show_errors} more row(s) left out", file=sys.stderr)
+    rows = written + errors
+    rate = f", {rows / elapsed_s:,.0f} rows/s" if elapsed_s > 0 else ""
+    print(f"{written} disclosure(s) written to {out} ({errors} row(s) left out{rate})")
+    if isinstance(docs, TableStream) and docs.truncated:
+        print(
+            f"stopped after {docs.rows_read} rows (--max-rows {docs.max_rows}); for a large "
+            "table write one population file: -o population.jsonl",
+            file=sys.stderr,
+        )
+    return 1 if errors and not written else 0
+
+
+FOLDER_MAX_ROWS = 10_000  # one sealed file per row: beyond this, write one .jsonl file
+
+
+def _cmd_rank(args: argparse.Namespace) -> int:
+    """greenai rank POP RUN...: percentile of each run in a population, HTML + PNG."""
+    from greenai import disclosure
+    from greenai.population import load
+    from greenai.report.rank import rank, write_html
+
+    results = load(args.population)
+    for skipped in results.skipped:
+        print(f"skipped: {skipped}", file=sys.stderr)
+    runs = [disclosure.read_document(f) for f in args.runs]
+    ranking = rank(results, runs, names=_unique_names(args.runs), standard=args.standard)
+    page, png = write_html(ranking, args.output)
+    n = len(ranking.energy_per_unit_j)
+    print(f"population: {n} results, task {ranking.task}, per {ranking.unit} ({ranking.standard})")
+    for line in (*ranking.notes, *ranking.population_flags):
+        print(f"  {line}")
+    for r in ranking.runs:
+        where = (
+            f"rank {r.rank} of {n}, {r.percentile:.0f}th percentile" if r.placed else "not placed"
+        )
+        per = "-" if r.energy_per_unit_j is None else f"{r.energy_per_unit_j:.4g} J/{r.unit}"
+        print(f"{r.name}: {per}: {where}, grade {r.grade or '-'}")
+        for reason in r.refused:
+            print(f"  not placed: {reason}")
+        for flag in r.flags:
+            print(f"  flag: {flag}")
+    print(f"{page} and {png}")
+    return 0 if all(r.placed for r in ranking.runs) else 3
 
 
 def _add_site_flags(p: argparse.ArgumentParser) -> None:
@@ -655,10 +773,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_compare)
 
     p = sub.add_parser("import", help="import CodeCarbon's emissions.csv as disclosures")
-    p.add_argument("source", choices=["codecarbon"])
+    p.add_argument("source", choices=["codecarbon", "table"])
     p.add_argument("file")
     p.add_argument("-o", "--output", required=True, help="folder for the disclosures")
     p.add_argument("--task", default=None)
+    # import table: a published table through a mapping (standards/importers/)
+    p.add_argument("--format", default=None, help="table: shipped mapping (ml-energy, codecarbon)")
+    p.add_argument("--mapping", default=None, help="table: your own mapping FILE.toml")
+    p.add_argument("--gpu", default=None, help="table: hardware the figures were measured on")
+    p.add_argument(
+        "--max-rows",
+        type=int,
+        default=None,
+        help=f"table: read at most N rows (default {FOLDER_MAX_ROWS} into a folder; "
+        "-o FILE.jsonl writes one population file, no limit)",
+    )
+    p.add_argument("--show-errors", type=int, default=20, help="table: bad rows to print")
     p.add_argument(
         "--cpu-method",
         choices=["measured", "modelled"],
@@ -666,6 +796,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="how CodeCarbon obtained CPU energy, when the file does not say",
     )
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("rank", help="place runs in a population: percentile, grade bands, plot")
+    p.add_argument("population", help="folder of disclosures (or .json/.jsonl file)")
+    p.add_argument("runs", nargs="+", help="your run(s): disclosure files")
+    p.add_argument("-o", "--output", default="rank.html", help="OUT.html (and OUT.png beside)")
+    p.add_argument("--standard", default=None, help="standard id or .toml for the grade bands")
+    p.set_defaults(func=_cmd_rank)
 
     p = sub.add_parser("rate", help="(re-)rate disclosures under a standard")
     p.add_argument("files", nargs="+", help="disclosure files or folders (or a CSV table)")

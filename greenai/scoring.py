@@ -26,9 +26,10 @@ from greenai.standard import DOMAINS, GRADES, Standard, TaskClass
 if TYPE_CHECKING:
     import numpy as np
 
-PROVENANCES = ("measured", "modelled", "mixed")
+PROVENANCES = ("measured", "modelled", "mixed", "third-party")
 # Provenance of a domain in a population column: 0 = not in the run.
-PROVENANCE_CODES = {"measured": 1, "modelled": 2, "mixed": 3}
+PROVENANCE_CODES = {"measured": 1, "modelled": 2, "mixed": 3, "third-party": 4}
+_THIRD_PARTY_CODE = PROVENANCE_CODES["third-party"]
 
 # Reasons a run is not graded, as bits: rate_many keeps one integer per run and per index,
 # and both rate() and rate_many() turn bits into the same sentences (_reason_texts).
@@ -44,6 +45,9 @@ TOO_FEW_REPETITIONS = 1 << 8
 NO_WATER = 1 << 9
 _DOMAIN_BASE = 10  # then 3 bits per domain: not in the run, not measured, incomplete
 _DOMAIN_MISSING, _DOMAIN_NOT_MEASURED, _DOMAIN_INCOMPLETE = 0, 1, 2
+# A figure taken from a published table (interop.table), under a class that does not grade
+# such figures; kept clear of the domain bits.
+THIRD_PARTY = 1 << 30
 
 
 def domain_bit(domain: str, problem: int) -> int:
@@ -241,9 +245,7 @@ class IndexRating:
         conformant = data.get("conformant")
         if not isinstance(conformant, bool):
             raise DisclosureError(f"{where}.conformant: expected true or false")
-        reasons = data.get("reasons") or ()
-        if not isinstance(reasons, list | tuple) or not all(isinstance(r, str) for r in reasons):
-            raise DisclosureError(f"{where}.reasons: expected a list of strings")
+        reasons = _strings(data, "reasons", where)
         return cls(
             index=_typed(data, "index", float, where),
             grade=grade,
@@ -252,6 +254,14 @@ class IndexRating:
             measured=_typed(data, f"measured_{unit}", float, where),
             reference=_typed(data, f"reference_{unit}", float, where),
         )
+
+
+def _strings(data: Mapping[str, Any], key: str, where: str) -> list[str]:
+    """Return data[key] as a list of strings (empty when absent); DisclosureError if not."""
+    value = data.get(key) or []
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise DisclosureError(f"{where}.{key}: expected a list of strings")
+    return list(value)
 
 
 def _typed(data: Mapping[str, Any], key: str, kind: type, where: str) -> Any:
@@ -279,6 +289,7 @@ class Rating:
     functional_unit: str | None  # e.g. "1000 query"
     energy: IndexRating
     water: IndexRating
+    notes: tuple[str, ...] = ()  # what a reader must know even when graded (third-party data)
 
     @property
     def conformant(self) -> bool:
@@ -287,7 +298,7 @@ class Rating:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the disclosure's `rating` block."""
-        return {
+        block = {
             "standard": {
                 "id": self.standard_id,
                 "version": self.standard_version,
@@ -298,6 +309,9 @@ class Rating:
             "energy": self.energy.to_dict("j"),
             "water": self.water.to_dict("l"),
         }
+        if self.notes:
+            block["notes"] = list(self.notes)
+        return block
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "rating") -> Rating:
@@ -319,6 +333,7 @@ class Rating:
             functional_unit=_typed(data, "functional_unit", str, where),
             energy=IndexRating.from_dict(data.get("energy"), "j", f"{where}.energy"),
             water=IndexRating.from_dict(data.get("water"), "l", f"{where}.water"),
+            notes=tuple(_strings(data, "notes", where)),
         )
 
 
@@ -365,7 +380,24 @@ def rate(inp: RatingInput, std: Standard) -> Rating:
         functional_unit=None if task is None else task.functional_unit,
         energy=energy,
         water=water,
+        notes=third_party_notes(context.provenance),
     )
+
+
+def third_party_notes(provenance: Mapping[str, str]) -> tuple[str, ...]:
+    """Return the note a rating of third-party figures carries (none for greenai's own)."""
+    if "third-party" not in provenance.values():
+        return ()
+    absent = [d for d in DOMAINS if d not in provenance]
+    return (
+        f"third-party figure: {_third_party_domains(provenance)} energy as published by its "
+        "source, not a greenai measurement"
+        + (f"; {', '.join(absent)} energy and the site's PUE not counted" if absent else ""),
+    )
+
+
+def _third_party_domains(provenance: Mapping[str, str]) -> str:
+    return "+".join(sorted(d for d, p in provenance.items() if p == "third-party")) or "its"
 
 
 def _grade(task: TaskClass | None, index: float | None, bits: int, water: bool) -> str | None:
@@ -392,6 +424,10 @@ def _check(inp: RatingInput, task: TaskClass | None) -> int:
             if domain in req.required_domains:
                 bits |= domain_bit(domain, _DOMAIN_MISSING)
             continue
+        if state.provenance == "third-party":
+            if not req.third_party:
+                bits |= THIRD_PARTY
+            continue  # the source's own method; not checked against greenai's probes
         must_measure = domain in req.required_domains or domain in req.measured_domains
         if must_measure and state.provenance != "measured":
             bits |= domain_bit(domain, _DOMAIN_NOT_MEASURED)
@@ -400,7 +436,8 @@ def _check(inp: RatingInput, task: TaskClass | None) -> int:
     if not inp.duration_s >= req.min_duration_s:
         bits |= TOO_SHORT
     if inp.sampling_interval_s is None:
-        bits |= INTERVAL_UNKNOWN
+        if math.isfinite(req.max_sampling_interval_s):  # inf: no limit, nothing to disclose
+            bits |= INTERVAL_UNKNOWN
     elif inp.sampling_interval_s > req.max_sampling_interval_s:
         bits |= INTERVAL_TOO_LONG
     if req.idle_baseline and not inp.idle_baseline:
@@ -472,6 +509,12 @@ def _reason_texts(bits: int, c: _Context) -> tuple[str, ...]:
             out.append(f"{domain} energy {partly}modelled")
         if bits & domain_bit(domain, _DOMAIN_INCOMPLETE):
             out.append(f"{domain} energy incomplete (a probe failed during the run)")
+    if bits & THIRD_PARTY:
+        out.append(
+            f"{_third_party_domains(c.provenance)} energy is a third-party figure, not a greenai "
+            f"measurement: {task.id} of {c.standard_id} does not grade such figures (a class "
+            "calibrated on a third-party population does: greenai standard calibrate)"
+        )
     if bits & TOO_SHORT:
         out.append(f"run too short: {round(c.duration_s, 2):g} s < {req.min_duration_s:g} s")
     if bits & INTERVAL_UNKNOWN:
@@ -697,6 +740,7 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
         return np.array([get(c) for c in classes] + [sentinel], dtype=dtype)[task_idx]
 
     known = task_idx < k
+    accepts_third_party = per_class(lambda c: c.requirements.third_party, bool, False)
     bits = np.zeros(n, dtype=np.uint32)
     bits[~known] |= UNKNOWN_TASK
     bits[known & ~accepts[task_idx, unit_idx]] |= UNIT_MISMATCH
@@ -706,15 +750,20 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
         prov = population.provenance[d]
         required = per_class(lambda c, d=d: d in c.requirements.required_domains, bool, False)
         measured = per_class(lambda c, d=d: d in c.requirements.measured_domains, bool, False)
+        third = prov == _THIRD_PARTY_CODE
         bits[known & required & (prov == 0)] |= domain_bit(d, _DOMAIN_MISSING)
-        bits[known & (required | measured) & (prov > 1)] |= domain_bit(d, _DOMAIN_NOT_MEASURED)
-        bits[known & (prov > 0) & ~population.complete[d]] |= domain_bit(d, _DOMAIN_INCOMPLETE)
+        not_measured = (prov > 1) & ~third
+        bits[known & (required | measured) & not_measured] |= domain_bit(d, _DOMAIN_NOT_MEASURED)
+        bits[known & (prov > 0) & ~third & ~population.complete[d]] |= domain_bit(
+            d, _DOMAIN_INCOMPLETE
+        )
+        bits[known & third & ~accepts_third_party] |= THIRD_PARTY
     min_duration = per_class(lambda c: c.requirements.min_duration_s, np.float64, 0.0)
     bits[known & ~(population.duration_s >= min_duration)] |= TOO_SHORT
     interval = population.sampling_interval_s
     no_interval = np.isnan(interval)
-    bits[known & no_interval] |= INTERVAL_UNKNOWN
     max_interval = per_class(lambda c: c.requirements.max_sampling_interval_s, np.float64, math.inf)
+    bits[known & no_interval & np.isfinite(max_interval)] |= INTERVAL_UNKNOWN
     bits[known & ~no_interval & (interval > max_interval)] |= INTERVAL_TOO_LONG
     idle_required = per_class(lambda c: c.requirements.idle_baseline, bool, False)
     bits[known & idle_required & ~population.idle_baseline] |= NO_IDLE_BASELINE

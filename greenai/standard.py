@@ -164,6 +164,10 @@ class Requirements:
     measured_domains: tuple[str, ...]  # where in the run, must be measured, not modelled
     idle_baseline: bool
     min_repetitions: int
+    # Grade third-party figures (published tables, imported as provenance "third-party").
+    # Only a class calibrated on a third-party population sets it: there the grade places
+    # a figure among others measured the same way, never against greenai measurements.
+    third_party: bool = False
 
 
 @dataclass(frozen=True)
@@ -356,6 +360,7 @@ _REQUIREMENT_KEYS = (
     "measured_domains",
     "idle_baseline",
     "min_repetitions",
+    "third_party",
 )
 _SITE_KEYS = (
     "description",
@@ -587,6 +592,10 @@ class _Parser:
         for key, kind in kinds.items():
             default = None if base is None else getattr(base, key)
             values[key] = self.get(table, where, key, kind, required=required, default=default)
+        inherited = bool(base and base.third_party)
+        values["third_party"] = self.get(
+            table, where, "third_party", "bool", required=False, default=inherited
+        )
         if values["min_duration_s"] < 0:
             self.fail((*where, "min_duration_s"), "is negative", "give a duration >= 0 s")
         if not values["max_sampling_interval_s"] > 0:
@@ -1231,4 +1240,5 @@ def _requirement_items(req: Requirements) -> list[tuple[str, Any]]:
         ("measured_domains", list(req.measured_domains)),
         ("idle_baseline", req.idle_baseline),
         ("min_repetitions", req.min_repetitions),
+        ("third_party", req.third_party or None),  # written only where set
     ]

@@ -223,3 +223,40 @@ def test_malformed_tables_name_the_column():
         population_from_columns(
             {"task": ["x"], "units_done": [1], "energy_j": [-1], "duration_s": [1]}
         )
+
+
+# ----------------------------------------------------------------------- third-party figures
+def _third_party(rng: random.Random, **changes) -> dict:
+    """A document as greenai import table makes it: GPU energy as published, nothing else."""
+    doc = _disclosure(rng, **changes)
+    doc["domains"] = {"gpu": {"energy_j": doc["energy_j"], "provenance": "third-party"}}
+    doc["sampling"] = {"interval_s": None}
+    doc["duration_s"] = rng.uniform(1.0, 20.0)  # one response: far below any greenai minimum
+    doc["footprint"] = {"computed": False, "reason": "third-party figure"}
+    return doc
+
+
+def test_a_third_party_population_is_calibrated_among_itself_and_then_graded():
+    rng = random.Random(7)
+    population = Population.from_inputs(
+        [RatingInput.from_disclosure(_third_party(rng)) for _ in range(23)]
+    )
+    std = load_standard()
+    assert set(rate_many(population, std).grades()) == {None}  # greenai does not grade them
+    draft = calibrate(population, std, min_population=21, tasks=["text-classification"])
+    req = draft.tasks["text-classification"].requirements
+    assert req.third_party and req.required_domains == ("gpu",) and req.measured_domains == ()
+    assert math.isinf(req.max_sampling_interval_s) and req.min_duration_s == 0
+    counts = _band_counts(population, draft)
+    assert sum(counts) == 23 and max(counts) - min(counts) <= 1  # 23 / 7: 3 or 4 each
+    again = parse_standard(draft.to_toml())  # the file says so, and reads back the same
+    assert again.tasks["text-classification"].requirements == req
+    assert not again.tasks["embeddings"].requirements.third_party
+
+
+def test_a_class_mixing_third_party_and_greenai_results_is_refused():
+    rng = random.Random(8)
+    docs = [_third_party(rng) for _ in range(20)] + [_disclosure(rng) for _ in range(20)]
+    population = Population.from_inputs([RatingInput.from_disclosure(d) for d in docs])
+    with pytest.raises(CalibrationError, match="mixes 20 third-party figures with 20 greenai"):
+        calibrate(population, load_standard(), min_population=10, tasks=["text-classification"])

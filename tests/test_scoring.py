@@ -435,3 +435,76 @@ def test_rating_block_fits_the_disclosure_schema(clock: FakeClock):
             RatingInput.from_disclosure(dict(doc, task=task)), load_standard()
         ).to_dict()
         assert validation_errors(doc) == []
+
+
+# ----------------------------------------------------------------------- third-party figures
+def _imported(**changes) -> RatingInput:
+    base = RatingInput(
+        task="chat",
+        unit="token",
+        units_done=284.0,
+        energy_j=2239.0,
+        duration_s=9.5,
+        domains={"gpu": DomainState("third-party")},
+    )
+    return replace(base, **changes)
+
+
+def test_a_third_party_figure_is_indexed_but_not_graded_by_greenai():
+    std = load_standard()
+    rating = rate(_imported(), std)
+    assert rating.energy.index is not None and rating.energy.grade is None
+    text = "; ".join(rating.energy.reasons)
+    assert "gpu energy is a third-party figure, not a greenai measurement" in text
+    assert "gpu energy modelled" not in text  # third-party is not an estimate either
+    assert rating.notes == (
+        "third-party figure: gpu energy as published by its source, not a greenai "
+        "measurement; cpu, dram, system energy and the site's PUE not counted",
+    )
+    assert Rating.from_dict(rating.to_dict()).notes == rating.notes
+    assert rate(_imported(domains={"gpu": DomainState("measured")}), std).notes == ()
+
+
+def test_a_class_that_accepts_third_party_figures_grades_them_with_the_note():
+    from greenai.calibration import third_party_requirements
+
+    std = load_standard()
+    task = std.tasks["text-generation"]
+    accepting = replace(
+        std,
+        tasks={**std.tasks, task.id: replace(task, requirements=third_party_requirements(["gpu"]))},
+    )
+    rating = rate(_imported(), accepting)
+    assert rating.energy.grade is not None and rating.energy.conformant
+    assert rating.notes  # graded, and still says what it is
+    table = rate_many(Population.from_inputs([_imported(), _imported(energy_j=1.0)]), accepting)
+    assert table.grades() == [
+        rating.energy.grade,
+        rate(_imported(energy_j=1.0), accepting).energy.grade,
+    ]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    provenance=st.sampled_from(["measured", "modelled", "mixed", "third-party"]),
+    interval=st.one_of(st.none(), st.floats(0.01, 5.0)),
+    accepts=st.booleans(),
+)
+def test_rate_many_agrees_with_rate_for_third_party_figures(provenance, interval, accepts):
+    from greenai.calibration import third_party_requirements
+
+    std = load_standard()
+    task = std.tasks["text-generation"]
+    if accepts:
+        std = replace(
+            std,
+            tasks={
+                **std.tasks,
+                task.id: replace(task, requirements=third_party_requirements(["gpu"])),
+            },
+        )
+    inp = _imported(domains={"gpu": DomainState(provenance)}, sampling_interval_s=interval)
+    one = rate(inp, std)
+    many = rate_many(Population.from_inputs([inp]), std)
+    assert many.grades() == [one.energy.grade]
+    assert many.reasons(0) == one.energy.reasons

@@ -163,6 +163,20 @@ def _reasons(
     return tuple(reasons)
 
 
+def not_comparable(
+    a: Mapping[str, Any], b: Mapping[str, Any], name_a: str = "a", name_b: str = "b"
+) -> tuple[str, ...]:
+    """Return every reason two documents rated under one standard are not comparable."""
+    return _reasons(a, b, name_a, name_b, own_ratings=False)
+
+
+def rerated(
+    docs: Sequence[Mapping[str, Any]], names: Sequence[str], standard: Any
+) -> tuple[list[Mapping[str, Any]], str]:
+    """Return the documents with their rating block under `standard`, and its "id version"."""
+    return _rerated(list(docs), names, standard)
+
+
 def _standard(rating: Mapping[str, Any]) -> str | None:
     if not rating:
         return None
@@ -352,4 +366,12 @@ def _charts(cmp: Comparison) -> list[str]:
     ]
 
 
-__all__ = ["Comparison", "Pair", "compare", "to_html", "to_markdown"]
+__all__ = [
+    "Comparison",
+    "Pair",
+    "compare",
+    "not_comparable",
+    "rerated",
+    "to_html",
+    "to_markdown",
+]

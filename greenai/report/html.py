@@ -128,6 +128,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         f'<p class="sub">{e(rec["status"])} · started {e(rec["started_at"])} (UTC) · '
         f"{e(fmt.seconds(rec['duration_s']))} · {e(fmt.plain(rec['units_done']))} "
         f"{e(rec['unit'] or 'units')} · host {e(rec['host'])}</p>",
+        _third_party(doc),
         _summary(doc, rec),
         _grades(doc),
         _power(doc),
@@ -170,6 +171,20 @@ def _summary(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
         numeric=(1,),
     )
     return f'<h2 id="summary">Summary</h2><div class="flex">{facts}{figures}</div>'
+
+
+def _third_party(doc: Mapping[str, Any]) -> str:
+    """Return the warning an imported third-party figure carries on top of its page."""
+    src = table.block(doc, "source")
+    if table.text(src.get("kind")) != "third-party":
+        return ""
+    measured = "+".join(map(str, src.get("domains_measured") or [])) or "?"
+    missing = ", ".join(map(str, src.get("missing") or [])) or "not said"
+    return (
+        f'<p class="warn">Third-party figure, as published by {e(src.get("publisher"))} '
+        f"({e(src.get('file'))}, row {e(src.get('row'))}, SHA-256 {e(src.get('sha256'))}): "
+        f"not a greenai measurement. Measured: {e(measured)}; not counted: {e(missing)}.</p>"
+    )
 
 
 def _grades(doc: Mapping[str, Any]) -> str:

@@ -85,3 +85,22 @@ def test_label_svg_renders_legibly(tmp_path):
     page.write_text(label.to_label_svg(make_doc()))
     shot = _screenshot(tmp_path, page, "420,620")  # the label's own size
     assert _ink(shot) > 0.1  # grade bands and text, not a blank page
+
+
+def test_rank_page_renders_with_its_chart(tmp_path):
+    from greenai.calibration import calibrate
+    from greenai.interop.table import import_table, load_mapping
+    from greenai.population import Results
+    from greenai.report.rank import rank, write_html
+    from greenai.standard import load_standard
+    from tests.interop.test_table import a40_path
+
+    docs = import_table(a40_path(), load_mapping("ml-energy"), gpu="NVIDIA A40").docs
+    population = Results(docs, tuple(f"a40-{i}" for i in range(len(docs))))
+    draft = calibrate(population.population, load_standard(), min_population=21)
+    ranking = rank(population, [make_doc(task="chat", units=3000)], names=["mine"], standard=draft)
+    page, _ = write_html(ranking, tmp_path / "rank.html")
+    dom = _dom(tmp_path, page)
+    assert "mine" in dom and "th percentile" in dom and dom.count("<svg") >= 1
+    assert "different measurement boundary" in dom
+    assert _ink(_screenshot(tmp_path, page)) > 0.05  # bands drawn, not a blank page

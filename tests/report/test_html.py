@@ -150,3 +150,15 @@ def test_a_failed_gpu_is_reported():
         page = to_html(make_doc(gpu_fails_after_s=30.2))
     assert "<td>failed at 30.5 s: nvml:0: device went away</td>" in page
     assert "<li>Gap: nvml:0 not measured from 30.5 s on: nvml:0: device went away</li>" in page
+
+
+def test_an_imported_third_party_figure_says_so_on_top():
+    from greenai.interop.table import import_table, load_mapping
+    from tests.interop.test_table import a40_path
+
+    doc = import_table(a40_path(), load_mapping("ml-energy"), max_rows=1).docs[0]
+    doc["source"]["publisher"] = "<i>board</i>"
+    page = to_html(doc)
+    assert "Third-party figure, as published by &lt;i&gt;board&lt;/i&gt;" in page
+    assert "not a greenai measurement. Measured: gpu; not counted: cpu, dram, pue." in page
+    assert "Third-party figure" not in to_html(make_doc())

@@ -1,0 +1,65 @@
+"""Tests for greenai/population.py: populations of results as documents and a DataFrame."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import greenai
+from greenai import disclosure
+from greenai.errors import DisclosureError
+from greenai.interop.table import import_table, load_mapping
+from tests.interop.test_table import a40_path
+
+
+@pytest.fixture(scope="module")
+def a40_docs() -> tuple[dict, ...]:
+    return import_table(a40_path(), load_mapping("ml-energy"), gpu="NVIDIA A40").docs
+
+
+def test_load_a_folder_to_a_dataframe(tmp_path: Path, a40_docs):
+    for i, doc in enumerate(a40_docs):
+        (tmp_path / "a40" / f"{i:02d}.json").parent.mkdir(exist_ok=True)
+        (tmp_path / "a40" / f"{i:02d}.json").write_text(json.dumps(disclosure.seal(doc)))
+    (tmp_path / "a40" / "broken.json").write_text("{not json")
+    (tmp_path / "a40" / "summary.json").write_text('{"kind": "greenai.bench-summary"}')
+    results = greenai.population.load(tmp_path)
+    assert len(results) == 23 and len(results.skipped) == 1 and "broken.json" in results.skipped[0]
+    frame = results.to_frame()
+    assert frame.shape[0] == 23
+    first = frame.iloc[0]
+    assert first["model"] == "lmsys/vicuna-7B" and first["source_format"] == "ml-energy"
+    assert first["energy_j"] == a40_docs[0]["energy_j"]
+    assert first["energy_per_unit_j"] == a40_docs[0]["energy_per_unit_j"]
+    assert first["provenance"] == "third-party" and first["boundary"] == "gpu"
+    assert first["gpu"] == "NVIDIA A40" and first["source_row"] == 1
+    assert str(frame["source_row"].dtype) == "Int64"
+    assert len(results.population) == 23
+
+
+def test_load_a_jsonl_file_line_by_line(tmp_path: Path, a40_docs):
+    path = tmp_path / "pop.jsonl"
+    lines = [json.dumps(d) for d in a40_docs[:3]]
+    path.write_text("\n".join([lines[0], "[1, 2", lines[1], "", lines[2]]) + "\n")
+    results = greenai.population.load(path)
+    assert results.labels == (f"{path}:1", f"{path}:3", f"{path}:5")
+    assert results.skipped == (results.skipped[0],) and f"{path}:2" in results.skipped[0]
+    from greenai.calibration import load_population
+
+    assert len(load_population(path)) == 3  # calibrate and rate read the same file
+
+
+def test_a_missing_path_is_an_error(tmp_path: Path):
+    with pytest.raises(DisclosureError, match="no such file or folder"):
+        greenai.population.load(tmp_path / "nowhere")
+
+
+def test_import_greenai_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, greenai; greenai.population; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
