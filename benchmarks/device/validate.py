@@ -22,8 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,15 @@ class Plan:
     edge_pairs: int = 20
 
 
+# For the stand-in (CI): too short for a real GPU, whose power is a 1 s mean that needs the
+# full plan's warm-up, and whose windows must be long against the counter's updates.
 QUICK = Plan(
-    idle_s=1.0,
-    warmup_s=1.2,
-    window_s=3.0,
-    slowdown_block_s=0.4,
+    idle_s=0.6,
+    warmup_s=0.5,
+    window_s=2.0,
+    slowdown_block_s=0.25,
     slowdown_blocks=3,
-    resolution_s=0.6,
+    resolution_s=0.5,
     edge_pairs=5,
 )
 
@@ -156,25 +157,48 @@ class SmiPoller:
             self._thread.join(timeout=5)
 
 
+def _interp(points: list[tuple[float, float]], t: float) -> float:
+    """Return the power (W) at t (s), linear between the points around it."""
+    for (t0, p0), (t1, p1) in zip(points, points[1:], strict=False):
+        if t0 <= t <= t1:
+            return p0 if t1 == t0 else p0 + (p1 - p0) * (t - t0) / (t1 - t0)
+    raise ValueError(f"t = {t} s lies outside the samples")
+
+
 def trapezoid_j(points: list[tuple[float, float]], t_a: float, t_b: float) -> float | None:
-    """Return the trapezoid integral (J) of (t s, power W) points that lie in [t_a, t_b]."""
-    inside = [(t, p) for t, p in points if t_a <= t <= t_b]
-    if len(inside) < 2:
+    """Return the trapezoid integral (J) of (t s, power W) points over [t_a, t_b].
+
+    The ends are interpolated; None when the points do not cover [t_a, t_b].
+    """
+    if len(points) < 2 or not points[0][0] <= t_a < t_b <= points[-1][0]:
         return None
-    return math.fsum((t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(inside, inside[1:]))
+    inside = [(t_a, _interp(points, t_a))]
+    inside += [(t, p) for t, p in points if t_a < t < t_b]
+    inside.append((t_b, _interp(points, t_b)))
+    return math.fsum(
+        (t1 - t0) * (p0 + p1) / 2 for (t0, p0), (t1, p1) in zip(inside, inside[1:], strict=False)
+    )
 
 
 def counter_span(samples: list[Sample], t_a: float, t_b: float) -> tuple[float, float, float]:
-    """Return (t first update, t last update, J between them) of the counter inside [t_a, t_b].
+    """Return (t of first update, t of last update, J between them) of the counter in [t_a, t_b].
 
-    Aligning on the instants the counter was seen to change, rather than on the window
-    edges, keeps a stale counter (it updates every ~100 ms) from biasing a short window.
+    The counter steps every ~100 ms, so it is stale by up to a step at a window edge: aligning
+    on its updates instead (each placed midway between the reads that saw it) keeps that
+    staleness out of short windows.
     """
     inside = [s for s in samples if t_a <= s.t_s <= t_b]
-    changes = [b for a, b in zip(inside, inside[1:]) if b.energy_j != a.energy_j]
-    if len(changes) < 2:
-        raise RuntimeError(f"the energy counter changed {len(changes)} times in the window")
-    return changes[0].t_s, changes[-1].t_s, changes[-1].energy_j - changes[0].energy_j
+    updates = [
+        (a.t_s + b.t_s) / 2
+        for a, b in zip(inside, inside[1:], strict=False)
+        if b.energy_j != a.energy_j
+    ]
+    values = [
+        b.energy_j for a, b in zip(inside, inside[1:], strict=False) if b.energy_j != a.energy_j
+    ]
+    if len(updates) < 2:
+        raise RuntimeError(f"the energy counter changed {len(updates)} times in the window")
+    return updates[0], updates[-1], values[-1] - values[0]
 
 
 def rel_diff(measured: float, reference: float) -> float:
@@ -203,6 +227,9 @@ class Workloads:
 
         self.torch = torch
         on_gpu = self.device.startswith("cuda")
+        if not on_gpu:
+            # one thread: OpenMP workers spinning on a shared small VM would swamp the figures
+            torch.set_num_threads(1)
         n = 8192 if on_gpu else 128
         self.a = torch.randn(n, n, device=self.device, dtype=torch.bfloat16)
         self.b = torch.randn(n, n, device=self.device, dtype=torch.bfloat16)
@@ -248,7 +275,7 @@ class Workloads:
 # ---------------------------------------------------------------- the checks
 
 
-@dataclass
+@dataclass(frozen=True)
 class Gpu:
     """One GPU under test: greenai's probe for it and a direct pynvml handle."""
 
@@ -257,7 +284,8 @@ class Gpu:
     nvml_index: int
     power_limit_w: float | None
     nvml: Any
-    handle: Any
+    info: dict[str, Any]
+    handle: Any = field(repr=False)
 
 
 def metered_window(
@@ -271,7 +299,11 @@ def metered_window(
     with Poller(gpu.nvml, gpu.handle) as poller, smi:
         work.run_for(step, plan.warmup_s)
         before = poller.read()
-        with torch_meter(task=f"validate-{name}", unit="step", output=args.out / f"{name}-{gpu.label.replace(':', '')}.json") as m:
+        with torch_meter(
+            task=f"validate-{name}",
+            unit="step",
+            output=args.out / f"{name}-{gpu.label.replace(':', '')}.json",
+        ) as m:
             first = poller.read()
             steps = work.run_for(step, plan.window_s)
             m.count(steps)
@@ -319,8 +351,16 @@ def metered_window(
         )
     else:
         checks.append(
-            Check(gpu.label, f"{name}: nvidia-smi power.draw", None, None, "J", "", SKIP,
-                  "nvidia-smi not found")
+            Check(
+                gpu.label,
+                f"{name}: nvidia-smi power.draw",
+                None,
+                None,
+                "J",
+                "",
+                SKIP,
+                "nvidia-smi not found",
+            )
         )
     return checks, counter_j / (t_b - t_a)
 
@@ -334,19 +374,39 @@ def idle_power_w(gpu: Gpu, plan: Plan) -> float:
     return energy_j / (t_b - t_a)
 
 
-def load_checks(gpu: Gpu, idle_w: float, loaded_w: float, on_gpu: bool, tol: Tolerances) -> list[Check]:
+def load_checks(
+    gpu: Gpu, idle_w: float, loaded_w: float, on_gpu: bool, tol: Tolerances
+) -> list[Check]:
     ratio = loaded_w / idle_w if idle_w else math.inf
     if on_gpu:
         status = PASS if ratio >= tol.min_load_ratio else FAIL
         note = f"loaded/idle {ratio:.2f}: the work runs on this GPU"
     else:
         status, note = INFO, f"loaded/idle {ratio:.2f}: work ran on the CPU (no CUDA device)"
-    rows = [Check(gpu.label, "idle vs loaded power", loaded_w, idle_w, "W", f"≥ {tol.min_load_ratio}x idle", status, note)]
+    rows = [
+        Check(
+            gpu.label,
+            "idle vs loaded power",
+            loaded_w,
+            idle_w,
+            "W",
+            f"≥ {tol.min_load_ratio}x idle",
+            status,
+            note,
+        )
+    ]
     if gpu.power_limit_w:
         cap = gpu.power_limit_w * (1 + tol.limit_margin)
         rows.append(
-            Check(gpu.label, "loaded power vs enforced limit", loaded_w, gpu.power_limit_w, "W",
-                  f"≤ limit +{tol.limit_margin:.0%}", PASS if loaded_w <= cap else FAIL)
+            Check(
+                gpu.label,
+                "loaded power vs enforced limit",
+                loaded_w,
+                gpu.power_limit_w,
+                "W",
+                f"≤ limit +{tol.limit_margin:.0%}",
+                PASS if loaded_w <= cap else FAIL,
+            )
         )
     return rows
 
@@ -370,11 +430,21 @@ def resolution_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> 
     work.run_for(work.matmul, plan.resolution_s)
     stop.set()
     reader.join()
-    gaps = [b[0] - a[0] for a, b in zip(seen[1:], seen[2:])]  # seen[0] is the first read
-    steps_j = [b[1] - a[1] for a, b in zip(seen[1:], seen[2:])]
+    gaps = [
+        b[0] - a[0] for a, b in zip(seen[1:], seen[2:], strict=False)
+    ]  # seen[0] is the first read
+    steps_j = [b[1] - a[1] for a, b in zip(seen[1:], seen[2:], strict=False)]
     if not gaps:
-        return Check(gpu.label, "energy counter update period", None, tol.max_update_period_s,
-                     "s", "", FAIL, f"counter changed {len(seen) - 1} times in {plan.resolution_s} s")
+        return Check(
+            gpu.label,
+            "energy counter update period",
+            None,
+            tol.max_update_period_s,
+            "s",
+            "",
+            FAIL,
+            f"counter changed {len(seen) - 1} times in {plan.resolution_s} s",
+        )
     period = statistics.median(gaps)
     return Check(
         gpu.label,
@@ -417,7 +487,7 @@ def slowdown_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> Ch
 
 
 def edge_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> list[Check]:
-    """Return the latency of meter start+stop (CUDA synced), and whether queued work lands inside."""
+    """Return meter start+stop latency (CUDA synced), and whether queued kernels land inside."""
     from greenai.integrations.torch import torch_meter
 
     edges: list[float] = []
@@ -429,13 +499,30 @@ def edge_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> list[C
         edges.append(time.perf_counter() - t0)
     median = statistics.median(edges)
     rows = [
-        Check(gpu.label, "window edges (start+stop, CUDA sync)", median, tol.max_edge_s, "s",
-              f"≤ {tol.max_edge_s} s", PASS if median <= tol.max_edge_s else FAIL,
-              f"median of {plan.edge_pairs}, max {max(edges):.4f} s")
+        Check(
+            gpu.label,
+            "window edges (start+stop, CUDA sync)",
+            median,
+            tol.max_edge_s,
+            "s",
+            f"≤ {tol.max_edge_s} s",
+            PASS if median <= tol.max_edge_s else FAIL,
+            f"median of {plan.edge_pairs}, max {max(edges):.4f} s",
+        )
     ]
     if not work.device.startswith("cuda"):
-        rows.append(Check(gpu.label, "queued kernels inside the window", None, None, "s", "",
-                          SKIP, "no CUDA device"))
+        rows.append(
+            Check(
+                gpu.label,
+                "queued kernels inside the window",
+                None,
+                None,
+                "s",
+                "",
+                SKIP,
+                "no CUDA device",
+            )
+        )
         return rows
     torch = work.torch
     work.sync()
@@ -449,9 +536,16 @@ def edge_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> list[C
     gpu_s = begin.elapsed_time(end) / 1000.0
     assert m.result is not None
     rows.append(
-        Check(gpu.label, "queued kernels inside the window", m.result.duration_s, gpu_s, "s",
-              "window ≥ kernel time", PASS if m.result.duration_s >= gpu_s * 0.99 else FAIL,
-              "stop() waited for the queue")
+        Check(
+            gpu.label,
+            "queued kernels inside the window",
+            m.result.duration_s,
+            gpu_s,
+            "s",
+            "window ≥ kernel time",
+            PASS if m.result.duration_s >= gpu_s * 0.99 else FAIL,
+            "stop() waited for the queue",
+        )
     )
     return rows
 
@@ -459,36 +553,50 @@ def edge_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> list[C
 # ---------------------------------------------------------------- driver
 
 
-def probe(out: Path) -> tuple[Check, list[dict[str, Any]]]:
-    """Run `greenai probe` (text and JSON) into out; return its check and its NVML probes."""
-    cmd = [sys.executable, "-m", "greenai", "probe"]
-    text = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    (out / "probe.txt").write_text(text.stdout + text.stderr)
-    print(text.stdout)
-    res = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=120)
-    (out / "probe.json").write_text(res.stdout)
-    if text.returncode or res.returncode:
-        return Check("-", "greenai probe", None, None, "", "exit 0", FAIL, res.stderr[-200:]), []
-    gpus = [p for p in json.loads(res.stdout)["probes"] if p["id"].startswith("nvml:")]
-    counters = sum(p["method"] == "counter" for p in gpus)
-    ok = bool(gpus) and counters == len(gpus)
-    note = f"{len(gpus)} GPU(s), {counters} with an energy counter"
-    return Check("-", "greenai probe", counters, len(gpus), "GPUs", "all counter", PASS if ok else FAIL, note), gpus
+def probe(out: Path) -> int:
+    """Run `greenai probe` as a user would, into out/probe.txt; return its exit code."""
+    res = subprocess.run([sys.executable, "-m", "greenai", "probe"], capture_output=True, text=True)
+    (out / "probe.txt").write_text(res.stdout + res.stderr)
+    print(res.stdout + res.stderr)
+    return res.returncode
 
 
-def open_gpus(wanted: list[int] | None) -> tuple[Any, list[Gpu]]:
-    """Return pynvml and the GPUs to test, mapped CUDA index -> NVML index by greenai."""
+def open_gpus(wanted: list[int] | None) -> tuple[Any, list[Gpu], Check]:
+    """Return pynvml, the GPUs to test (CUDA index -> NVML index mapped by greenai), a check."""
     from greenai.probes import nvml as nvml_probe
 
     found = nvml_probe.discover({**os.environ, nvml_probe.ENV_NVML: "on"})
     import pynvml
 
     gpus = [
-        Gpu(p.id, p.cuda_index, p.index, p.max_power_w, pynvml, pynvml.nvmlDeviceGetHandleByIndex(p.index))
+        Gpu(
+            p.id,
+            p.cuda_index,
+            p.index,
+            p.max_power_w,
+            pynvml,
+            p.info(),
+            pynvml.nvmlDeviceGetHandleByIndex(p.index),
+        )
         for p in found.probes
         if wanted is None or p.cuda_index in wanted
     ]
-    return pynvml, gpus
+    counters = sum(p.method.value == "counter" for p in found.probes)
+    total = len(found.probes)
+    ok = total > 0 and counters == total
+    why = "; ".join(u.reason for u in found.unavailable)
+    note = f"{total} GPU(s), {counters} with an energy counter" + (f"; {why}" if why else "")
+    row = Check(
+        "-",
+        "greenai finds GPUs",
+        counters,
+        total,
+        "GPUs",
+        "≥ 1, all counter",
+        PASS if ok else FAIL,
+        note,
+    )
+    return pynvml, gpus, row
 
 
 def validate_gpu(gpu: Gpu, plan: Plan, tol: Tolerances, args: Any) -> list[Check]:
@@ -519,18 +627,32 @@ def table(checks: list[Check]) -> str:
     """Return the checks as a fixed-width text table."""
     head = ("gpu", "check", "measured", "reference", "unit", "tolerance", "status", "note")
     rows = [head] + [
-        (c.gpu, c.name, fmt(c.measured), fmt(c.reference), c.unit, c.tolerance, c.status.upper(), c.note)
+        (
+            c.gpu,
+            c.name,
+            fmt(c.measured),
+            fmt(c.reference),
+            c.unit,
+            c.tolerance,
+            c.status.upper(),
+            c.note,
+        )
         for c in checks
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1] for r in rows]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=False)) + "  " + r[-1]
+        for r in rows
+    ]
     lines.insert(1, "-" * len(lines[0]))
     return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=Path("results/device"), help="folder for all outputs")
+    ap.add_argument(
+        "--out", type=Path, default=Path("results/device"), help="folder for all outputs"
+    )
     ap.add_argument("--quick", action="store_true", help="short windows (CI, the stand-in)")
     ap.add_argument("--gpus", help="CUDA indices to test, e.g. 0,1 (default: every visible GPU)")
     ap.add_argument("--tolerance", type=float, default=Tolerances.energy_rel)
@@ -543,11 +665,10 @@ def main(argv: list[str] | None = None) -> int:
 
     import greenai
 
-    probe_row, _ = probe(args.out)
-    checks = [probe_row]
-    nvml, gpus = open_gpus([int(i) for i in args.gpus.split(",")] if args.gpus else None)
-    if not gpus:
-        checks.append(Check("-", "GPUs to validate", 0, None, "GPUs", "≥ 1", FAIL, "NVML sees none"))
+    rc = probe(args.out)
+    checks = [Check("-", "greenai probe", rc, 0, "exit", "= 0", PASS if rc == 0 else FAIL)]
+    nvml, gpus, found = open_gpus([int(i) for i in args.gpus.split(",")] if args.gpus else None)
+    checks.append(found)
     for gpu in gpus:
         print(f"validating {gpu.label} (NVML index {gpu.nvml_index}) ...", flush=True)
         try:
@@ -562,14 +683,17 @@ def main(argv: list[str] | None = None) -> int:
         "checks": [asdict(c) for c in checks],
         "plan": asdict(plan),
         "tolerances": asdict(tol),
+        "gpus": [g.info for g in gpus],
         "stand_in": "nvml_stub" in (getattr(nvml, "__file__", "") or ""),
         "greenai_version": greenai.__version__,
         "torch_version": __import__("torch").__version__,
         "elapsed_s": time.monotonic() - t0,
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\n{'PASS' if not failed else 'FAIL'}: {len(checks)} checks, {len(failed)} failed; "
-          f"{summary['elapsed_s']:.0f} s; outputs in {args.out}")
+    print(
+        f"\n{'PASS' if not failed else 'FAIL'}: {len(checks)} checks, {len(failed)} failed; "
+        f"{summary['elapsed_s']:.0f} s; outputs in {args.out}"
+    )
     for name in failed:
         print(f"  failed: {name}")
     return 0 if not failed else 1
