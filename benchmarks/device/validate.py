@@ -24,12 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 POLL_INTERVAL_S = 0.05  # the direct cross-check reader: 20 Hz
 PASS, FAIL, SKIP, INFO = "pass", "fail", "skip", "info"
+SMI_TIME_FORMAT = "%Y/%m/%d %H:%M:%S.%f"  # nvidia-smi's timestamp field, local time
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Plan:
 # full plan's warm-up, and whose windows must be long against the counter's updates.
 QUICK = Plan(
     idle_s=0.6,
-    warmup_s=0.5,
+    warmup_s=1.0,  # also covers the start of nvidia-smi (a Python script, on the stand-in)
     window_s=2.0,
     slowdown_block_s=0.25,
     slowdown_blocks=3,
@@ -123,7 +125,7 @@ class Poller:
 
 
 class SmiPoller:
-    """Streams `nvidia-smi --query-gpu=power.draw` every 100 ms for one GPU, if present."""
+    """Streams nvidia-smi's timestamped power.draw every 100 ms for one GPU, if present."""
 
     def __init__(self, nvml_index: int):
         self.samples: list[tuple[float, float]] = []
@@ -131,21 +133,29 @@ class SmiPoller:
         self._index = nvml_index
         self._proc: subprocess.Popen[str] | None = None
         self._thread: threading.Thread | None = None
+        self._first = threading.Event()
 
     def __enter__(self) -> SmiPoller:
         if self.available:
-            cmd = ["nvidia-smi", f"--id={self._index}", "--query-gpu=power.draw"]
+            cmd = ["nvidia-smi", f"--id={self._index}", "--query-gpu=timestamp,power.draw"]
             cmd += ["--format=csv,noheader,nounits", "-lms", "100"]
             self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
             self._thread = threading.Thread(target=self._loop, daemon=True)
             self._thread.start()
+            # nvidia-smi takes up to a second or so to start: wait, so its samples cover the window
+            self._first.wait(timeout=10.0)
         return self
 
     def _loop(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
+        # nvidia-smi stamps each reading with local wall-clock time; a pipe may deliver them late
+        wall_to_monotonic_s = time.monotonic() - time.time()
         for line in self._proc.stdout:
             try:
-                self.samples.append((time.monotonic(), float(line.strip())))
+                stamp, power = (part.strip() for part in line.split(","))
+                wall = datetime.strptime(stamp, SMI_TIME_FORMAT).timestamp()
+                self.samples.append((wall + wall_to_monotonic_s, float(power)))
+                self._first.set()
             except ValueError:
                 continue  # "[N/A]" or a header: not a reading
 
