@@ -5,7 +5,7 @@
 
 For each visible GPU: a bf16 matmul loop and a small training loop (torch, model built here),
 each metered by greenai's torch_meter, while this script reads pynvml itself (counter and
-power at 20 Hz, and `nvidia-smi` if present) for the cross-checks. Writes probe.json, one
+power at 20 Hz, and `nvidia-smi` if present) for the cross-checks. Writes probe.txt, one
 disclosure per metered window and summary.json into --out; exits 1 when a check fails.
 Tolerances and why they are what they are: README.md beside this file.
 """
@@ -28,9 +28,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from greenai import units
+
 POLL_INTERVAL_S = 0.05  # the direct cross-check reader: 20 Hz
 PASS, FAIL, SKIP, INFO = "pass", "fail", "skip", "info"
+CUDA_EVENT_MS_PER_S = 1000.0  # torch.cuda.Event.elapsed_time is in ms
 SMI_TIME_FORMAT = "%Y/%m/%d %H:%M:%S.%f"  # nvidia-smi's timestamp field, local time
 
 
@@ -88,6 +90,8 @@ class Check:
 
 @dataclass(frozen=True)
 class Sample:
+    """One direct read of a GPU: when (monotonic s), its counter (J) and its power (W)."""
+
     t_s: float
     energy_j: float
     power_w: float
@@ -105,8 +109,8 @@ class Poller:
 
     def read(self) -> Sample:
         t = time.monotonic()
-        energy_j = self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) / 1000.0
-        return Sample(t, energy_j, self.nvml.nvmlDeviceGetPowerUsage(self.handle) / 1000.0)
+        energy_j = units.mj_to_j(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
+        return Sample(t, energy_j, units.mw_to_w(self.nvml.nvmlDeviceGetPowerUsage(self.handle)))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -440,7 +444,7 @@ def resolution_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> 
     def spin() -> None:
         last = None
         while not stop.is_set():
-            value = gpu.nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle) / 1000.0
+            value = units.mj_to_j(gpu.nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
             if value != last:
                 seen.append((time.monotonic(), value))
                 last = value
@@ -475,7 +479,7 @@ def resolution_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> 
         "s",
         f"≤ {tol.max_update_period_s} s",
         PASS if period <= tol.max_update_period_s else FAIL,
-        f"{len(gaps)} updates, smallest step {min(steps_j) * 1000:.0f} mJ",
+        f"{len(gaps)} updates, smallest step {min(steps_j):.3g} J",
     )
 
 
@@ -554,7 +558,7 @@ def edge_check(gpu: Gpu, work: Workloads, plan: Plan, tol: Tolerances) -> list[C
             work.matmul()  # ~0.3 s of kernels queued; Python returns long before they finish
         end.record()
     end.synchronize()
-    gpu_s = begin.elapsed_time(end) / 1000.0
+    gpu_s = begin.elapsed_time(end) / CUDA_EVENT_MS_PER_S
     assert m.result is not None
     rows.append(
         Check(
