@@ -118,6 +118,20 @@ def test_table_lists_every_check_with_its_status():
     )
 
 
+@pytest.mark.parametrize("script", ["run.sh", "fetch_wheels.sh"])
+def test_carry_scripts_parse_and_are_executable(script):
+    path = SCRIPT.parent / script
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    assert os.access(path, os.X_OK)
+
+
+def test_fetch_wheels_needs_a_folder():
+    res = subprocess.run(
+        ["bash", str(SCRIPT.parent / "fetch_wheels.sh")], capture_output=True, text=True
+    )
+    assert res.returncode != 0 and "usage: fetch_wheels.sh DIR" in res.stderr
+
+
 # ---------------------------------------------------------------- the kit end to end
 
 
