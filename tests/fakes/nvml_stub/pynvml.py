@@ -95,6 +95,10 @@ class FakeGpu:
     lost_at_s: float | None = None  # after this time every call raises GpuIsLost
     energy_not_supported_at_s: float | None = None  # energy call starts failing NotSupported
     start_energy_mj: int = 123_456_789  # the counter runs since the driver loaded
+    # issue 14 (validation kit): how real readings deviate; the defaults keep readings exact
+    power_scale: float = 1.0  # power reads this times the power the counter accumulates
+    energy_update_period_s: float = 0.0  # counter steps this often (~0.1 s on real GPUs)
+    power_average_s: float = 0.0  # power is a trailing mean over this long (1 s on Hopper)
 
     def power_at(self, t_s: float) -> float:
         return self.power_w(t_s) if callable(self.power_w) else float(self.power_w)
@@ -207,7 +211,7 @@ def nvmlDeviceGetEnforcedPowerLimit(handle: _Handle) -> int:
 
 def nvmlDeviceGetPowerUsage(handle: _Handle) -> int:
     gpu, t = _live(handle)
-    return int(round(gpu.power_at(t) * 1000))
+    return int(round(_reported_power_w(gpu, t) * 1000))
 
 
 def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:
@@ -217,6 +221,7 @@ def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:
         gpu.energy_not_supported_at_s is not None and rel >= gpu.energy_not_supported_at_s
     ):
         raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    rel = _counter_time_s(gpu, rel)
     if callable(gpu.power_w):
         # integrate the trace by the midpoint rule at 1 ms: tests use smooth traces
         steps = max(int(rel / 0.001), 1)
@@ -225,3 +230,23 @@ def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:
     else:
         joules = gpu.power_w * rel
     return gpu.start_energy_mj + int(joules * 1000)
+
+
+# --- issue 14: realism of readings (counter update period, averaged and biased power) ---
+
+
+def _counter_time_s(gpu: FakeGpu, rel_s: float) -> float:
+    """Return the time (s since t0) of the counter's last update, as a stepping counter does."""
+    period = gpu.energy_update_period_s
+    return rel_s if period <= 0 else period * int(rel_s / period)
+
+
+def _reported_power_w(gpu: FakeGpu, t_s: float) -> float:
+    """Return power as NVML reports it: a trailing mean (Ampere and newer), times power_scale."""
+    window = min(gpu.power_average_s, t_s - (_State.t0 or 0.0))
+    if window <= 0 or not callable(gpu.power_w):
+        return gpu.power_at(t_s) * gpu.power_scale
+    steps = max(int(window / 0.001), 1)  # midpoint rule at 1 ms, as the counter
+    h = window / steps
+    mean = sum(gpu.power_w(t_s - window + (k + 0.5) * h) for k in range(steps)) / steps
+    return mean * gpu.power_scale
