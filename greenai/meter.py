@@ -87,6 +87,11 @@ def _announce_on_node() -> tuple[Path | None, list[int]]:
             others.append(pid)
         else:
             f.unlink(missing_ok=True)
+    if any(folder.glob("tune-*.json")):
+        # a tuner killed before it could restore its device left its originals here
+        from greenai.optimize.guard import restore_stale
+
+        restore_stale(folder)
     return marker, sorted(others)
 
 
@@ -336,6 +341,7 @@ class Meter:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeline: bool = True,
+        tune: Any = None,
     ):
         self.task = task
         self.unit = unit
@@ -377,6 +383,7 @@ class Meter:
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
+        self._tuner = tune  # a greenai.optimize.Tuner, or None (the untouched fast path)
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -406,6 +413,8 @@ class Meter:
         if self.handle_signals:
             self._install_sigterm()
         atexit.register(self._at_exit)
+        if self._tuner is not None:
+            self._begin_tuning()
         return self
 
     def _measure_idle(self) -> None:
@@ -431,6 +440,8 @@ class Meter:
         if sampler is None or start is None:
             return
         self._stopped = True
+        if self._tuner is not None:
+            self._end_tuning()
         atexit.unregister(self._at_exit)
         self._restore_sigterm()
         self._stop_journal_thread()
@@ -636,6 +647,40 @@ class Meter:
         ):
             self._journal_thread.join()
         self._journal_thread = None
+
+    # ------------------------------------------------------------ tuning
+    def reading(self) -> tuple[float, float]:
+        """Return (time in s, energy in J since start), read now."""
+        assert self._sampler is not None and self._start is not None
+        snap = self._sampler.snapshot()
+        domains = domain_energy(self._specs, self._start, snap)
+        return snap.t_s, math.fsum(d.energy_j for d in domains.values())
+
+    def _begin_tuning(self) -> None:
+        sampler = self._sampler
+        if sampler is None or self._start is None:
+            return
+        journal = self._journal.append if self._journal is not None else None
+        try:
+            self._tuner.begin(self.reading, sampler.clock, journal)
+        except GreenAIError as exc:
+            self._problem(f"not tuned: {exc}")
+            return
+        self.count = self._count_tuned  # type: ignore[method-assign]
+
+    def _count_tuned(self, n: float = 1) -> None:
+        type(self).count(self, n)
+        if not self._tuner.on_count(n):
+            del self.count  # the search is over: back to the plain count
+
+    def _end_tuning(self) -> None:
+        self.__dict__.pop("count", None)
+        provenance = {s.provenance for s in self._specs if s.counts_in_total}
+        block = self._tuner.end(provenance.pop() if len(provenance) == 1 else "mixed")
+        for note in block.notes:
+            if not note.startswith("the run ended"):
+                self._problem(note)
+        self.extra["optimisation"] = block.to_dict()
 
     # ------------------------------------------------------------ during the run
     def count(self, n: float = 1) -> None:

@@ -109,6 +109,7 @@ class GpuPowerLimit:
         self.uuids = [_uuid(self._nvml, h) for h in self._handles]
         self.step_w = step_w
         self._original_mw: list[int] | None = None
+        self._changed = False
 
     def _call(self, fn: Any, *args: Any) -> Any:
         nvml = self._nvml
@@ -157,6 +158,7 @@ class GpuPowerLimit:
         limit_mw = int(round(value * units.MW_PER_W))
         for h in self._handles:
             self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, h, limit_mw)
+            self._changed = True
 
     def original(self) -> float:
         """Return the limit (W) found before the first change (the current one before it)."""
@@ -174,11 +176,12 @@ class GpuPowerLimit:
 
     def restore(self) -> bool:
         """Set every GPU back to the limit found before the first change."""
-        if self._original_mw is None:
+        if self._original_mw is None or not self._changed:
             return False
         for h, mw in zip(self._handles, self._original_mw, strict=True):
-            self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, h, mw)
-        self._original_mw = None
+            if self._call(self._nvml.nvmlDeviceGetPowerManagementLimit, h) != mw:
+                self._call(self._nvml.nvmlDeviceSetPowerManagementLimit, h, mw)
+        self._changed = False
         return True
 
     def describe(self) -> dict[str, Any]:

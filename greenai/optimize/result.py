@@ -130,9 +130,11 @@ class Optimisation:
         provenance: str,
         restored: bool,
         notes: Sequence[str] = (),
+        choose: bool = True,
     ) -> Optimisation:
-        """Return the block for scored settings; the chosen one is the best feasible."""
-        chosen = best(scored, objective) if scored else None
+        """Return the block for scored settings; the chosen one is the best feasible
+        (none when ``choose`` is False: the search did not finish)."""
+        chosen = best(scored, objective) if scored and choose else None
         if chosen is not None and not chosen.feasible:
             chosen = None  # nothing keeps the slowdown bound (the baseline always does)
         base = next((s for s in scored if s.setting == baseline), None)

@@ -81,9 +81,19 @@ def rank_key(s: Scored, objective: str) -> tuple[int, float]:
     return (0, s.energy_per_unit_j.mean if objective == "energy" else s.edp_j_s)
 
 
-def best(scored: Sequence[Scored], objective: str) -> Scored:
-    """Return the best setting; ties go to the lower one, so a plateau is walked down."""
-    return min(scored, key=lambda s: (rank_key(s, objective), s.setting))
+TIE_REL = 0.005  # objectives closer than this are a tie: below it, noise decides
+
+
+def best(scored: Sequence[Scored], objective: str, tie_rel: float = TIE_REL) -> Scored:
+    """Return the best setting; near-ties go to the lowest one, so a plateau is walked down."""
+    top = min(scored, key=lambda s: (rank_key(s, objective), s.setting))
+    if not top.feasible:
+        return top
+    bound = rank_key(top, objective)[1] * (1 + tie_rel)
+    return min(
+        (s for s in scored if s.feasible and rank_key(s, objective)[1] <= bound),
+        key=lambda s: s.setting,
+    )
 
 
 def next_setting(

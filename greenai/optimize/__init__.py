@@ -1,0 +1,24 @@
+"""Measured energy optimisation: find, apply and disclose the setting that saves energy.
+
+>>> with greenai.meter(task="training", unit="sample", tune=PowerLimitTuner(max_slowdown=0.05)) as m:
+...     for batch in loader: step(batch); m.count(len(batch))
+>>> m.result.extra["optimisation"]   # candidates, chosen setting, saving with its 95 % CI
+"""
+
+from __future__ import annotations
+
+from greenai.optimize.knobs import CpuThreads, GpuPowerLimit, Knob, KnobError
+from greenai.optimize.result import Candidate, Optimisation
+from greenai.optimize.tuner import PowerLimitTuner, ThreadTuner, Tuner
+
+__all__ = [
+    "Candidate",
+    "CpuThreads",
+    "GpuPowerLimit",
+    "Knob",
+    "KnobError",
+    "Optimisation",
+    "PowerLimitTuner",
+    "ThreadTuner",
+    "Tuner",
+]
