@@ -106,11 +106,27 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from greenai.recovery import recover_journal
     from greenai.report.text import summary
 
+    if not args.settings and (args.journal is None or args.output is None):
+        print("greenai recover: give JOURNAL -o FILE, or --settings", file=sys.stderr)
+        return 2
+    _restore_settings(args.journal)
+    if args.settings:
+        return 0
     result = recover_journal(args.journal, site=args.site)
     result.save(args.output)
     print(summary(result))
     print(f"result      {args.output}")
     return 0
+
+
+def _restore_settings(journal: str | None) -> None:
+    """Put back what killed tuners changed (the journal's record, then the node's); say so."""
+    from greenai.optimize import guard
+
+    done = guard.restore_from_journal(journal) if journal else []
+    done += guard.restore_stale()
+    for line in done:
+        print(f"restored    {line}")
 
 
 def _cmd_site(args: argparse.Namespace) -> int:
@@ -628,9 +644,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("recover", help="rebuild a result from the journal of a killed run")
-    p.add_argument("journal")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("journal", nargs="?", default=None)
+    p.add_argument("-o", "--output", default=None)
     p.add_argument("--site", default=None)
+    p.add_argument(
+        "--settings",
+        action="store_true",
+        help="only put back device settings (GPU power limits) a killed tuner left changed",
+    )
     p.set_defaults(func=_cmd_recover)
 
     p = sub.add_parser("site", help="site presets and grid factors, with their sources")

@@ -91,3 +91,17 @@ def restore_stale(folder: Path | None = None) -> list[str]:
                 stacklevel=2,
             )
     return done
+
+
+def restore_from_journal(path: Any) -> list[str]:
+    """Restore the settings a killed run's journal recorded; return what was restored."""
+    from greenai import journal
+
+    done: list[str] = []
+    for rec in journal.read(path).settings:
+        try:
+            pid, settings = int(rec["pid"]), list(rec["settings"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KnobError(f"{path}: a recorded setting is malformed ({exc!r})") from exc
+        done.extend(restore_settings(pid, settings))
+    return done
