@@ -1,6 +1,7 @@
 """Measured energy optimisation: find, apply and disclose the setting that saves energy.
 
->>> with greenai.meter(task="training", unit="sample", tune=PowerLimitTuner(max_slowdown=0.05)) as m:
+>>> tuner = PowerLimitTuner(max_slowdown=0.05)
+>>> with greenai.meter(task="training", unit="sample", tune=tuner) as m:
 ...     for batch in loader: step(batch); m.count(len(batch))
 >>> m.result.extra["optimisation"]   # candidates, chosen setting, saving with its 95 % CI
 """

@@ -170,8 +170,7 @@ class GpuPowerLimit:
         """Read and keep the original limits now (before anything is journaled or changed)."""
         if self._original_mw is None:
             self._original_mw = [
-                self._call(self._nvml.nvmlDeviceGetPowerManagementLimit, h)
-                for h in self._handles
+                self._call(self._nvml.nvmlDeviceGetPowerManagementLimit, h) for h in self._handles
             ]
 
     def restore(self) -> bool:
@@ -206,8 +205,9 @@ def _restore_gpu_limits(doc: dict[str, Any]) -> list[str]:
             if nvml.nvmlDeviceGetPowerManagementLimit(handle) != limit_mw:
                 nvml.nvmlDeviceSetPowerManagementLimit(handle, limit_mw)
         except nvml.NVMLError_NoPermission as exc:
-            raise KnobError(f"GPU {uuid}: cannot restore its power limit: {exc}. "
-                            f"{_NO_PERMISSION_HELP}") from exc
+            raise KnobError(
+                f"GPU {uuid}: cannot restore its power limit: {exc}. {_NO_PERMISSION_HELP}"
+            ) from exc
         except nvml.NVMLError as exc:
             raise KnobError(f"GPU {uuid}: cannot restore its power limit: {exc}") from exc
         done.append(f"GPU {uuid} power limit {units.mw_to_w(limit_mw):g} W")

@@ -226,13 +226,15 @@ class Optimisation:
             baseline=_opt_num(d, "baseline", where),
             chosen=_opt_num(d, "chosen", where),
             candidates=tuple(
-                Candidate.from_dict(c, f"{where}.candidates[{i}]")
-                for i, c in enumerate(candidates)
+                Candidate.from_dict(c, f"{where}.candidates[{i}]") for i, c in enumerate(candidates)
             ),
             saving=_opt_num(d, "saving", where),
             saving_ci95=None
             if ci is None
-            else (_finite(ci[0], f"{where}.saving_ci95[0]"), _finite(ci[1], f"{where}.saving_ci95[1]")),
+            else (
+                _finite(ci[0], f"{where}.saving_ci95[0]"),
+                _finite(ci[1], f"{where}.saving_ci95[1]"),
+            ),
             slowdown=_opt_num(d, "slowdown", where),
             provenance=provenance,
             graded=graded,

@@ -120,22 +120,15 @@ def next_setting(
     return allowed[b + min(step, right)]
 
 
-def pareto_front(scored: Sequence[Scored]) -> list[Scored]:
-    """Return settings no other beats on both energy per unit and throughput, by throughput."""
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Return the indices of (energy per unit, throughput) points no other point beats on
+    both (less energy and more throughput, one of them strictly), by throughput."""
     front = [
-        s
-        for s in scored
-        if not any(
-            o.energy_per_unit_j.mean <= s.energy_per_unit_j.mean
-            and o.throughput_units_per_s >= s.throughput_units_per_s
-            and (
-                o.energy_per_unit_j.mean < s.energy_per_unit_j.mean
-                or o.throughput_units_per_s > s.throughput_units_per_s
-            )
-            for o in scored
-        )
+        i
+        for i, (e, x) in enumerate(points)
+        if not any(oe <= e and ox >= x and (oe, ox) != (e, x) for oe, ox in points)
     ]
-    return sorted(front, key=lambda s: s.throughput_units_per_s)
+    return sorted(front, key=lambda i: points[i][1])
 
 
 @dataclass(frozen=True)

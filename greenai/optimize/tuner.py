@@ -202,4 +202,3 @@ class ThreadTuner(Tuner):
     def make_knob(self) -> Knob:
         """Return this process's CPU thread count."""
         return CpuThreads()
-

@@ -70,8 +70,8 @@ def test_any_curve_within_two_percent_and_the_bound(
     fake_nvml, tmp_path, monkeypatch, knee, above, loss, bound, objective
 ):
     monkeypatch.setenv("GREENAI_RUNTIME_DIR", str(tmp_path))
-    from tests.fakes.clock import FakeClock
     from greenai.probes.nvml import discover
+    from tests.fakes.clock import FakeClock
 
     clock = FakeClock()
     gpu = fake_nvml.FakeLimitedGpu(knee_w=knee, demand_w=min(knee + above, 700), loss_at_knee=loss)
@@ -99,9 +99,10 @@ def test_exception_restores_and_reports(limited_gpu, clock):
     nvml, gpu, probe = limited_gpu
     sampler = Sampler([probe], clock=clock)
     sampler.sample()
-    with pytest.raises(RuntimeError), Meter(
-        "training", "sample", sampler=sampler, tune=PowerLimitTuner(window_s=0.5)
-    ) as m:
+    with (
+        pytest.raises(RuntimeError),
+        Meter("training", "sample", sampler=sampler, tune=PowerLimitTuner(window_s=0.5)) as m,
+    ):
         train(m, gpu, clock, 120)
         assert gpu.limit_mw() != 700_000  # mid-search
         raise RuntimeError("boom")
@@ -115,9 +116,12 @@ def test_no_permission_is_reported_not_raised(limited_gpu, clock):
     gpu.privileged = False
     sampler = Sampler([probe], clock=clock)
     sampler.sample()
-    with pytest.warns(UserWarning, match="needs root"):
-        with Meter("training", "sample", sampler=sampler, tune=PowerLimitTuner()) as m:
-            train(m, gpu, clock, 50)
+    tuner = PowerLimitTuner()
+    with (
+        pytest.warns(UserWarning, match="needs root"),
+        Meter("training", "sample", sampler=sampler, tune=tuner) as m,
+    ):
+        train(m, gpu, clock, 50)
     block = m.result.extra["optimisation"]
     assert block["chosen"] is None and gpu.limit_mw() == 700_000
     assert m.result.units_done == 50 * 32  # the run itself is untouched
