@@ -183,7 +183,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     block = sweep.optimisation
     summary_path = out / "summary.json"
     summary_path.write_text(json.dumps({"optimisation": block.to_dict()}, indent=2) + "\n")
-    png = tradeoff_png(block, out / "tune.png")
+    png = tradeoff_png(block, out / "tune.png", unit=args.unit)
     print(tune_table(block))
     print(f"disclosures {', '.join(str(p) for p in sweep.disclosures.values())}")
     print(f"summary     {summary_path}")

@@ -39,7 +39,7 @@ def tune_table(block: Optimisation) -> str:
     return "\n".join(lines)
 
 
-def tradeoff_png(block: Optimisation, path: Path, title: str = "") -> Path:
+def tradeoff_png(block: Optimisation, path: Path, unit: str = "unit", title: str = "") -> Path:
     """Write the trade-off chart of a tuning run as PNG to path; return path."""
     from greenai.optimize.search import pareto_front
 
@@ -66,10 +66,12 @@ def tradeoff_png(block: Optimisation, path: Path, title: str = "") -> Path:
     ax.plot(
         [c.throughput_units_per_s for c in front],
         [c.energy_per_unit_j for c in front],
-        "--",
+        "o--",
         color=_CYCLE[1],
+        markerfacecolor="none",
+        markersize=11,
         linewidth=1.2,
-        label="Pareto front",
+        label="Pareto front (no setting beats these on both)",
     )
     for c in cands:
         mark = {"baseline": " (baseline)", "chosen": " (chosen)"}.get(c.role, "")
@@ -90,8 +92,9 @@ def tradeoff_png(block: Optimisation, path: Path, title: str = "") -> Path:
             color=_CYCLE[2],
             label="chosen",
         )
-    ax.set_xlabel("throughput (units/s)")
-    ax.set_ylabel(f"energy per unit (J){' [modelled]' if block.provenance != 'measured' else ''}")
+    ax.margins(x=0.25, y=0.15)
+    ax.set_xlabel(chart_text(f"throughput ({unit}/s)"))
+    ax.set_ylabel(f"energy per {chart_text(unit)} (J){' [modelled]' if block.provenance != 'measured' else ''}")
     heading = title or f"{block.knob}: energy vs throughput"
     if block.provenance != "measured":
         heading += f" - {block.provenance} energy, not graded"
