@@ -134,7 +134,9 @@ def _fraction(text: str) -> float:
     try:
         value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a fraction (0.05) or percent (5%)")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a fraction (0.05) or percent (5%)"
+        ) from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r}: a slowdown bound is >= 0")
     return value
@@ -151,7 +153,7 @@ def _cmd_tune(args: argparse.Namespace) -> int:
     if command and command[0] == "--":
         command = command[1:]
     if not command:
-        print("greenai tune: no command given. Usage: greenai tune [...] -- CMD ...", file=sys.stderr)
+        print("greenai tune: no command given. Usage: greenai tune [...] -- CMD", file=sys.stderr)
         return 2
     for line in guard.restore_stale():
         print(f"restored    {line}", file=sys.stderr)

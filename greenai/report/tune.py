@@ -94,7 +94,8 @@ def tradeoff_png(block: Optimisation, path: Path, unit: str = "unit", title: str
         )
     ax.margins(x=0.25, y=0.15)
     ax.set_xlabel(chart_text(f"throughput ({unit}/s)"))
-    ax.set_ylabel(f"energy per {chart_text(unit)} (J){' [modelled]' if block.provenance != 'measured' else ''}")
+    modelled = " [modelled]" if block.provenance != "measured" else ""
+    ax.set_ylabel(f"energy per {chart_text(unit)} (J){modelled}")
     heading = title or f"{block.knob}: energy vs throughput"
     if block.provenance != "measured":
         heading += f" - {block.provenance} energy, not graded"
