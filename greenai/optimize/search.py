@@ -120,6 +120,16 @@ def next_setting(
     return allowed[b + min(step, right)]
 
 
+def next_in_sweep(
+    allowed: Sequence[float], scored: Mapping[float, Scored], objective: str = "energy"
+) -> float | None:
+    """Return the next value of an exhaustive sweep from the top down, or None when done."""
+    return next((v for v in reversed(allowed) if v not in scored), None)
+
+
+STRATEGIES = {"descent": next_setting, "sweep": next_in_sweep}
+
+
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Return the indices of (energy per unit, throughput) points no other point beats on
     both (less energy and more throughput, one of them strictly), by throughput."""

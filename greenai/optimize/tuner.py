@@ -4,8 +4,10 @@ A meter given ``tune=`` hands every ``count()`` to its tuner until the search is
 Each candidate gets a warm-up (discarded) and then ``splits`` windows, each at least
 ``window_s`` long (longer than an energy counter's ~100 ms update) and ``min_steps``
 steps; the first candidate is the baseline at the default setting, measured in the same
-run. When the search ends the best setting stays in force for the rest of the run, and the
-original is put back when the meter stops, whatever stops it.
+run. ``strategy="descent"`` (default) is the golden-section descent of
+greenai.optimize.search; ``"sweep"`` tries every value (the reference it is measured
+against). When the search ends the best setting stays in force for the rest of the
+run, and the original is put back when the meter stops, whatever stops it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from greenai.optimize import guard
 from greenai.optimize.knobs import CpuThreads, GpuPowerLimit, Knob, KnobError
 from greenai.optimize.result import Optimisation
-from greenai.optimize.search import OBJECTIVES, Scored, Window, best, next_setting, score
+from greenai.optimize.search import OBJECTIVES, STRATEGIES, Scored, Window, best, score
 
 Reading = Callable[[], tuple[float, float]]  # -> (time s, energy J since the meter started)
 
@@ -35,12 +37,16 @@ class Tuner:
         warmup_steps: int = 2,
         min_steps: int = 3,
         splits: int = 3,
+        strategy: str = "descent",
     ):
         if objective not in OBJECTIVES:
             raise ValueError(f"objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
         if max_slowdown is not None and not max_slowdown >= 0:
             raise ValueError(f"max_slowdown {max_slowdown!r}: give a fraction >= 0 (0.05 = 5 %)")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy {strategy!r}: use one of {', '.join(STRATEGIES)}")
         self.knob = knob
+        self._next = STRATEGIES[strategy]
         self.max_slowdown = max_slowdown
         self.objective = objective
         self.split_s = window_s
@@ -112,7 +118,7 @@ class Tuner:
             return True
         base = self._windows.get(self._baseline) if self._baseline != self._setting else None
         self._scored[self._setting] = score(self._setting, windows, base, self.max_slowdown)
-        following = next_setting(self._allowed, self._scored, self.objective)
+        following = self._next(self._allowed, self._scored, self.objective)
         if following is None:
             self._tuning = False
             chosen = best(list(self._scored.values()), self.objective)

@@ -35,17 +35,21 @@ def _tuned_run(limited_gpu, clock, tuner, steps=4000):
     return m, during
 
 
-def test_chooses_the_optimum_with_a_third_of_the_sweep(limited_gpu, clock):
-    nvml, gpu, _ = limited_gpu
-    tuner = PowerLimitTuner(max_slowdown=0.05, window_s=0.5)
+def test_chooses_the_optimum_with_a_third_of_the_sweep(limited_gpu, clock, fake_nvml):
+    nvml, gpu, probe = limited_gpu
+    # windows of 10 steps (at least 0.2 s each, longer than NVML's 0.1 s counter update)
+    tuner = PowerLimitTuner(max_slowdown=0.05, window_s=0.2, min_steps=10)
     m, locked_mw = _tuned_run(limited_gpu, clock, tuner)
     block = Optimisation.from_dict(m.result.extra["optimisation"])
-    allowed = GpuPowerLimit(nvml=nvml).allowed()
-    optimum = _exhaustive(gpu, allowed, 0.05)
+    sweep = PowerLimitTuner(max_slowdown=0.05, window_s=0.2, min_steps=10, strategy="sweep")
+    ms, _ = _tuned_run(limited_gpu, clock, sweep, steps=12000)
+    swept = Optimisation.from_dict(ms.result.extra["optimisation"])
+    assert len(swept.candidates) == len(GpuPowerLimit(nvml=nvml).allowed()) == 21
+    optimum = min(c.energy_per_unit_j for c in swept.candidates if c.feasible)
     chosen = next(c for c in block.candidates if c.role == "chosen")
-    assert block.chosen == optimum.setting == 400.0
-    assert chosen.energy_per_unit_j <= optimum.energy_per_unit_j.mean * 1.02
-    assert len(block.candidates) <= len(allowed) / 3
+    assert block.chosen == swept.chosen == 400.0  # the knee of the fake curve
+    assert chosen.energy_per_unit_j <= optimum * 1.02
+    assert tuner.profiling_steps <= sweep.profiling_steps / 3
     assert block.slowdown is not None and block.slowdown <= 0.05
     assert locked_mw == 400_000  # the choice stayed in force for the rest of the run
     assert gpu.limit_mw() == 700_000  # and the original is back after it
