@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from greenai.bench.stats import Summary
 from greenai.errors import DisclosureError
 from greenai.optimize.search import Scored, best, saving
 
@@ -280,9 +279,3 @@ def _flag(d: dict[str, Any], key: str, where: str) -> bool:
     if not isinstance(value, bool):
         raise DisclosureError(f"{where}.{key}: expected true or false, got {value!r}")
     return value
-
-
-def summary_of(c: Candidate) -> Summary:
-    """Return the candidate's energy per unit as a Summary (for tables and plots)."""
-    low, high = c.energy_per_unit_ci95_j
-    return Summary(c.windows, c.energy_per_unit_j, 0.0, low, high)
