@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from greenai.optimize.knobs import CpuThreads, GpuPowerLimit, KnobError, restore_described
@@ -66,6 +68,7 @@ def test_restore_described_from_another_process(two_gpus):
 
 def test_cpu_threads_env_and_choices(monkeypatch):
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delitem(sys.modules, "torch", raising=False)  # a workload without torch
     knob = CpuThreads(cpus=6)
     assert knob.allowed() == (1.0, 2.0, 4.0, 6.0)
     assert knob.read() == knob.default() == 6.0
@@ -77,3 +80,13 @@ def test_cpu_threads_env_and_choices(monkeypatch):
     }
     assert knob.restore() and knob.read() == 6.0
     assert not knob.changes_device
+
+
+def test_cpu_threads_set_torch_in_this_process_and_restore():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    knob = CpuThreads(cpus=2)
+    knob.apply(1.0)
+    assert torch.get_num_threads() == 1
+    assert knob.restore()
+    assert torch.get_num_threads() == before
