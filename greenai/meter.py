@@ -383,7 +383,8 @@ class Meter:
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
-        self._tuner = tune  # a greenai.optimize.Tuner, or None (the untouched fast path)
+        # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
+        self._tuner = tune
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -661,6 +662,10 @@ class Meter:
         if sampler is None or self._start is None:
             return
         journal = self._journal.append if self._journal is not None else None
+        if self._tuner is True:  # tune=True (also through the framework callbacks)
+            from greenai.optimize import PowerLimitTuner
+
+            self._tuner = PowerLimitTuner()
         try:
             self._tuner.begin(self.reading, sampler.clock, journal)
         except GreenAIError as exc:

@@ -151,3 +151,14 @@ def test_the_journal_holds_the_original_before_the_first_change(limited_gpu, clo
     assert state["pid"] == os.getpid()
     m.stop()
     assert not list(_runtime_dir().glob("tune-*.json"))
+
+
+def test_tune_true_means_the_power_limit_tuner(limited_gpu, clock):
+    nvml, gpu, probe = limited_gpu
+    sampler = Sampler([probe], clock=clock)
+    sampler.sample()
+    with Meter("training", "sample", sampler=sampler, tune=True) as m:
+        train(m, gpu, clock, 3000)  # default windows: 3 x 1 s per candidate
+    block = m.result.extra["optimisation"]
+    assert block["knob"] == "gpu_power_limit" and block["chosen"] == 400.0
+    assert gpu.limit_mw() == 700_000
