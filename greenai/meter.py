@@ -668,7 +668,7 @@ class Meter:
             self._tuner = PowerLimitTuner()
         try:
             self._tuner.begin(self.reading, sampler.clock, journal)
-        except GreenAIError as exc:
+        except (GreenAIError, OSError) as exc:  # the device is unchanged: the run goes on
             self._problem(f"not tuned: {exc}")
             return
         self.count = self._count_tuned  # type: ignore[method-assign]

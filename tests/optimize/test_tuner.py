@@ -162,3 +162,20 @@ def test_tune_true_means_the_power_limit_tuner(limited_gpu, clock):
     block = m.result.extra["optimisation"]
     assert block["knob"] == "gpu_power_limit" and block["chosen"] == 400.0
     assert gpu.limit_mw() == 700_000
+
+
+def test_an_unwritable_state_folder_means_untuned_not_a_crash(limited_gpu, clock, monkeypatch):
+    nvml, gpu, probe = limited_gpu
+    blocker = _runtime_dir().parent / "file"
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("")
+    monkeypatch.setenv("GREENAI_RUNTIME_DIR", str(blocker))  # a file: nothing can go under it
+    sampler = Sampler([probe], clock=clock)
+    sampler.sample()
+    with (
+        pytest.warns(UserWarning, match="not tuned"),
+        Meter("training", "sample", sampler=sampler, tune=PowerLimitTuner()) as m,
+    ):
+        train(m, gpu, clock, 100)
+    assert gpu.limit_mw() == 700_000  # never changed: its original was not safe on disk
+    assert m.result.units_done == 3200
