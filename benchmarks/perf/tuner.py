@@ -83,8 +83,8 @@ def loop(steps: int, tune: PowerLimitTuner | None) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=6, help="ABBA pairs of runs")
-    parser.add_argument("--steps", type=int, default=8000)
-    parser.add_argument("--window", type=float, default=0.03, help="tuner window (s)")
+    parser.add_argument("--steps", type=int, default=20000)
+    parser.add_argument("--window", type=float, default=0.01, help="tuner window (s)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     os.environ["GREENAI_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="greenai-tuner-bench-")
