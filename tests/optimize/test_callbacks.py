@@ -13,19 +13,7 @@ pl = pytest.importorskip("lightning.pytorch", reason="lightning is not installed
 from greenai.integrations.lightning import GreenAICallback  # noqa: E402
 from greenai.optimize import CpuThreads, ThreadTuner  # noqa: E402
 from tests.fakes.probes import ClockProbe, constant  # noqa: E402
-
-
-class Tiny(pl.LightningModule):
-    def __init__(self):
-        super().__init__()
-        self.layer = torch.nn.Linear(4, 1)
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return torch.nn.functional.mse_loss(self.layer(x).squeeze(-1), y)
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.01)
+from tests.integrations.test_lightning import Tiny  # noqa: E402
 
 
 def test_lightning_fit_tunes_threads_and_restores_them(tmp_path, monkeypatch):
