@@ -17,7 +17,8 @@ def tune_table(block: Optimisation) -> str:
     lines = [head, "-" * len(head)]
     for c in sorted(block.candidates, key=lambda c: -c.setting):
         low, high = c.energy_per_unit_ci95_j
-        role = c.role + ("" if c.feasible else " (breaks the slowdown bound)")
+        role = "baseline, chosen" if c.role == "chosen" and c.setting == block.baseline else c.role
+        role += "" if c.feasible else " (breaks the slowdown bound)"
         lines.append(
             f"{c.setting:>8g} {block.knob_unit:<3}  {number(c.energy_per_unit_j, 'J'):>10}  "
             f"{number(low, 'J') + ' .. ' + number(high, 'J'):>21}  "
@@ -74,7 +75,17 @@ def tradeoff_png(block: Optimisation, path: Path, unit: str = "unit", title: str
         label="Pareto front (no setting beats these on both)",
     )
     for c in cands:
-        mark = {"baseline": " (baseline)", "chosen": " (chosen)"}.get(c.role, "")
+        mark = ", ".join(
+            [
+                r
+                for r, hit in (
+                    ("baseline", c.setting == block.baseline),
+                    ("chosen", c.role == "chosen"),
+                )
+                if hit
+            ]
+        )
+        mark = f" ({mark})" if mark else ""
         ax.annotate(
             chart_text(f"{c.setting:g} {block.knob_unit}{mark}"),
             (c.throughput_units_per_s, c.energy_per_unit_j),
