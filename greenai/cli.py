@@ -135,10 +135,90 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     from greenai.recovery import recover_journal
     from greenai.report.text import summary
 
+    if not args.settings and (args.journal is None or args.output is None):
+        print("greenai recover: give JOURNAL -o FILE, or --settings", file=sys.stderr)
+        return 2
+    _restore_settings(args.journal)
+    if args.settings:
+        return 0
     result = recover_journal(args.journal, site=args.site)
     result.save(args.output)
     print(summary(result))
     print(f"result      {args.output}")
+    return 0
+
+
+def _restore_settings(journal: str | None) -> None:
+    """Put back what killed tuners changed (the journal's record, then the node's); say so."""
+    from greenai.optimize import guard
+
+    done = guard.restore_from_journal(journal) if journal else []
+    done += guard.restore_stale()
+    for line in done:
+        print(f"restored    {line}")
+
+
+def _fraction(text: str) -> float:
+    """Return a fraction from '5%' or '0.05'."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a fraction (0.05) or percent (5%)"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a slowdown bound is >= 0")
+    return value
+
+
+def _cmd_tune(args: argparse.Namespace) -> int:
+    from greenai.meter import Terminated
+    from greenai.optimize import guard
+    from greenai.optimize.knobs import CpuThreads, GpuPowerLimit
+    from greenai.optimize.offline import sweep_command
+    from greenai.report.tune import tradeoff_png, tune_table
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        print("greenai tune: no command given. Usage: greenai tune [...] -- CMD", file=sys.stderr)
+        return 2
+    for line in guard.restore_stale():
+        print(f"restored    {line}", file=sys.stderr)
+    knob = CpuThreads() if args.knob == "threads" else GpuPowerLimit()
+    values = [float(v) for v in args.values.split(",")] if args.values else None
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        raise Terminated(signum)  # unwinds through the sweep, which restores the setting
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        sweep = sweep_command(
+            command,
+            knob,
+            Path(args.output),
+            values=values,
+            repeats=args.repeats,
+            units_per_run=args.units,
+            task=args.task,
+            unit=args.unit,
+            objective=args.objective,
+            max_slowdown=args.max_slowdown,
+            site=args.site,
+            progress=lambda text: print(f"greenai tune: {text}", file=sys.stderr),
+        )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out = Path(args.output)
+    block = sweep.optimisation
+    summary_path = out / "summary.json"
+    summary_path.write_text(json.dumps({"optimisation": block.to_dict()}, indent=2) + "\n")
+    png = tradeoff_png(block, out / "tune.png", unit=args.unit)
+    print(tune_table(block))
+    print(f"disclosures {', '.join(str(p) for p in sweep.disclosures.values())}")
+    print(f"summary     {summary_path}")
+    print(f"plot        {png}")
     return 0
 
 
@@ -895,10 +975,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser("recover", help="rebuild a result from the journal of a killed run")
-    p.add_argument("journal")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("journal", nargs="?", default=None)
+    p.add_argument("-o", "--output", default=None)
     p.add_argument("--site", default=None)
+    p.add_argument(
+        "--settings",
+        action="store_true",
+        help="only put back device settings (GPU power limits) a killed tuner left changed",
+    )
     p.set_defaults(func=_cmd_recover)
+
+    p = sub.add_parser(
+        "tune", help="find the setting that saves energy: greenai tune --max-slowdown 5% -- CMD"
+    )
+    p.add_argument("--knob", choices=("threads", "gpu-power"), default="threads")
+    p.add_argument("--values", default=None, help="settings to try, comma-separated (default all)")
+    p.add_argument("--max-slowdown", type=_fraction, default=None, help="e.g. 5%% or 0.05")
+    p.add_argument("--objective", choices=("energy", "edp"), default="energy")
+    p.add_argument("--repeats", type=int, default=3, help="runs of CMD per setting (>= 2)")
+    p.add_argument("--units", type=float, default=1.0, help="functional units one run does")
+    p.add_argument("--task", default=None)
+    p.add_argument("--unit", default="run")
+    p.add_argument("--site", default=None)
+    p.add_argument("-o", "--output", default="tune", help="folder for the results (default tune)")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=_cmd_tune)
 
     p = sub.add_parser("site", help="site presets and grid factors, with their sources")
     site_sub = p.add_subparsers(dest="action", required=True)

@@ -6,7 +6,8 @@ record is cumulative, so the last good one carries the whole run up to its time.
 
 Records: ``h`` header (probes, start snapshot, metadata), ``c`` checkpoint (time,
 cumulative energy per probe, failures, units, finished phases), ``e`` end (the run
-finished and its result was written).
+finished and its result was written), ``k`` device settings a tuner is about to change,
+with their originals (greenai.optimize.guard).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class JournalContents:
     skipped_lines: list[int] = field(default_factory=list)
     faults: list[list[Any]] = field(default_factory=list)  # [probe, t_s, error, fatal]
     ended: dict[str, Any] | None = None
+    settings: list[dict[str, Any]] = field(default_factory=list)  # "k" records
 
 
 def read(path: str | os.PathLike[str]) -> JournalContents:
@@ -140,6 +142,8 @@ def read(path: str | os.PathLike[str]) -> JournalContents:
                     contents.faults.extend(faults)  # type: ignore[union-attr]
             elif kind == "e":
                 contents.ended = record  # type: ignore[union-attr]
+            elif kind == "k":
+                contents.settings.append(record)  # type: ignore[union-attr]
             else:
                 contents.skipped_lines.append(lineno)  # type: ignore[union-attr]
     if contents is None:

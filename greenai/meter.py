@@ -87,6 +87,11 @@ def _announce_on_node() -> tuple[Path | None, list[int]]:
             others.append(pid)
         else:
             f.unlink(missing_ok=True)
+    if any(folder.glob("tune-*.json")):
+        # a tuner killed before it could restore its device left its originals here
+        from greenai.optimize.guard import restore_stale
+
+        restore_stale(folder)
     return marker, sorted(others)
 
 
@@ -336,6 +341,7 @@ class Meter:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         timeline: bool = True,
+        tune: Any = None,
     ):
         self.task = task
         self.unit = unit
@@ -377,6 +383,9 @@ class Meter:
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
+        # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
+        self._tuner = tune
+        self._optimisation: Any = None  # the tuner's Optimisation once it has ended
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -406,6 +415,8 @@ class Meter:
         if self.handle_signals:
             self._install_sigterm()
         atexit.register(self._at_exit)
+        if self._tuner is not None:
+            self._begin_tuning()
         return self
 
     def _measure_idle(self) -> None:
@@ -431,6 +442,8 @@ class Meter:
         if sampler is None or start is None:
             return
         self._stopped = True
+        if self._tuner is not None:
+            self._end_tuning()
         atexit.unregister(self._at_exit)
         self._restore_sigterm()
         self._stop_journal_thread()
@@ -637,6 +650,43 @@ class Meter:
             self._journal_thread.join()
         self._journal_thread = None
 
+    # ------------------------------------------------------------ tuning
+    def reading(self) -> tuple[float, float]:
+        """Return (time in s, energy in J since start), read now."""
+        assert self._sampler is not None and self._start is not None
+        snap = self._sampler.snapshot()
+        domains = domain_energy(self._specs, self._start, snap)
+        return snap.t_s, math.fsum(d.energy_j for d in domains.values())
+
+    def _begin_tuning(self) -> None:
+        sampler = self._sampler
+        if sampler is None or self._start is None:
+            return
+        journal = self._journal.append if self._journal is not None else None
+        if self._tuner is True:  # tune=True (also through the framework callbacks)
+            from greenai.optimize import PowerLimitTuner
+
+            self._tuner = PowerLimitTuner()
+        try:
+            self._tuner.begin(self.reading, sampler.clock, journal)
+        except (GreenAIError, OSError) as exc:  # the device is unchanged: the run goes on
+            self._problem(f"not tuned: {exc}")
+            return
+        self.count = self._count_tuned  # type: ignore[method-assign]
+
+    def _count_tuned(self, n: float = 1) -> None:
+        type(self).count(self, n)
+        if not self._tuner.on_count(n):
+            del self.count  # the search is over: back to the plain count
+
+    def _end_tuning(self) -> None:
+        self.__dict__.pop("count", None)
+        block = self._tuner.end(self.provenance)
+        for note in block.notes:
+            if not note.startswith("the run ended"):
+                self._problem(note)
+        self._optimisation = block
+
     # ------------------------------------------------------------ during the run
     def count(self, n: float = 1) -> None:
         """Add n functional units (samples, tokens, queries) done."""
@@ -725,6 +775,10 @@ class Meter:
     def _with_footprint(self, m: Measurement) -> Measurement:
         m = attach_rating(attach_footprint(_replace_extra(m, self.extra), self.site), self.standard)
         self._footprint, self._rating = m.footprint, m.rating
+        if self._optimisation is not None:
+            from dataclasses import replace
+
+            m = replace(m, optimisation=self._optimisation)
         return m
 
 

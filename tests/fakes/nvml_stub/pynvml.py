@@ -126,7 +126,7 @@ def _load_env_config() -> None:
     if _State.gpus is None and path:
         with open(path) as fh:
             doc = json.load(fh)
-        configure([FakeGpu(**g) for g in doc["gpus"]])
+        configure([gpu_from_config(g) for g in doc["gpus"]])
 
 
 def _check_init() -> None:
@@ -250,3 +250,127 @@ def _reported_power_w(gpu: FakeGpu, t_s: float) -> float:
     h = window / steps
     mean = sum(gpu.power_w(t_s - window + (k + 0.5) * h) for k in range(steps)) / steps
     return mean * gpu.power_scale
+
+
+# ===================================================================== power limits (issue 12)
+# A GPU whose power and speed follow its power limit, and NVML's power-limit calls. Power
+# tracks the limit up to what the work demands; throughput is flat above a knee and falls
+# below it (a static floor keeps very low limits inefficient). The limit lives in a file
+# when ``limit_file`` is set, so another process sees it, as it would see a real driver's.
+
+
+@dataclass
+class FakeLimitedGpu(FakeGpu):
+    """A busy GPU whose power (W) and throughput (units/s) follow its power limit."""
+
+    min_limit_mw: int = 200_000
+    max_limit_mw: int = 700_000
+    default_limit_mw: int = 700_000
+    demand_w: float = 560.0  # what the work draws when nothing caps it
+    knee_w: float = 400.0  # below this limit throughput falls quickly
+    static_w: float = 100.0  # power that does no work
+    loss_at_knee: float = 0.03  # throughput lost between demand and knee
+    peak_units_per_s: float = 1000.0
+    privileged: bool = True  # False: setting a limit raises NoPermission, as for non-root
+    limit_file: str | None = None
+
+    def __post_init__(self) -> None:
+        self._acc_mj = float(self.start_energy_mj)
+        self._acc_t: float | None = None
+        if self.limit_file and not os.path.exists(self.limit_file):
+            self._write_limit(self.default_limit_mw)
+
+    def limit_mw(self) -> int:
+        if self.limit_file:
+            with open(self.limit_file) as fh:
+                return int(fh.read().strip())
+        return self.power_limit_mw
+
+    def _write_limit(self, value_mw: int) -> None:
+        if self.limit_file:
+            tmp = f"{self.limit_file}.tmp{os.getpid()}"
+            with open(tmp, "w") as fh:
+                fh.write(str(int(value_mw)))
+            os.replace(tmp, self.limit_file)
+        self.power_limit_mw = int(value_mw)
+
+    def draw_w(self, limit_w: float | None = None) -> float:
+        """Return the power drawn (W) under a limit (W; default: the current one)."""
+        limit = self.limit_mw() / 1000 if limit_w is None else limit_w
+        return min(limit, self.demand_w)
+
+    def speed(self, limit_w: float | None = None) -> float:
+        """Return throughput (units/s) under a limit (W; default: the current one)."""
+        limit = self.limit_mw() / 1000 if limit_w is None else limit_w
+        if limit >= self.demand_w:
+            return self.peak_units_per_s
+        if limit >= self.knee_w:
+            lost = self.loss_at_knee * (self.demand_w - limit) / (self.demand_w - self.knee_w)
+            return self.peak_units_per_s * (1.0 - lost)
+        share = max(limit - self.static_w, 0.0) / (self.knee_w - self.static_w)
+        return self.peak_units_per_s * (1.0 - self.loss_at_knee) * share**0.9
+
+    def accrue(self, t: float) -> float:
+        """Fold the energy (mJ) drawn since the last call at the limit in force; return it."""
+        if self._acc_t is not None and t > self._acc_t:
+            self._acc_mj += self.draw_w() * (t - self._acc_t) * 1000
+        self._acc_t = t
+        return self._acc_mj
+
+
+_plain_energy = nvmlDeviceGetTotalEnergyConsumption
+_plain_power = nvmlDeviceGetPowerUsage
+
+
+def nvmlDeviceGetTotalEnergyConsumption(handle: _Handle) -> int:  # noqa: F811
+    if not isinstance(handle.gpu, FakeLimitedGpu):
+        return _plain_energy(handle)
+    gpu, t = _live(handle)
+    return int(gpu.accrue(t))
+
+
+def nvmlDeviceGetPowerUsage(handle: _Handle) -> int:  # noqa: F811
+    if not isinstance(handle.gpu, FakeLimitedGpu):
+        return _plain_power(handle)
+    gpu, _ = _live(handle)
+    return int(round(gpu.draw_w() * 1000))
+
+
+def _limited(handle: _Handle) -> FakeLimitedGpu:
+    gpu, _ = _live(handle)
+    if not isinstance(gpu, FakeLimitedGpu):
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    return gpu
+
+
+def nvmlDeviceGetPowerManagementLimit(handle: _Handle) -> int:
+    return _limited(handle).limit_mw()
+
+
+def nvmlDeviceGetPowerManagementDefaultLimit(handle: _Handle) -> int:
+    return _limited(handle).default_limit_mw
+
+
+def nvmlDeviceGetPowerManagementLimitConstraints(handle: _Handle) -> list[int]:
+    gpu = _limited(handle)
+    return [gpu.min_limit_mw, gpu.max_limit_mw]
+
+
+def nvmlDeviceSetPowerManagementLimit(handle: _Handle, limit: int) -> None:
+    gpu, t = _live(handle)
+    if not isinstance(gpu, FakeLimitedGpu):
+        raise NVMLError(NVML_ERROR_NOT_SUPPORTED)
+    if not gpu.privileged:
+        raise NVMLError(NVML_ERROR_NO_PERMISSION)
+    if not gpu.min_limit_mw <= int(limit) <= gpu.max_limit_mw:
+        raise NVMLError(NVML_ERROR_INVALID_ARGUMENT)
+    gpu.accrue(t)  # energy so far was drawn under the old limit
+    gpu._write_limit(int(limit))
+
+
+def gpu_from_config(fields: dict) -> FakeGpu:
+    """Return the fake GPU a GREENAI_FAKE_NVML entry describes (limited when it says so)."""
+    fields = dict(fields)
+    if fields.pop("limited", False):
+        return FakeLimitedGpu(**fields)
+    return FakeGpu(**fields)
