@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -13,6 +14,8 @@ from greenai.report.tune import tradeoff_png, tune_table
 
 def test_sweep_measures_the_baseline_first_and_restores(tmp_path, monkeypatch):
     monkeypatch.setenv("GREENAI_RUNTIME_DIR", str(tmp_path / "run"))
+    # a command's threads, not this process's: a torch another test loaded must not count
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
     seen = []
 
     def run(command, env):
