@@ -166,8 +166,8 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"{text!r}: give a fraction (0.05) or percent (5%)"
         ) from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: a slowdown bound is >= 0")
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite fraction >= 0")
     return value
 
 
@@ -348,17 +348,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
-
-
-def _fraction(text: str) -> float:
-    """Return a fraction from '5%' or '0.05' (argparse type)."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a fraction (5% or 0.05)") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected between 0 and 100 %")
-    return value
 
 
 def _cmd_bench_slurm(args: argparse.Namespace) -> int:
