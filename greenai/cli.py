@@ -352,6 +352,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 def _cmd_bench_slurm(args: argparse.Namespace) -> int:
     from greenai.bench import slurm
+    from greenai.bench.harness import DEFAULT_TARGET_CI
     from greenai.bench.suite import load_suite
 
     suite = load_suite(args.suite)  # a bad suite fails here, not on every node
@@ -366,7 +367,7 @@ def _cmd_bench_slurm(args: argparse.Namespace) -> int:
             ("--grid", args.grid),
             ("--pue", args.pue),
             ("--wue", args.wue),
-            ("--target-ci", args.target_ci),
+            ("--target-ci", None if args.target_ci == DEFAULT_TARGET_CI else args.target_ci),
         )
         if value is not None
     ]
