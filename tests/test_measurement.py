@@ -94,3 +94,13 @@ def test_a_malformed_block_names_the_file_and_field(tmp_path: Path, block, value
     with pytest.raises(greenai.DisclosureError, match=message) as err:
         greenai.load(path)
     assert str(path) in str(err.value)
+
+
+def test_a_file_written_by_the_first_greenai_loads_with_water_and_a_rating():
+    # written by `greenai demo` at commit 0a922fa (schema 0.1), kept as it was written
+    path = Path(__file__).parent / "data" / "results" / "demo-schema-0.1.json"
+    assert json.loads(path.read_text())["schema_version"] == "0.1"
+    m = greenai.load(path)
+    assert m.footprint.water_l.total > 0
+    assert m.rating.energy.grade is None
+    assert m.rating.energy.verdict.startswith("not conformant: task 'demo-gemm'")
