@@ -671,7 +671,7 @@ FOLDER_MAX_ROWS = 10_000  # one sealed file per row: beyond this, write one .jso
 
 def _cmd_rank(args: argparse.Namespace) -> int:
     """greenai rank POP RUN...: percentile of each run in a population, HTML + PNG."""
-    from greenai import disclosure
+    from greenai import disclosure, units
     from greenai.population import load
     from greenai.report.rank import rank, write_html
 
@@ -689,7 +689,7 @@ def _cmd_rank(args: argparse.Namespace) -> int:
         where = (
             f"rank {r.rank} of {n}, {r.percentile:.0f}th percentile" if r.placed else "not placed"
         )
-        per = "-" if r.energy_per_unit_j is None else f"{r.energy_per_unit_j:.4g} J/{r.unit}"
+        per = units.energy_per_unit_scale(r.energy_per_unit_j, r.unit)(r.energy_per_unit_j, 4)
         print(f"{r.name}: {per}: {where}, grade {r.grade or '-'}")
         for reason in r.refused:
             print(f"  not placed: {reason}")
