@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -976,7 +978,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_recover)
 
     p = sub.add_parser(
-        "tune", help="find the setting that saves energy: greenai tune --max-slowdown 5% -- CMD"
+        "tune", help="find the setting that saves energy: greenai tune --max-slowdown 5%% -- CMD"
     )
     p.add_argument("--knob", choices=("threads", "gpu-power"), default="threads")
     p.add_argument("--values", default=None, help="settings to try, comma-separated (default all)")
@@ -1044,6 +1046,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the `greenai` command; return its exit code."""
     args = build_parser().parse_args(argv)
+    warnings.formatwarning = _one_line_warning
     try:
         return int(args.func(args))
     except GreenAIError as exc:
@@ -1055,6 +1058,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence: one line, exit 2
+        if os.environ.get("GREENAI_DEBUG") == "1":
+            raise
+        text = " ".join(str(exc).split())[:300] or "no message"
+        print(
+            f"greenai: error: {type(exc).__name__}: {text} (GREENAI_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+) -> str:
+    """Return a warning as one line without the source line Python prints by default."""
+    return f"greenai: warning: {message}\n"
 
 
 if __name__ == "__main__":
