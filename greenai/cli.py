@@ -1070,7 +1070,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _one_line_warning(
-    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: str | None = None
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
 ) -> str:
     """Return a warning as one line without the source line Python prints by default."""
     return f"greenai: warning: {message}\n"

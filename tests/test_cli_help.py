@@ -13,8 +13,10 @@ import pytest
 from greenai import cli
 
 
-def _commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Return every sub-command path of the parser, found from argparse itself (new ones included)."""
+def _commands(
+    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
+) -> list[tuple[str, ...]]:
+    """Return every sub-command path of the parser, found from argparse (new ones too)."""
     found: list[tuple[str, ...]] = []
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -67,5 +69,7 @@ def test_an_internal_error_is_one_line_and_exit_2(monkeypatch, capsys):
 
 
 def test_warnings_print_without_a_source_line():
-    text = cli._one_line_warning(UserWarning("two meters on this node"), UserWarning, "x.py", 3, "src")
+    text = cli._one_line_warning(
+        UserWarning("two meters on this node"), UserWarning, "x.py", 3, "src"
+    )
     assert text == "greenai: warning: two meters on this node\n"
