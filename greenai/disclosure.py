@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import DisclosureError
+from greenai.jsonio import JSONInputError, read
 
 SCHEMA_VERSION = "1.0"
 READABLE_VERSIONS = ("0.1", "1.0")  # a reader of version N reads N-1
@@ -157,18 +158,9 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the JSON object in a file; DisclosureError if it cannot be read or parsed."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-        doc = json.loads(text)
-    except OSError as exc:
-        raise DisclosureError(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise DisclosureError(f"{p}: not UTF-8 text (byte {exc.start})") from exc
-    except json.JSONDecodeError as exc:
-        raise DisclosureError(
-            f"{p}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
-    except RecursionError as exc:
-        raise DisclosureError(f"{p}: JSON nested too deeply") from exc
+        doc = read(p)
+    except JSONInputError as exc:
+        raise DisclosureError(str(exc)) from exc
     if not isinstance(doc, dict):
         raise DisclosureError(f"{p}: expected a JSON object, got {type(doc).__name__}")
     return doc
@@ -261,6 +253,10 @@ def sign(doc: dict[str, Any], private_key_path: str | os.PathLike[str]) -> dict[
     return sealed
 
 
+_INTEGRITY_KEYS = frozenset({"canonicalization", "sha256", "signature"})
+_SIGNATURE_KEYS = frozenset({"algorithm", "public_key", "value"})
+
+
 def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str, list[str]]:
     """Return (status, problems): 'verified', 'hash-only' or 'unverified', and why.
 
@@ -271,6 +267,24 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
     integrity = doc.get("integrity")
     if not isinstance(integrity, dict):
         return "unverified", ["no integrity block"]
+    unknown = sorted(set(integrity) - _INTEGRITY_KEYS)
+    if unknown:
+        return "unverified", [f"integrity block has keys greenai does not write: {unknown}"]
+    if integrity.get("canonicalization") != CANONICALIZATION:
+        return "unverified", [
+            f"integrity.canonicalization is {integrity.get('canonicalization')!r}, "
+            f"expected {CANONICALIZATION!r}"
+        ]
+    signature = integrity.get("signature")
+    if signature is not None:
+        if not isinstance(signature, dict):
+            return "unverified", ["integrity.signature is not an object"]
+        unknown = sorted(set(signature) - _SIGNATURE_KEYS)
+        if unknown or signature.get("algorithm") != "ed25519":
+            return "unverified", [
+                f"integrity.signature: unknown keys {unknown} or algorithm "
+                f"{signature.get('algorithm')!r} (greenai signs with ed25519)"
+            ]
     problems = []
     expected = integrity.get("sha256")
     try:
