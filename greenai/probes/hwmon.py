@@ -231,6 +231,13 @@ def _resolve_containment(device: str, probes: list[HwmonProbe]) -> None:
     """Keep containers out of the total while their parts are metered (as RAPL psys)."""
     if len(probes) < 2:
         return
+    if device in ("amd_energy", "zenergy"):  # per-core counters sit inside their socket's
+        sockets = [p for p in probes if p.label.lower().startswith("esocket")]
+        for p in probes:
+            if p.label.lower().startswith("ecore"):
+                p.counts_in_total = False
+                p.contained_in = ", ".join(s.id for s in sockets) or None
+        return
     low = {p.label.lower(): p for p in probes}
     container: HwmonProbe | None = None
     if device == "xe" and "card" in low:

@@ -1,0 +1,242 @@
+"""Node wall power: Redfish against a mockup served on 127.0.0.1, IPMI DCMI output."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from greenai.meter import Meter
+from greenai.probes import wall
+from greenai.sampler import Sampler
+from tests.fakes.clock import FakeClock
+from tests.fakes.probes import ClockProbe, constant
+from tests.fakes.redfish import FakeRedfish
+
+REPO = Path(__file__).resolve().parents[2]
+SECRET = "s3cr3t-Pa55word"
+
+
+def _env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    cred = tmp_path / "bmc.cred"
+    cred.write_text(f"admin:{SECRET}\n")
+    os.chmod(cred, 0o600)
+    return {
+        wall.ENV_REDFISH_URL: url,
+        wall.ENV_REDFISH_CREDENTIALS: str(cred),
+        wall.ENV_PERIOD: "60",  # tests poll by hand
+        wall.ENV_IPMI: "off",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("environment_metrics", [False, True])
+def test_redfish_450_w_for_10_s_is_4_5_kj(tmp_path, clock: FakeClock, environment_metrics):
+    with FakeRedfish(450.0, ("admin", SECRET), environment_metrics) as bmc:
+        found = wall.discover(_env(bmc.url, tmp_path))
+        (probe,) = found.probes
+        assert probe.id == "redfish:1U"  # the node chassis, not the GPU baseboard module
+        assert probe.domain == "system" and not probe.counts_in_total
+        assert probe.method.provenance == "measured"
+        resource = "EnvironmentMetrics PowerWatts" if environment_metrics else "PowerConsumedWatts"
+        assert resource.split()[-1] in probe.info()["reading"]
+        cpu = ClockProbe("fake:cpu", clock, constant(200.0))
+        sampler = Sampler([probe, cpu], interval_s=0.1, clock=clock)
+        m = Meter("t", "run", sampler=sampler).start()
+        for i in range(100):  # 10 s, the BMC polled once a second as the thread does
+            clock.advance(0.1)
+            if i % 10 == 9:
+                probe.poll()
+            sampler.sample()
+        result = m.stop()
+        probe.close()
+    assert result.by_device["redfish:1U"] == pytest.approx(4500.0, rel=0.01)
+    assert result.energy_j == pytest.approx(2000.0)  # the wall is compared, not added
+    (row,) = wall.wall_comparison(result.to_dict())
+    assert row["wall_j"] == pytest.approx(4500.0, rel=0.01)
+    assert row["unmetered_j"] == pytest.approx(2500.0, rel=0.01)
+    assert row["unmetered_share"] == pytest.approx(2500 / 4500, rel=0.01)
+    assert all(auth and auth.startswith("Basic ") for _, auth in bmc.requests)
+
+
+def test_power_change_is_followed_and_lost_bmc_fails_the_probe(tmp_path, clock: FakeClock):
+    with FakeRedfish(300.0) as bmc:
+        env = _env(bmc.url, tmp_path)
+        del env[wall.ENV_REDFISH_CREDENTIALS]
+        (probe,) = wall.discover(env).probes
+        sampler = Sampler([probe], interval_s=0.1, clock=clock)
+        m = Meter(sampler=sampler).start()
+        for _ in range(50):
+            clock.advance(0.1)
+            sampler.sample()
+        bmc.watts = 600.0
+        probe.poll()
+        for _ in range(50):
+            clock.advance(0.1)
+            sampler.sample()
+        bmc.down = True  # the BMC resets mid-run
+        for _ in range(wall.MAX_FAILURES):
+            probe.poll()
+        with pytest.warns(Warning, match="HTTP 503"):
+            for _ in range(10):
+                clock.advance(0.1)
+                sampler.sample()
+        result = m.stop()
+        probe.close()
+    # 5 s at 300 W, the step to 600 W seen within one sample, 5 s at 600 W
+    assert result.by_device["redfish:1U"] == pytest.approx(300 * 5 + 600 * 5, rel=0.01)
+    (dev,) = result.devices
+    assert dev.status == "failed" and "503" in (dev.error or "")
+
+
+def test_credentials_never_reach_errors_results_or_logs(tmp_path, caplog):
+    with FakeRedfish(450.0, ("admin", "other-password")) as bmc:
+        found = wall.discover(_env(bmc.url, tmp_path))
+    assert not found.probes
+    (reason,) = [u for u in found.unavailable if u.probe == "redfish"]
+    assert "401" in reason.reason and "credentials" in reason.reason
+    assert SECRET not in json.dumps([u.to_dict() for u in found.unavailable])
+    assert SECRET not in caplog.text
+    with pytest.raises(Exception, match="not in the URL"):
+        wall.RedfishClient(f"http://admin:{SECRET}@127.0.0.1:1")
+    try:
+        wall.RedfishClient(f"http://admin:{SECRET}@127.0.0.1:1")
+    except Exception as exc:  # noqa: BLE001
+        assert SECRET not in str(exc)
+
+
+def test_greenai_run_with_redfish_end_to_end(tmp_path: Path):
+    """A real run: the poller thread, the CLI, the disclosure; the secret appears nowhere."""
+    with FakeRedfish(450.0, ("admin", SECRET)) as bmc:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GREENAI_")}
+        env.update(_env(bmc.url, tmp_path, GREENAI_WALL_PERIOD_S="0.1"))
+        env["GREENAI_POWERCAP_ROOT"] = str(tmp_path / "none")
+        env["PYTHONPATH"] = str(REPO)
+        out = tmp_path / "run.json"
+        cmd = [sys.executable, "-m", "greenai", "run", "-o", str(out), "--"]
+        done = subprocess.run(
+            [*cmd, sys.executable, "-c", "import time; time.sleep(1.0)"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        probe_out = subprocess.run(
+            [sys.executable, "-m", "greenai", "probe"], capture_output=True, text=True, env=env
+        )
+        md = subprocess.run(
+            [sys.executable, "-m", "greenai", "report", str(out), "--format", "markdown"],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    doc = json.loads(out.read_text())
+    (dev,) = [d for d in doc["devices"] if d["id"] == "redfish:1U"]
+    assert dev["energy_j"] / doc["duration_s"] == pytest.approx(450.0, rel=0.01)
+    assert not dev["counts_in_total"] and dev["provenance"] == "measured"
+    (row,) = wall.wall_comparison(doc)
+    assert row["unmetered_j"] == pytest.approx(dev["energy_j"] - doc["energy_j"])
+    assert "redfish:1U" in probe_out.stdout
+    for text in (done.stdout, done.stderr, out.read_text(), probe_out.stdout, md.stdout, md.stderr):
+        assert SECRET not in text
+    assert "unmetered" in done.stdout
+    if md.returncode == 0:
+        assert "unmetered" in md.stdout
+
+
+IPMITOOL_OUTPUT = """
+    Instantaneous power reading:                   {watts} Watts
+    Minimum during sampling period:                 88 Watts
+    Maximum during sampling period:                612 Watts
+    Average power reading over sample period:      431 Watts
+    IPMI timestamp:                           Thu Dec  3 05:00:00 2026
+    Sampling period:                          00000001 Seconds.
+    Power reading state is:                   {state}
+
+"""
+
+FREEIPMI_OUTPUT = """Current Power                        : {watts} Watts
+Minimum Power over sampling duration : 88 watts
+Maximum Power over sampling duration : 612 watts
+Average Power over sampling duration : 431 watts
+Time Stamp                           : 12/03/2026 - 05:00:00
+Statistics reporting time period     : 1000 milliseconds
+Power Measurement                    : Active
+"""
+
+
+def test_parse_recorded_dcmi_outputs():
+    assert wall.parse_dcmi(IPMITOOL_OUTPUT.format(watts=450, state="activated")) == 450.0
+    assert wall.parse_dcmi(FREEIPMI_OUTPUT.format(watts=451), "ipmi-dcmi") == 451.0
+    with pytest.raises(Exception, match="deactivated"):
+        wall.parse_dcmi(IPMITOOL_OUTPUT.format(watts=0, state="deactivated"))
+    with pytest.raises(Exception, match="no power reading"):
+        wall.parse_dcmi("Error: unable to establish IPMI v2 / RMCP+ session\n")
+
+
+def _fake_ipmitool(tmp_path: Path) -> tuple[Path, Path]:
+    """A recorded-output stand-in for ipmitool: prints DCMI output, checks how it is called."""
+    watts = tmp_path / "watts"
+    watts.write_text("450")
+    script = tmp_path / "ipmitool"
+    script.write_text(
+        f"""#!{sys.executable}
+import os, sys
+args = sys.argv[1:]
+open({str(tmp_path / "argv")!r}, "a").write(" ".join(args) + "\\n")
+if args[-3:] != ["dcmi", "power", "reading"]:
+    sys.exit("unexpected arguments")
+if "-E" in args and os.environ.get("IPMI_PASSWORD") != {SECRET!r}:
+    print("Error: Unable to establish IPMI v2 / RMCP+ session", file=sys.stderr); sys.exit(1)
+w = open({str(watts)!r}).read().strip()
+if w == "lost":
+    print("Error: Unable to establish IPMI v2 / RMCP+ session", file=sys.stderr); sys.exit(1)
+print({IPMITOOL_OUTPUT!r}.format(watts=w, state="activated"))
+"""
+    )
+    script.chmod(0o755)
+    return script, watts
+
+
+def test_ipmi_over_lan_truth_and_lost_bmc(tmp_path, clock: FakeClock):
+    tool, watts = _fake_ipmitool(tmp_path)
+    env = {
+        wall.ENV_IPMITOOL: str(tool),
+        wall.ENV_IPMI_HOST: "127.0.0.1",
+        wall.ENV_IPMI_USER: "admin",
+        wall.ENV_IPMI_PASSWORD: SECRET,
+        wall.ENV_PERIOD: "60",
+    }
+    found = wall.discover(env)
+    (probe,) = found.probes
+    assert probe.id == "ipmi:dcmi" and not probe.counts_in_total
+    sampler = Sampler([probe], interval_s=0.1, clock=clock)
+    m = Meter(sampler=sampler).start()
+    for _ in range(100):
+        clock.advance(0.1)
+        sampler.sample()
+    watts.write_text("lost")
+    for _ in range(wall.MAX_FAILURES):
+        probe.poll()
+    with pytest.warns(Warning, match="RMCP"):
+        clock.advance(0.1)
+        sampler.sample()
+    result = m.stop()
+    probe.close()
+    assert result.by_device["ipmi:dcmi"] == pytest.approx(4500.0, rel=0.01)
+    assert result.devices[0].status == "failed"
+    argv_log = (tmp_path / "argv").read_text()
+    assert SECRET not in argv_log and "-E" in argv_log  # the password goes by environment
+    assert SECRET not in json.dumps(result.to_dict())
+
+
+def test_no_bmc_here_is_reported():
+    found = wall.discover({wall.ENV_IPMITOOL: "/usr/bin/true"})
+    reasons = {u.probe: u.reason for u in found.unavailable}
+    assert "GREENAI_REDFISH_URL is not set" in reasons["redfish"]
+    assert "/dev/ipmi0" in reasons["ipmi"]
