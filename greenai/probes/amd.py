@@ -67,7 +67,9 @@ class AmdGpuProbe:
             self.method = Method.COUNTER
         except amdsmi.AmdSmiException as exc:
             if "NOT_SUPPORTED" not in _err(amdsmi, exc):
-                raise ProbeError(f"GPU {index} ({self.name}): energy count: {_err(amdsmi, exc)}") from exc
+                raise ProbeError(
+                    f"GPU {index} ({self.name}): energy count: {_err(amdsmi, exc)}"
+                ) from exc
             self.method = Method.POWER
             info = self._power_info()
             for key in ("current_socket_power", "average_socket_power"):
@@ -96,7 +98,9 @@ class AmdGpuProbe:
         try:
             return self._amdsmi.amdsmi_get_power_info(self._handle)
         except self._amdsmi.AmdSmiException as exc:
-            raise ProbeError(f"GPU {self.index} ({self.name}): power: {_err(self._amdsmi, exc)}") from exc
+            raise ProbeError(
+                f"GPU {self.index} ({self.name}): power: {_err(self._amdsmi, exc)}"
+            ) from exc
 
     def read(self) -> float:
         """Return cumulative energy (J) for accumulator GPUs, socket power (W) otherwise."""

@@ -17,6 +17,7 @@ does not bind IOReport yet, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import plistlib
 import subprocess
@@ -49,7 +50,9 @@ def parse_sample(chunk: bytes) -> dict[str, float]:
     try:
         doc = plistlib.loads(chunk.strip(b"\0\r\n\t "))
     except Exception as exc:  # noqa: BLE001 - plistlib raises several types
-        raise ProbeError(f"powermetrics: unreadable plist sample ({type(exc).__name__}: {exc})") from None
+        raise ProbeError(
+            f"powermetrics: unreadable plist sample ({type(exc).__name__}: {exc})"
+        ) from None
     if not isinstance(doc, dict):
         raise ProbeError("powermetrics: a sample is not a plist dictionary")
     elapsed_ns = doc.get("elapsed_ns")
@@ -115,10 +118,8 @@ class PowermetricsSession:
         """The stream ended: the last sample (without a trailing NUL) counts, then fail."""
         rest, self._buffer = self._buffer, b""
         if rest.strip():
-            try:
+            with contextlib.suppress(ProbeError):  # a sample cut short by the exit
                 self._add(parse_sample(rest))
-            except ProbeError:
-                pass  # a sample cut short by the exit
         with self._lock:
             self.error = reason
 
@@ -150,7 +151,13 @@ class ApplePowerProbe:
     wrap_j = None  # per-interval energies summed by greenai: nothing wraps
     max_power_w = None
 
-    def __init__(self, session: PowermetricsSession, channel: str, info: dict[str, Any], closer: Callable[[], None]):
+    def __init__(
+        self,
+        session: PowermetricsSession,
+        channel: str,
+        info: dict[str, Any],
+        closer: Callable[[], None],
+    ):
         self.id = f"apple:{channel}"
         self.channel = channel
         self.domain, self.counts_in_total, key = CHANNELS[channel]
@@ -185,7 +192,11 @@ def start_powermetrics(argv: list[str], session: PowermetricsSession) -> Callabl
     def pump() -> None:
         assert proc.stdout is not None
         while True:
-            data = proc.stdout.read1(65536) if hasattr(proc.stdout, "read1") else proc.stdout.read(4096)
+            data = (
+                proc.stdout.read1(65536)
+                if hasattr(proc.stdout, "read1")
+                else proc.stdout.read(4096)
+            )
             if not data:
                 break
             try:
@@ -195,7 +206,11 @@ def start_powermetrics(argv: list[str], session: PowermetricsSession) -> Callabl
                 proc.kill()
                 return
         code = proc.wait()
-        err = (proc.stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1] if proc.stderr else ""
+        err = (
+            (proc.stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1]
+            if proc.stderr
+            else ""
+        )
         session.end(f"powermetrics exited (code {code}){': ' + err[:160] if err else ''}")
 
     threading.Thread(target=pump, name="greenai-powermetrics", daemon=True).start()
@@ -228,14 +243,26 @@ def discover(env: Mapping[str, str] | None = None, wait_s: float = 3.0) -> Disco
     )
     if not command:
         if os.geteuid() != 0:
-            found.unavailable.append(ProbeUnavailable("powermetrics", "powermetrics needs root and greenai is not root", ROOT_REMEDY))
+            found.unavailable.append(
+                ProbeUnavailable(
+                    "powermetrics", "powermetrics needs root and greenai is not root", ROOT_REMEDY
+                )
+            )
             return found
         command = "/usr/bin/powermetrics"
     try:
         interval_ms = int(env.get(ENV_INTERVAL_MS, DEFAULT_INTERVAL_MS))
     except ValueError:
         interval_ms = DEFAULT_INTERVAL_MS
-    argv = [*command.split(), "--samplers", "cpu_power,gpu_power", "-f", "plist", "-i", str(interval_ms)]
+    argv = [
+        *command.split(),
+        "--samplers",
+        "cpu_power,gpu_power",
+        "-f",
+        "plist",
+        "-i",
+        str(interval_ms),
+    ]
     session = PowermetricsSession()
     try:
         stop = start_powermetrics(argv, session)
@@ -250,7 +277,12 @@ def discover(env: Mapping[str, str] | None = None, wait_s: float = 3.0) -> Disco
         reason = session.error or f"powermetrics gave no sample within {wait_s:g} s"
         found.unavailable.append(ProbeUnavailable("powermetrics", reason, ROOT_REMEDY))
         return found
-    info = {"source": "powermetrics", "name": "Apple silicon", "interval_ms": interval_ms, "boundary": "SoC: CPU clusters, GPU, ANE (package = their sum)"}
+    info = {
+        "source": "powermetrics",
+        "name": "Apple silicon",
+        "interval_ms": interval_ms,
+        "boundary": "SoC: CPU clusters, GPU, ANE (package = their sum)",
+    }
     for channel in CHANNELS:
         found.probes.append(ApplePowerProbe(session, channel, info, stop))
     return found

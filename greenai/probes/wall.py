@@ -106,7 +106,9 @@ class PolledPowerProbe:
     def start(self) -> None:
         """Start the polling thread (once)."""
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name=f"greenai-{self.id}", daemon=True)
+            self._thread = threading.Thread(
+                target=self._loop, name=f"greenai-{self.id}", daemon=True
+            )
             self._thread.start()
 
     def read(self) -> float:
@@ -114,7 +116,9 @@ class PolledPowerProbe:
         self.start()
         with self._lock:
             if self._failures >= MAX_FAILURES:
-                raise ProbeError(f"{self.id}: {self._failures} polls failed in a row: {self._error}")
+                raise ProbeError(
+                    f"{self.id}: {self._failures} polls failed in a row: {self._error}"
+                )
             assert self._value is not None
             return self._value
 
@@ -149,7 +153,8 @@ def _period(env: Mapping[str, str]) -> float:
 def read_credentials(path: str) -> tuple[str, str]:
     """Return (user, password) from a file: one line "user:password", or JSON."""
     try:
-        text = open(path, encoding="utf-8").read().strip()
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read().strip()
     except OSError as exc:
         raise ProbeError(f"{path}: cannot read the credentials file: {exc.strerror}") from exc
     if text.startswith("{"):
@@ -214,7 +219,9 @@ class RedfishClient:
             request.add_header("Authorization", self._auth)
         where = f"Redfish {url}"
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s, context=self._context) as resp:
+            with urllib.request.urlopen(
+                request, timeout=self.timeout_s, context=self._context
+            ) as resp:
                 body = resp.read(4_000_000)
         except urllib.error.HTTPError as exc:
             hint = " (check the Redfish credentials)" if exc.code in (401, 403) else ""
@@ -251,7 +258,9 @@ def _number(value: Any, where: str) -> float:
     return float(value)
 
 
-def redfish_power_reader(client: RedfishClient, chassis: dict[str, Any]) -> tuple[Callable[[], float], str]:
+def redfish_power_reader(
+    client: RedfishClient, chassis: dict[str, Any]
+) -> tuple[Callable[[], float], str]:
     """Return (fetch, resource) reading the chassis' power: EnvironmentMetrics, else Power."""
     env_path = _odata(chassis, "EnvironmentMetrics")
     if env_path:
@@ -269,7 +278,10 @@ def redfish_power_reader(client: RedfishClient, chassis: dict[str, Any]) -> tupl
             pass  # some BMCs publish EnvironmentMetrics without PowerWatts: try Power
     power_path = _odata(chassis, "Power")
     if not power_path:
-        raise ProbeError(f"Redfish chassis {chassis.get('Id')}: no EnvironmentMetrics.PowerWatts and no Power resource")
+        raise ProbeError(
+            f"Redfish chassis {chassis.get('Id')}: no EnvironmentMetrics.PowerWatts "
+            "and no Power resource"
+        )
 
     def fetch_power() -> float:
         doc = client.get(power_path)
@@ -291,7 +303,10 @@ def _redfish_credentials(env: Mapping[str, str]) -> tuple[tuple[str, str] | None
         return read_credentials(path), f"from the file {ENV_REDFISH_CREDENTIALS}"
     user = env.get(ENV_REDFISH_USER)
     if user:
-        return (user, env.get(ENV_REDFISH_PASSWORD, "")), f"from {ENV_REDFISH_USER}/{ENV_REDFISH_PASSWORD}"
+        return (
+            user,
+            env.get(ENV_REDFISH_PASSWORD, ""),
+        ), f"from {ENV_REDFISH_USER}/{ENV_REDFISH_PASSWORD}"
     return None, "none"
 
 
@@ -305,7 +320,8 @@ def discover_redfish(env: Mapping[str, str] | None = None) -> Discovery:
             ProbeUnavailable(
                 "redfish",
                 f"{ENV_REDFISH_URL} is not set (node wall power from the BMC is opt-in)",
-                f"Set {ENV_REDFISH_URL}=https://<bmc> and credentials in {ENV_REDFISH_CREDENTIALS}.",
+                f"Set {ENV_REDFISH_URL}=https://<bmc> and credentials in "
+                f"{ENV_REDFISH_CREDENTIALS}.",
             )
         )
         return found
@@ -319,7 +335,9 @@ def discover_redfish(env: Mapping[str, str] | None = None) -> Discovery:
         members = client.get(chassis_path).get("Members")
         if not isinstance(members, list) or not members:
             raise ProbeError(f"Redfish {chassis_path}: no chassis")
-        chassis_docs = [client.get(m["@odata.id"]) for m in members if isinstance(m, dict) and "@odata.id" in m]
+        chassis_docs = [
+            client.get(m["@odata.id"]) for m in members if isinstance(m, dict) and "@odata.id" in m
+        ]
         chassis_docs.sort(key=lambda c: c.get("ChassisType") not in _NODE_CHASSIS)
         errors = []
         for chassis in chassis_docs:
@@ -330,18 +348,25 @@ def discover_redfish(env: Mapping[str, str] | None = None) -> Discovery:
                 continue
             info = {
                 "source": "redfish",
-                "name": f"{chassis.get('Manufacturer') or ''} {chassis.get('Model') or chassis.get('Id')}".strip(),
+                "name": " ".join(
+                    str(v) for v in (chassis.get("Manufacturer"), chassis.get("Model")) if v
+                )
+                or str(chassis.get("Id")),
                 "url": client.base_url,
                 "chassis": chassis.get("Id"),
                 "chassis_type": chassis.get("ChassisType"),
                 "reading": f"{resource} (W), polled and integrated",
                 "credentials": how,
             }
-            found.probes.append(PolledPowerProbe(f"redfish:{chassis.get('Id')}", fetch, info, _period(env)))
+            found.probes.append(
+                PolledPowerProbe(f"redfish:{chassis.get('Id')}", fetch, info, _period(env))
+            )
             return found
         raise ProbeError("; ".join(errors) or "no chassis with a power reading")
     except ProbeError as exc:
-        found.unavailable.append(ProbeUnavailable("redfish", str(exc), "Check the BMC URL and credentials."))
+        found.unavailable.append(
+            ProbeUnavailable("redfish", str(exc), "Check the BMC URL and credentials.")
+        )
     return found
 
 
@@ -354,7 +379,11 @@ _FREEIPMI_STATE_RE = re.compile(r"Power Measurement\s*:\s*(\w+)", re.I)
 
 def parse_dcmi(text: str, tool: str = "ipmitool") -> float:
     """Return the instantaneous power (W) of an ipmitool or ipmi-dcmi power reading."""
-    value_re, state_re = (_FREEIPMI_RE, _FREEIPMI_STATE_RE) if tool == "ipmi-dcmi" else (_IPMITOOL_RE, _IPMITOOL_STATE_RE)
+    value_re, state_re = (
+        (_FREEIPMI_RE, _FREEIPMI_STATE_RE)
+        if tool == "ipmi-dcmi"
+        else (_IPMITOOL_RE, _IPMITOOL_STATE_RE)
+    )
     state = state_re.search(text)
     if state and state.group(1).lower() not in ("activated", "active"):
         raise ProbeError(f"{tool}: DCMI power reading is {state.group(1)} on this BMC")
@@ -391,31 +420,43 @@ def _ipmi_command(env: Mapping[str, str]) -> tuple[list[str], dict[str, str], st
                 argv += ["--config-file", password_file]
             argv += ["--get-system-power-statistics"]
             if password is not None and not password_file:
-                raise ProbeError(f"ipmi-dcmi takes the password from a file: set {ENV_IPMI_PASSWORD_FILE}")
+                raise ProbeError(
+                    f"ipmi-dcmi takes the password from a file: set {ENV_IPMI_PASSWORD_FILE}"
+                )
         return argv, extra, tool, f"LAN ({host})"
     if not any(os.path.exists(p) for p in _IPMI_DEVICES):
         raise ProbeError(
             "no in-band IPMI device (/dev/ipmi0: ipmi_si/ipmi_devintf not loaded, or no BMC) "
             f"and {ENV_IPMI_HOST} is not set"
         )
-    argv = [tool_path, "dcmi", "power", "reading"] if tool == "ipmitool" else [tool_path, "--get-system-power-statistics"]
+    argv = (
+        [tool_path, "dcmi", "power", "reading"]
+        if tool == "ipmitool"
+        else [tool_path, "--get-system-power-statistics"]
+    )
     return argv, extra, tool, "in band (/dev/ipmi0)"
 
 
-def ipmi_reader(argv: list[str], extra_env: dict[str, str], tool: str, timeout_s: float = 5.0) -> Callable[[], float]:
+def ipmi_reader(
+    argv: list[str], extra_env: dict[str, str], tool: str, timeout_s: float = 5.0
+) -> Callable[[], float]:
     """Return a fetch() running the DCMI power reading command once."""
     child_env = {**os.environ, **extra_env}
 
     def fetch() -> float:
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, env=child_env, check=False)
+            done = subprocess.run(
+                argv, capture_output=True, text=True, timeout=timeout_s, env=child_env, check=False
+            )
         except subprocess.TimeoutExpired:
             raise ProbeError(f"{tool}: no answer from the BMC within {timeout_s:g} s") from None
         except OSError as exc:
             raise ProbeError(f"{tool}: cannot run: {exc.strerror}") from None
         if done.returncode != 0:
             last = (done.stderr or done.stdout).strip().splitlines()
-            raise ProbeError(f"{tool}: exit code {done.returncode}: {last[-1][:160] if last else 'no output'}")
+            raise ProbeError(
+                f"{tool}: exit code {done.returncode}: {last[-1][:160] if last else 'no output'}"
+            )
         return parse_dcmi(done.stdout, tool)
 
     return fetch
@@ -459,7 +500,9 @@ def discover(env: Mapping[str, str] | None = None) -> Discovery:
         for p in ipmi.probes:
             p.close()
         found.unavailable.append(
-            ProbeUnavailable("ipmi", "the same BMC is already read over Redfish; one wall reading is enough")
+            ProbeUnavailable(
+                "ipmi", "the same BMC is already read over Redfish; one wall reading is enough"
+            )
         )
         return found
     found.extend(ipmi)

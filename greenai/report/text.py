@@ -41,6 +41,20 @@ def summary(m: Measurement) -> str:
         flag = "" if d.counts_in_total else "  (inside another zone; not added)"
         status = "" if d.status == "ok" else f"  FAILED at {d.failed_at_s:.3f} s: {d.error}"
         lines.append(f"    {d.id:<22} {_fmt_j(d.energy_j):>14}  {d.method}{flag}{status}")
+    from greenai.probes.wall import wall_comparison
+
+    for w in wall_comparison(m.to_dict()):
+        share = w["unmetered_share"]
+        lines.append(
+            f"wall        {w['probe']}: {_fmt_j(w['wall_j'])} at the node's input vs "
+            f"{_fmt_j(w['components_j'])} components [{w['components_provenance']}]; "
+            + (
+                f"difference {_fmt_j(w['unmetered_j'])} ({share:.1%}) "
+                if share is not None
+                else "difference not known (the wall reading failed) "
+            )
+            + f"({w['note']})"
+        )
     for p in m.phases:
         lines.append(f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {p.duration_s:.3f} s")
     fp = m.footprint

@@ -74,7 +74,9 @@ class FakeRedfish:
             "Power": {"@odata.id": "/redfish/v1/Chassis/1U/Power"},
         }
         if self.environment_metrics:
-            chassis["EnvironmentMetrics"] = {"@odata.id": "/redfish/v1/Chassis/1U/EnvironmentMetrics"}
+            chassis["EnvironmentMetrics"] = {
+                "@odata.id": "/redfish/v1/Chassis/1U/EnvironmentMetrics"
+            }
         docs: dict[str, dict[str, Any]] = {
             "/redfish/v1": {
                 "@odata.type": "#ServiceRoot.v1_15_0.ServiceRoot",

@@ -19,7 +19,13 @@ FAKE = Path(__file__).resolve().parents[1] / "fakes" / "powermetrics.py"
 
 def test_parse_a_sample():
     s = apple.parse_sample(sample(5000.0, 2000.0, 500.0, 0.1))
-    assert s == {"cpu": 500.0, "gpu": 200.0, "ane": 50.0, "package": pytest.approx(750.0), "elapsed_s": 0.1}
+    assert s == {
+        "cpu": 500.0,
+        "gpu": 200.0,
+        "ane": 50.0,
+        "package": pytest.approx(750.0),
+        "elapsed_s": 0.1,
+    }
     with pytest.raises(Exception, match="unreadable plist"):
         apple.parse_sample(b"<plist><dict><key>x</key>")
 
@@ -91,7 +97,10 @@ def test_powermetrics_that_dies_and_reasons(monkeypatch):
     assert "exited (code 1)" in u.reason and "root" in u.remedy
     if sys.platform != "darwin":
         reasons = {u.probe: u.reason for u in apple.discover({}).unavailable}
-        assert reasons == {"powermetrics": "not macOS (Apple silicon only)", "ioreport": "not macOS (Apple silicon only)"}
+        assert reasons == {
+            "powermetrics": "not macOS (Apple silicon only)",
+            "ioreport": "not macOS (Apple silicon only)",
+        }
     monkeypatch.setattr(apple.sys, "platform", "darwin")
     monkeypatch.setattr(apple.os, "geteuid", lambda: 501)
     (_, u) = apple.discover({}).unavailable

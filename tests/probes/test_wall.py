@@ -130,7 +130,17 @@ def test_greenai_run_with_redfish_end_to_end(tmp_path: Path):
             [sys.executable, "-m", "greenai", "probe"], capture_output=True, text=True, env=env
         )
         md = subprocess.run(
-            [sys.executable, "-m", "greenai", "report", str(out), "--format", "markdown"],
+            [
+                sys.executable,
+                "-m",
+                "greenai",
+                "report",
+                str(out),
+                "--format",
+                "md",
+                "-o",
+                str(tmp_path / "r.md"),
+            ],
             capture_output=True,
             text=True,
             env=env,
@@ -144,9 +154,11 @@ def test_greenai_run_with_redfish_end_to_end(tmp_path: Path):
     assert "redfish:1U" in probe_out.stdout
     for text in (done.stdout, done.stderr, out.read_text(), probe_out.stdout, md.stdout, md.stderr):
         assert SECRET not in text
-    assert "unmetered" in done.stdout
-    if md.returncode == 0:
-        assert "unmetered" in md.stdout
+    assert "unmetered" in done.stdout + done.stderr
+    assert md.returncode == 0, md.stderr
+    page = (tmp_path / "r.md").read_text()
+    assert "Node wall power against the components" in page and "unmetered" in page
+    assert SECRET not in page
 
 
 IPMITOOL_OUTPUT = """

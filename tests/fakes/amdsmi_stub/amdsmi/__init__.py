@@ -127,7 +127,13 @@ def amdsmi_get_gpu_compute_partition(h: FakeAmdGpu) -> str:
 
 def amdsmi_get_power_cap_info(h: FakeAmdGpu) -> dict[str, int]:
     cap = _gpu(h).max_power_cap_uw
-    return {"power_cap": cap, "default_power_cap": cap, "dpm_cap": 0, "min_power_cap": 0, "max_power_cap": cap}
+    return {
+        "power_cap": cap,
+        "default_power_cap": cap,
+        "dpm_cap": 0,
+        "min_power_cap": 0,
+        "max_power_cap": cap,
+    }
 
 
 def amdsmi_get_energy_count(h: FakeAmdGpu) -> dict[str, float | int]:
