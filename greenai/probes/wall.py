@@ -43,6 +43,8 @@ ENV_IPMI_USER = "GREENAI_IPMI_USER"
 ENV_IPMI_PASSWORD = "GREENAI_IPMI_PASSWORD"
 ENV_IPMI_PASSWORD_FILE = "GREENAI_IPMI_PASSWORD_FILE"
 ENV_IPMITOOL = "GREENAI_IPMITOOL"  # path of ipmitool (or ipmi-dcmi)
+ENV_IPMI_PORT = "GREENAI_IPMI_PORT"  # RMCP port (default 623)
+ENV_IPMI_CIPHER = "GREENAI_IPMI_CIPHER"  # lanplus cipher suite (ipmitool's -C), e.g. 3
 DEFAULT_PERIOD_S = 1.0
 MAX_FAILURES = 3  # consecutive failed polls before the probe counts as lost
 UNMETERED = "unmetered: fans, PSU losses, NICs, drives, BMC"
@@ -408,6 +410,10 @@ def _ipmi_command(env: Mapping[str, str]) -> tuple[list[str], dict[str, str], st
         password_file = env.get(ENV_IPMI_PASSWORD_FILE)
         if tool == "ipmitool":
             argv = [tool_path, "-I", "lanplus", "-H", host, "-U", user]
+            if env.get(ENV_IPMI_PORT):
+                argv += ["-p", env[ENV_IPMI_PORT]]
+            if env.get(ENV_IPMI_CIPHER):
+                argv += ["-C", env[ENV_IPMI_CIPHER]]
             if password_file:
                 argv += ["-f", password_file]
             elif password is not None:
@@ -416,6 +422,8 @@ def _ipmi_command(env: Mapping[str, str]) -> tuple[list[str], dict[str, str], st
             argv += ["dcmi", "power", "reading"]
         else:
             argv = [tool_path, "-h", host, "-u", user]
+            if env.get(ENV_IPMI_PORT):
+                argv += [f"--driver-address={env[ENV_IPMI_PORT]}"]
             if password_file:
                 argv += ["--config-file", password_file]
             argv += ["--get-system-power-statistics"]

@@ -252,3 +252,74 @@ def test_no_bmc_here_is_reported():
     reasons = {u.probe: u.reason for u in found.unavailable}
     assert "GREENAI_REDFISH_URL is not set" in reasons["redfish"]
     assert "/dev/ipmi0" in reasons["ipmi"]
+
+
+def _free_udp_port() -> int:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(
+    not (Path("/usr/bin/ipmi_sim").exists() and Path("/usr/bin/ipmitool").exists()),
+    reason="needs OpenIPMI's ipmi_sim and ipmitool",
+)
+def test_real_ipmitool_against_ipmi_sim_which_serves_no_dcmi(tmp_path: Path):
+    """ipmi_sim (OpenIPMI lanserv) answers DCMI Get Power Reading with 0xC1: the probe says so.
+
+    The session itself is real: the password travels in IPMI_PASSWORD (-E), and a wrong one
+    fails at RMCP+ session set-up; neither error shows the password.
+    """
+    port = _free_udp_port()
+    (tmp_path / "lan.conf").write_text(
+        f"""name "greenai"
+set_working_mc 0x20
+  startlan 1
+    addr 127.0.0.1 {port}
+    priv_limit admin
+    allowed_auths_callback none md2 md5 straight
+    allowed_auths_user none md2 md5 straight
+    allowed_auths_operator none md2 md5 straight
+    allowed_auths_admin none md2 md5 straight
+    guid a123456789abcdefa123456789abcdef
+  endlan
+  user 2 true  "admin" "{SECRET}" admin    10       none md2 md5 straight
+"""
+    )
+    (tmp_path / "sim.emu").write_text(
+        "mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
+        "mc_enable 0x20\n"
+    )
+    sim = subprocess.Popen(
+        ["/usr/bin/ipmi_sim", "-c", "lan.conf", "-f", "sim.emu", "-n", "-s", str(tmp_path / "st")],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        env = {
+            wall.ENV_IPMITOOL: "/usr/bin/ipmitool",
+            wall.ENV_IPMI_HOST: "127.0.0.1",
+            wall.ENV_IPMI_PORT: str(port),
+            wall.ENV_IPMI_CIPHER: "3",  # ipmi_sim lacks ipmitool's default suite 17
+            wall.ENV_IPMI_USER: "admin",
+            wall.ENV_IPMI_PASSWORD: SECRET,
+            wall.ENV_PERIOD: "60",
+        }
+        import time
+
+        time.sleep(0.5)
+        found = wall.discover_ipmi(env)
+        (u,) = found.unavailable
+        assert not found.probes
+        assert "Invalid command (c1)" in u.reason, u.reason
+        wrong = wall.discover_ipmi({**env, wall.ENV_IPMI_PASSWORD: "not-the-password"})
+        (w,) = wrong.unavailable
+        print("IPMI_SIM", u.reason, "|", w.reason)
+        assert "c1" not in w.reason and "exit code" in w.reason, w.reason
+        assert SECRET not in u.reason + u.remedy + w.reason + w.remedy
+    finally:
+        sim.terminate()
+        sim.wait(timeout=10)
