@@ -132,7 +132,16 @@ def _energy(doc: Mapping[str, Any]) -> list[str]:
     if devices:
         out += ["", "### Devices", ""]
         out += md_table(
-            ["device", "domain", "method", "provenance", "energy", "added to total", "status"],
+            [
+                "device",
+                "domain",
+                "method",
+                "provenance",
+                "energy",
+                "measures",
+                "added to total",
+                "status",
+            ],
             [
                 [
                     e(d["id"]),
@@ -140,7 +149,8 @@ def _energy(doc: Mapping[str, Any]) -> list[str]:
                     e(d["method"]),
                     e(d["provenance"]),
                     fmt.energy(d["energy_j"]),
-                    "yes" if d["counts_in_total"] is not False else "no (inside another zone)",
+                    e(table.device_boundary(d)),
+                    e(table.added_to_total(d)),
                     e(d["state"]),
                 ]
                 for d in devices

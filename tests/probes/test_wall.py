@@ -61,6 +61,17 @@ def test_redfish_450_w_for_10_s_is_4_5_kj(tmp_path, clock: FakeClock, environmen
     assert row["unmetered_j"] == pytest.approx(2500.0, rel=0.01)
     assert row["unmetered_share"] == pytest.approx(2500 / 4500, rel=0.01)
     assert all(auth and auth.startswith("Basic ") for _, auth in bmc.requests)
+    # the disclosure shows the wall beside the components, and the unmetered share
+    from greenai.report.html import to_html
+    from greenai.report.markdown import to_markdown
+    from greenai.report.text import summary
+
+    doc = result.to_dict()
+    md, page, text = to_markdown(doc), to_html(doc), summary(result)
+    for rendered in (md, page, text):
+        assert "55.6%" in rendered and "unmetered: fans, PSU losses, NICs" in rendered
+    assert "node wall: contains every component; compared, not added" in md
+    assert "node wall (AC input" in md  # the boundary column
 
 
 def test_power_change_is_followed_and_lost_bmc_fails_the_probe(tmp_path, clock: FakeClock):
