@@ -277,12 +277,23 @@ def redfish_power_reader(
             fetch_env()
             return fetch_env, f"{env_path} PowerWatts.Reading"
         except ProbeError:
-            pass  # some BMCs publish EnvironmentMetrics without PowerWatts: try Power
+            pass  # some BMCs publish EnvironmentMetrics without PowerWatts: try Sensors
+    sensors_path = _odata(chassis, "Sensors")
+    if sensors_path:
+        sensor_path = _chassis_power_sensor(client, sensors_path)
+        if sensor_path:
+
+            def fetch_sensor() -> float:
+                doc = client.get(sensor_path)
+                return _number(doc.get("Reading"), f"Redfish {sensor_path} Reading")
+
+            fetch_sensor()
+            return fetch_sensor, f"{sensor_path} Reading (ReadingType Power, Chassis)"
     power_path = _odata(chassis, "Power")
     if not power_path:
         raise ProbeError(
-            f"Redfish chassis {chassis.get('Id')}: no EnvironmentMetrics.PowerWatts "
-            "and no Power resource"
+            f"Redfish chassis {chassis.get('Id')}: no EnvironmentMetrics.PowerWatts, "
+            "no chassis power sensor and no Power resource"
         )
 
     def fetch_power() -> float:
@@ -297,6 +308,22 @@ def redfish_power_reader(
 
     fetch_power()
     return fetch_power, f"{power_path} PowerControl[0].PowerConsumedWatts"
+
+
+def _chassis_power_sensor(client: RedfishClient, sensors_path: str) -> str | None:
+    """Return the @odata.id of the chassis' total power sensor in a Sensors collection."""
+    members = client.get(sensors_path).get("Members")
+    if not isinstance(members, list):
+        return None
+    for m in members:
+        path = m.get("@odata.id") if isinstance(m, dict) else None
+        if not isinstance(path, str):
+            continue
+        sensor = client.get(path)
+        # a power sensor of the whole chassis, not one PSU, CPU or GPU
+        if sensor.get("ReadingType") == "Power" and sensor.get("PhysicalContext") == "Chassis":
+            return path
+    return None
 
 
 def _redfish_credentials(env: Mapping[str, str]) -> tuple[tuple[str, str] | None, str]:

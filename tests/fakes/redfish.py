@@ -24,10 +24,12 @@ class FakeRedfish:
         watts: float = 450.0,
         credentials: tuple[str, str] | None = None,
         environment_metrics: bool = False,
+        sensors_only: bool = False,
     ):
         self.watts = watts
         self.credentials = credentials
         self.environment_metrics = environment_metrics
+        self.sensors_only = sensors_only  # a chassis with only the Sensors collection
         self.down = False
         self.requests: list[tuple[str, str | None]] = []
         fake = self
@@ -77,6 +79,22 @@ class FakeRedfish:
             chassis["EnvironmentMetrics"] = {
                 "@odata.id": "/redfish/v1/Chassis/1U/EnvironmentMetrics"
             }
+        if self.sensors_only:
+            del chassis["Power"]
+            chassis["Sensors"] = {"@odata.id": "/redfish/v1/Chassis/1U/Sensors"}
+        sensors = {
+            "CPU0Temp": {"ReadingType": "Temperature", "Reading": 41.0, "PhysicalContext": "CPU"},
+            "PSU0InputPower": {
+                "ReadingType": "Power",
+                "Reading": self.watts / 2,
+                "PhysicalContext": "PowerSupply",
+            },
+            "TotalPower": {
+                "ReadingType": "Power",
+                "Reading": self.watts,
+                "PhysicalContext": "Chassis",
+            },
+        }
         docs: dict[str, dict[str, Any]] = {
             "/redfish/v1": {
                 "@odata.type": "#ServiceRoot.v1_15_0.ServiceRoot",
@@ -130,6 +148,18 @@ class FakeRedfish:
                 },
             },
         }
+        docs["/redfish/v1/Chassis/1U/Sensors"] = {
+            "@odata.type": "#SensorCollection.SensorCollection",
+            "Members": [{"@odata.id": f"/redfish/v1/Chassis/1U/Sensors/{k}"} for k in sensors],
+        }
+        for k, v in sensors.items():
+            docs[f"/redfish/v1/Chassis/1U/Sensors/{k}"] = {
+                "@odata.type": "#Sensor.v1_7_0.Sensor",
+                "@odata.id": f"/redfish/v1/Chassis/1U/Sensors/{k}",
+                "Id": k,
+                "ReadingUnits": "W" if v["ReadingType"] == "Power" else "Cel",
+                **v,
+            }
         return docs.get(path)
 
     def __enter__(self) -> FakeRedfish:

@@ -34,16 +34,26 @@ def _env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("environment_metrics", [False, True])
-def test_redfish_450_w_for_10_s_is_4_5_kj(tmp_path, clock: FakeClock, environment_metrics):
-    with FakeRedfish(450.0, ("admin", SECRET), environment_metrics) as bmc:
+@pytest.mark.parametrize("layout", ["power", "environment_metrics", "sensors"])
+def test_redfish_450_w_for_10_s_is_4_5_kj(tmp_path, clock: FakeClock, layout):
+    fake = FakeRedfish(
+        450.0,
+        ("admin", SECRET),
+        environment_metrics=layout == "environment_metrics",
+        sensors_only=layout == "sensors",
+    )
+    with fake as bmc:
         found = wall.discover(_env(bmc.url, tmp_path))
         (probe,) = found.probes
         assert probe.id == "redfish:1U"  # the node chassis, not the GPU baseboard module
         assert probe.domain == "system" and not probe.counts_in_total
         assert probe.method.provenance == "measured"
-        resource = "EnvironmentMetrics PowerWatts" if environment_metrics else "PowerConsumedWatts"
-        assert resource.split()[-1] in probe.info()["reading"]
+        resource = {
+            "power": "Power PowerControl[0].PowerConsumedWatts",
+            "environment_metrics": "EnvironmentMetrics PowerWatts.Reading",
+            "sensors": "Sensors/TotalPower Reading",
+        }[layout]
+        assert resource in probe.info()["reading"]
         cpu = ClockProbe("fake:cpu", clock, constant(200.0))
         sampler = Sampler([probe, cpu], interval_s=0.1, clock=clock)
         m = Meter("t", "run", sampler=sampler).start()
@@ -334,3 +344,32 @@ set_working_mc 0x20
     finally:
         sim.terminate()
         sim.wait(timeout=10)
+
+
+def test_in_band_ipmitool_and_freeipmi(tmp_path, monkeypatch):
+    tool, _ = _fake_ipmitool(tmp_path)
+    dev = tmp_path / "ipmi0"
+    dev.write_text("")
+    monkeypatch.setattr(wall, "_IPMI_DEVICES", (str(dev),))
+    (probe,) = wall.discover_ipmi({wall.ENV_IPMITOOL: str(tool), wall.ENV_PERIOD: "60"}).probes
+    assert probe.read() == 450.0 and probe.info()["access"].startswith("in band")
+    probe.close()
+    assert (tmp_path / "argv").read_text().splitlines()[-1] == "dcmi power reading"
+    # freeipmi's ipmi-dcmi over the LAN takes the password from a file only
+    dcmi = tmp_path / "ipmi-dcmi"
+    dcmi.write_text(
+        f"#!{sys.executable}\nimport sys\n"
+        f"open({str(tmp_path / 'dcmi-argv')!r}, 'w').write(' '.join(sys.argv[1:]))\n"
+        f"print({FREEIPMI_OUTPUT!r}.format(watts=377))\n"
+    )
+    dcmi.chmod(0o755)
+    env = {wall.ENV_IPMITOOL: str(dcmi), wall.ENV_IPMI_HOST: "10.0.0.9", wall.ENV_PERIOD: "60"}
+    refused = wall.discover_ipmi({**env, wall.ENV_IPMI_USER: "u", wall.ENV_IPMI_PASSWORD: SECRET})
+    assert "from a file" in refused.unavailable[0].reason
+    conf = tmp_path / "freeipmi.conf"
+    conf.write_text(f"password {SECRET}\n")
+    (probe,) = wall.discover_ipmi({**env, wall.ENV_IPMI_PASSWORD_FILE: str(conf)}).probes
+    assert probe.read() == 377.0
+    probe.close()
+    argv = (tmp_path / "dcmi-argv").read_text()
+    assert "--get-system-power-statistics" in argv and SECRET not in argv
