@@ -11,8 +11,8 @@ is kept out of the total, as RAPL's psys is. Between samples the counter is exte
 the last interval's power and never goes back, so a window edge is exact to well under
 one interval. When powermetrics exits the probes fail with its exit code.
 
-IOReport's ``Energy Model`` channels would give the same energies without root; greenai
-does not bind IOReport yet, and says so.
+IOReport's ``Energy Model`` channels give the same energies without root (see
+``ioreport.py``); where they are read, powermetrics is not started.
 """
 
 from __future__ import annotations
@@ -227,20 +227,22 @@ def start_powermetrics(argv: list[str], session: PowermetricsSession) -> Callabl
 
 def discover(env: Mapping[str, str] | None = None, wait_s: float = 3.0) -> Discovery:
     """Return the powermetrics probes (and the IOReport reason), or why there are none."""
+    from greenai.probes import ioreport
+
     env = os.environ if env is None else env
-    found = Discovery()
+    found = ioreport.discover(env)
     command = env.get(ENV_POWERMETRICS)
     if sys.platform != "darwin" and not command:
         found.unavailable.append(ProbeUnavailable("powermetrics", "not macOS (Apple silicon only)"))
-        found.unavailable.append(ProbeUnavailable("ioreport", "not macOS (Apple silicon only)"))
         return found
-    found.unavailable.append(
-        ProbeUnavailable(
-            "ioreport",
-            "IOReport energy counters (no root needed) are not read by this greenai yet",
-            "Use powermetrics as root meanwhile.",
+    if found.probes:
+        found.unavailable.append(
+            ProbeUnavailable(
+                "powermetrics",
+                "IOReport already reads the same energy counters (powermetrics reads IOReport)",
+            )
         )
-    )
+        return found
     if not command:
         if os.geteuid() != 0:
             found.unavailable.append(
