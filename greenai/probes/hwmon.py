@@ -183,7 +183,7 @@ def _channels(path: Path) -> dict[int, dict[str, Path]]:
     return chans
 
 
-def _device_probes(dev: Path, device: str, found: Discovery) -> list[HwmonProbe]:
+def _device_probes(dev: Path, device: str, found: Discovery, tag: str = "") -> list[HwmonProbe]:
     chans = _channels(dev)
     probes: list[HwmonProbe] = []
     oem = _text(dev / "device" / "power1_oem_info")  # Grace: "Module Power Socket 0"
@@ -214,7 +214,9 @@ def _device_probes(dev: Path, device: str, found: Discovery) -> list[HwmonProbe]
             continue
         probes.append(
             HwmonProbe(
-                id=f"hwmon:{device}/{name}",
+                # an unlabelled channel of a driver with several devices (two Intel
+                # GPUs) is told apart by its hwmon directory
+                id=f"hwmon:{device}{tag if not label else ''}/{name}",
                 domain=_device_domain(device, label),
                 method=Method.COUNTER if kind == "energy" else Method.POWER,
                 device=device,
@@ -243,7 +245,7 @@ def _resolve_containment(device: str, probes: list[HwmonProbe]) -> None:
     if device == "xe" and "card" in low:
         container = low["card"]  # xe: card = package + VRAM and board
     elif device == "power_meter":
-        container = next((p for p in probes if p.label.lower().startswith("module")), None)
+        return  # one meter per device: resolved across devices by _resolve_power_meters
     else:
         container = next((p for p in probes if is_input_rail(p.label)), None)
     if container is None:
@@ -253,6 +255,41 @@ def _resolve_containment(device: str, probes: list[HwmonProbe]) -> None:
     container.contains = ", ".join(p.id for p in parts)
     for p in parts:
         p.contained_in = container.id
+
+
+def _resolve_power_meters(probes: list[HwmonProbe]) -> None:
+    """ACPI power meters, one per hwmon device: Grace-class Module > Grace > CPU, SysIO.
+
+    A Module meter covers the whole socket (Grace, memory, and the Hopper GPU on GH200,
+    which NVML also meters), so it is compared, never added. A Grace meter contains the
+    CPU and SysIO meters of its socket and counts only without them. A meter whose
+    ``power1_oem_info`` does not say what it covers (most servers: the platform) is
+    compared only, as the node wall is: what it overlaps is not known.
+    """
+    meters = [p for p in probes if p.device == "power_meter"]
+    by_socket: dict[str, dict[str, HwmonProbe]] = {}
+    for p in meters:
+        low = p.label.lower()
+        kind = next((k for k in ("module", "grace", "cpu", "sysio") if low.startswith(k)), None)
+        if kind is None:
+            p.counts_in_total = False
+            p.contains = "the platform, as the firmware meters it (not stated: compared only)"
+            continue
+        socket = low.rsplit("socket", 1)[-1].strip() if "socket" in low else "0"
+        by_socket.setdefault(socket, {})[kind] = p
+    for kinds in by_socket.values():
+        parts = [kinds[k] for k in ("cpu", "sysio") if k in kinds]
+        grace = kinds.get("grace")
+        if grace is not None and parts:
+            grace.counts_in_total = False
+            grace.contains = ", ".join(p.id for p in parts)
+            for p in parts:
+                p.contained_in = grace.id
+        module = kinds.get("module")
+        if module is not None:
+            module.counts_in_total = False
+            inner = [p.id for p in (grace, *parts) if p is not None]
+            module.contains = ", ".join([*inner, "memory", "the GPU on GH200 (also NVML's)"])
 
 
 def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Discovery:
@@ -269,6 +306,7 @@ def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Di
         )
         return found
     devices = sorted(e for e in os.listdir(root) if e.startswith("hwmon"))
+    drivers = [_text(root / e / "name") or e for e in devices]
     any_channel = False
     for entry in devices:
         dev = root / entry
@@ -282,7 +320,8 @@ def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Di
                 )
             )
             continue
-        for probe in _device_probes(dev, device, found):
+        tag = f"@{entry}" if drivers.count(device) > 1 else ""
+        for probe in _device_probes(dev, device, found, tag):
             any_channel = True
             try:
                 probe.read()
@@ -299,6 +338,7 @@ def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Di
                 )
                 continue
             found.probes.append(probe)
+    _resolve_power_meters(found.probes)
     if not any_channel:
         found.unavailable.append(
             ProbeUnavailable(

@@ -121,23 +121,44 @@ def test_xe_card_contains_pkg(tree: FakeHwmon):
 
 
 def test_grace_acpi_power_meters(tree: FakeHwmon, clock: FakeClock):
-    dev = tree.add_device("power_meter", oem_info="Module Power Socket 0")
-    dev.add(1, "power", 300.0, attr="average")
-    cpu = tree.add_device("power_meter", oem_info="CPU Power Socket 0")
-    cpu.add(1, "power", 120.0, attr="average")
+    # one ACPI power_meter hwmon device per meter, as on Grace-class servers
+    for oem, watts in (
+        ("Module Power Socket 0", 300.0),
+        ("Grace Power Socket 0", 160.0),
+        ("CPU Power Socket 0", 120.0),
+        ("SysIO Power Socket 0", 25.0),
+        ("Grace Power Socket 1", 150.0),
+    ):
+        tree.add_device("power_meter", oem_info=oem).add(1, "power", watts, attr="average")
     found = hwmon.discover()
-    ids = sorted(p.id for p in found.probes)
-    assert ids == [
+    probes = _by_id(found)
+    counted = sorted(pid for pid, p in probes.items() if p.counts_in_total)
+    assert counted == [
         "hwmon:power_meter/CPU Power Socket 0",
-        "hwmon:power_meter/Module Power Socket 0",
+        "hwmon:power_meter/Grace Power Socket 1",  # alone on its socket: it counts
+        "hwmon:power_meter/SysIO Power Socket 0",
     ]
-    domains = {p.id: p.domain for p in found.probes}
-    assert domains["hwmon:power_meter/CPU Power Socket 0"] == "cpu"
+    assert probes["hwmon:power_meter/CPU Power Socket 0"].domain == "cpu"
+    module = probes["hwmon:power_meter/Module Power Socket 0"].info()
+    assert "Grace Power Socket 0" in module["contains"] and "GH200" in module["contains"]
     clock.on_advance(tree.update)
     result = _run(found.probes, clock, 10.0)
-    assert result.by_device["hwmon:power_meter/Module Power Socket 0"] == pytest.approx(
-        3000, rel=0.01
-    )
+    module_j = result.by_device["hwmon:power_meter/Module Power Socket 0"]
+    assert module_j == pytest.approx(3000, rel=0.01)
+    assert result.energy_j == pytest.approx((120 + 25 + 150) * 10, rel=0.01)
+
+
+def test_two_intel_gpus_get_distinct_ids(tree: FakeHwmon):
+    tree.add_device("i915").add(1, "energy", 100.0)
+    tree.add_device("i915").add(1, "energy", 100.0)
+    ids = [p.id for p in hwmon.discover().probes]
+    assert ids == ["hwmon:i915@hwmon0/channel1", "hwmon:i915@hwmon1/channel1"]
+
+
+def test_acpi_power_meter_of_unknown_cover_is_compared_only(tree: FakeHwmon):
+    tree.add_device("power_meter").add(1, "power", 410.0, attr="average")
+    (probe,) = hwmon.discover().probes
+    assert not probe.counts_in_total and "platform" in probe.info()["contains"]
 
 
 def test_permission_denied_and_disabled_channel_are_reported(tree: FakeHwmon):
