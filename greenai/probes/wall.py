@@ -571,7 +571,10 @@ def wall_comparison(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             "unmetered_j": None,
             "unmetered_share": None,
             "complete": d.get("status") == "ok",
-            "note": UNMETERED,
+            "note": UNMETERED
+            if doc.get("provenance") == "measured"
+            else f"{UNMETERED}; the component sum is {doc.get('provenance')}, so the "
+            "difference also holds its modelling error",
         }
         if isinstance(wall, (int, float)) and d.get("status") == "ok":
             row["unmetered_j"] = wall - float(total)
