@@ -300,7 +300,8 @@ def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Di
         found.unavailable.append(
             ProbeUnavailable(
                 "hwmon",
-                f"{root} does not exist (not Linux, or no hwmon drivers loaded)",
+                f"{root} does not exist (not Linux, a container without /sys/class, "
+                "or no hwmon driver loaded)",
                 f"Set {ENV_ROOT} to a hwmon tree, or load the sensor driver (ina3221, i915).",
             )
         )
