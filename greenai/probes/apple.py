@@ -222,6 +222,9 @@ def start_powermetrics(argv: list[str], session: PowermetricsSession) -> Callabl
             if proc.poll() is None:
                 proc.terminate()
 
+    import atexit
+
+    atexit.register(stop)  # powermetrics (root) must not outlive greenai
     return stop
 
 

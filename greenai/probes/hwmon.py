@@ -196,6 +196,8 @@ def _device_probes(dev: Path, device: str, found: Discovery, tag: str = "") -> l
         if not label and oem and index == 1:
             label = oem
         name = label or f"channel{index}"
+        if label.upper() == "NC":
+            continue  # an INA3221 channel marked not connected (Jetson AGX Orin)
         if "in_enable" in files and _text(files["in_enable"]) == "0":
             found.unavailable.append(
                 ProbeUnavailable(

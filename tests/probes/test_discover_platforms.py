@@ -47,3 +47,18 @@ def test_hwmon_rails_replace_the_cpu_model(tmp_path: Path, monkeypatch):
     ids = [p.id for p in found.probes]
     assert "model:cpu" not in ids and "hwmon:ina3221/VDD_CPU_GPU_CV" in ids
     assert "model:dram" in ids  # an Orin INA3221 has no DRAM rail
+
+
+def test_accelerators_without_a_cuda_index_are_metered_once_per_node():
+    from greenai.distributed import RankInfo, rank_probes
+    from greenai.probes.base import Discovery, Method
+    from tests.fakes.clock import FakeClock
+    from tests.fakes.probes import ClockProbe, constant
+
+    clock = FakeClock()
+    ane = ClockProbe("apple:ane", clock, constant(1.0), Method.COUNTER, domain="gpu")
+    cpu = ClockProbe("hwmon:ina3221/VDD_CPU", clock, constant(5.0), Method.POWER, domain="cpu")
+    found = Discovery(probes=[ane, cpu])
+    rank0 = rank_probes(found, RankInfo(rank=0, local_rank=0, world_size=2, local_world_size=2))
+    rank1 = rank_probes(found, RankInfo(rank=1, local_rank=1, world_size=2, local_world_size=2))
+    assert [p.id for p in rank0] == ["apple:ane", "hwmon:ina3221/VDD_CPU"] and rank1 == []

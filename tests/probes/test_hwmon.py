@@ -56,6 +56,13 @@ def test_jetson_rails_map_to_domains_and_vdd_in_contains_them(tmp_path, monkeypa
     assert vdd_in.read() == pytest.approx(15.0)  # 5000 mV x 3000 mA
 
 
+def test_not_connected_channels_are_skipped(tree: FakeHwmon):
+    dev = tree.add_device("ina3221")
+    dev.add(1, "vi", 0.0, label="NC")
+    dev.add(2, "vi", 3.0, label="VDDQ_VDD2_1V8AO")
+    assert [p.id for p in hwmon.discover().probes] == ["hwmon:ina3221/VDDQ_VDD2_1V8AO"]
+
+
 def test_input_rail_alone_counts(tree: FakeHwmon):
     tree.add_device("ina3221").add(1, "vi", 10.0, label="VDD_IN")
     (probe,) = hwmon.discover().probes
