@@ -47,6 +47,7 @@ ENV_IPMI_PORT = "GREENAI_IPMI_PORT"  # RMCP port (default 623)
 ENV_IPMI_CIPHER = "GREENAI_IPMI_CIPHER"  # lanplus cipher suite (ipmitool's -C), e.g. 3
 DEFAULT_PERIOD_S = 1.0
 MAX_FAILURES = 3  # consecutive failed polls before the probe counts as lost
+STALE_PERIODS, STALE_MIN_S = 10, 30.0  # a reading older than both is stale
 UNMETERED = "unmetered: fans, PSU losses, NICs, drives, BMC"
 WALL_BOUNDARY = "node wall (AC input of the node's power supplies, as the BMC meters it)"
 _IPMI_DEVICES = ("/dev/ipmi0", "/dev/ipmi/0", "/dev/ipmidev/0")
@@ -91,10 +92,10 @@ class PolledPowerProbe:
         """Fetch one reading now (the thread calls this every period)."""
         try:
             value = float(self._fetch())
-        except ProbeError as exc:
+        except Exception as exc:  # noqa: BLE001 - the polling thread must never die silently
             with self._lock:
                 self._failures += 1
-                self._error = str(exc)
+                self._error = str(exc) if isinstance(exc, ProbeError) else repr(exc)
             return
         with self._lock:
             self._value = value
@@ -121,7 +122,10 @@ class PolledPowerProbe:
                 raise ProbeError(
                     f"{self.id}: {self._failures} polls failed in a row: {self._error}"
                 )
-            assert self._value is not None
+            assert self._value is not None and self._polled_at is not None
+            age = self._clock() - self._polled_at
+            if age > max(STALE_PERIODS * self.period_s, STALE_MIN_S):
+                raise ProbeError(f"{self.id}: no reading for {age:.0f} s (the poller stalled)")
             return self._value
 
     def info(self) -> dict[str, Any]:

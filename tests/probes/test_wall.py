@@ -373,3 +373,31 @@ def test_in_band_ipmitool_and_freeipmi(tmp_path, monkeypatch):
     probe.close()
     argv = (tmp_path / "dcmi-argv").read_text()
     assert "--get-system-power-statistics" in argv and SECRET not in argv
+
+
+def test_a_stalled_poller_is_a_lost_probe():
+    now = [0.0]
+    probe = wall.PolledPowerProbe("t:wall", lambda: 300.0, {}, period_s=60.0, clock=lambda: now[0])
+    probe._stop.set()  # no thread polls: the reading ages
+    assert probe.read() == 300.0
+    now[0] = 601.0
+    with pytest.raises(Exception, match="no reading for 601 s"):
+        probe.read()
+    probe.close()
+
+
+def test_an_unexpected_error_in_fetch_counts_as_a_failed_poll():
+    calls = [0]
+
+    def fetch() -> float:
+        calls[0] += 1
+        if calls[0] > 1:
+            raise KeyError("PowerControl")
+        return 100.0
+
+    probe = wall.PolledPowerProbe("t:wall", fetch, {}, period_s=60.0)
+    for _ in range(wall.MAX_FAILURES):
+        probe.poll()
+    with pytest.raises(Exception, match="KeyError"):
+        probe.read()
+    probe.close()
