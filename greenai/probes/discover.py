@@ -67,6 +67,7 @@ def discover_cached() -> Discovery:
         os.environ.get("GREENAI_HWMON_ROOT"),
         os.environ.get("GREENAI_AMDSMI"),
         os.environ.get("GREENAI_POWERMETRICS"),
+        os.environ.get("GREENAI_IOREPORT"),
         os.environ.get("GREENAI_REDFISH_URL"),
         os.environ.get("GREENAI_IPMI_HOST"),
         os.environ.get("GREENAI_IPMITOOL"),
