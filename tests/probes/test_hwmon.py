@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -169,7 +170,11 @@ def test_acpi_power_meter_of_unknown_cover_is_compared_only(tree: FakeHwmon):
 
 
 def test_permission_denied_and_disabled_channel_are_reported(tree: FakeHwmon):
+    import json
     import os
+    import subprocess
+
+    from tests.fakes.powercap import unprivileged_command
 
     dev = tree.add_device("ina3221")
     dev.add(1, "vi", 5.0, label="VDD_IN")
@@ -177,13 +182,29 @@ def test_permission_denied_and_disabled_channel_are_reported(tree: FakeHwmon):
     dev.write("in2_enable", 0)
     gpu = tree.add_device("i915")
     gpu.add(1, "energy", 50.0)
-    if os.geteuid() != 0:
-        os.chmod(gpu.path / "energy1_input", 0)
-    found = hwmon.discover()
-    reasons = {u.probe: u.reason for u in found.unavailable}
-    assert "disabled" in reasons["hwmon:ina3221/VDD_GPU"]
-    if os.geteuid() != 0:
-        assert "permission denied" in reasons["hwmon:i915/channel1"]
+    energy = gpu.path / "energy1_input"
+    if os.geteuid() == 0:  # root-only, as i915 makes it; the reader drops DAC override
+        os.chown(energy, 65534, 65534)
+        os.chmod(energy, 0o400)
+    else:
+        os.chmod(energy, 0)
+    code = (
+        "import json; from greenai.probes import hwmon; f = hwmon.discover(); "
+        "print(json.dumps({'probes': [p.id for p in f.probes], "
+        "'unavailable': [u.to_dict() for u in f.unavailable]}))"
+    )
+    argv = unprivileged_command([sys.executable, "-c", code])
+    if argv is None:
+        pytest.skip("running as root without setpriv: cannot drop CAP_DAC_OVERRIDE")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "GREENAI_HWMON_ROOT": str(tree.root), "PYTHONPATH": str(repo)}
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True, cwd="/")
+    report = json.loads(out.stdout)
+    reasons = {u["probe"]: u for u in report["unavailable"]}
+    assert report["probes"] == ["hwmon:ina3221/VDD_IN"]
+    assert "disabled" in reasons["hwmon:ina3221/VDD_GPU"]["reason"]
+    assert "permission denied" in reasons["hwmon:i915/channel1"]["reason"]
+    assert "udev" in reasons["hwmon:i915/channel1"]["remedy"]
 
 
 def test_no_tree_and_empty_tree(tmp_path: Path, tree: FakeHwmon):
