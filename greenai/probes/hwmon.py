@@ -246,10 +246,8 @@ def _resolve_containment(device: str, probes: list[HwmonProbe]) -> None:
     container: HwmonProbe | None = None
     if device == "xe" and "card" in low:
         container = low["card"]  # xe: card = package + VRAM and board
-    elif device == "power_meter":
-        return  # one meter per device: resolved across devices by _resolve_power_meters
-    else:
-        container = next((p for p in probes if is_input_rail(p.label)), None)
+    elif device == "power_meter" or device.startswith("ina"):
+        return  # resolved across devices: _resolve_power_meters, _resolve_board_rails
     if container is None:
         return
     parts = [p for p in probes if p is not container]
@@ -257,6 +255,24 @@ def _resolve_containment(device: str, probes: list[HwmonProbe]) -> None:
     container.contains = ", ".join(p.id for p in parts)
     for p in parts:
         p.contained_in = container.id
+
+
+def _resolve_board_rails(probes: list[HwmonProbe]) -> None:
+    """A board input rail (Jetson ``VDD_IN``) contains every other shunt-sensor rail.
+
+    Boards spread their rails over several INA3221s (TX2: GPU and SOC on one, ``VDD_IN``,
+    CPU and DDR on another), so the rule spans the board, not one hwmon device.
+    """
+    rails = [p for p in probes if p.device.startswith("ina")]
+    inputs = [p for p in rails if is_input_rail(p.label)]
+    parts = [p for p in rails if p not in inputs]
+    if not inputs or not parts:
+        return
+    for rail in inputs:
+        rail.counts_in_total = False
+        rail.contains = ", ".join(p.id for p in parts)
+    for p in parts:
+        p.contained_in = ", ".join(r.id for r in inputs)
 
 
 def _resolve_power_meters(probes: list[HwmonProbe]) -> None:
@@ -342,6 +358,7 @@ def discover(root: Path | None = None, skip_drivers: tuple[str, ...] = ()) -> Di
                 continue
             found.probes.append(probe)
     _resolve_power_meters(found.probes)
+    _resolve_board_rails(found.probes)
     if not any_channel:
         found.unavailable.append(
             ProbeUnavailable(

@@ -64,6 +64,28 @@ def test_not_connected_channels_are_skipped(tree: FakeHwmon):
     assert [p.id for p in hwmon.discover().probes] == ["hwmon:ina3221/VDDQ_VDD2_1V8AO"]
 
 
+def test_tx2_vdd_in_contains_the_rails_of_both_sensors(tree: FakeHwmon):
+    first = tree.add_device("ina3221")
+    first.add(1, "vi", 2.0, label="VDD_SYS_GPU")
+    first.add(2, "vi", 1.5, label="VDD_SYS_SOC")
+    second = tree.add_device("ina3221")
+    second.add(1, "vi", 9.0, label="VDD_IN")
+    second.add(2, "vi", 2.5, label="VDD_SYS_CPU")
+    second.add(3, "vi", 1.0, label="VDD_SYS_DDR")
+    probes = _by_id(hwmon.discover())
+    counted = sorted(pid for pid, p in probes.items() if p.counts_in_total)
+    assert counted == [
+        "hwmon:ina3221/VDD_SYS_CPU",
+        "hwmon:ina3221/VDD_SYS_DDR",
+        "hwmon:ina3221/VDD_SYS_GPU",
+        "hwmon:ina3221/VDD_SYS_SOC",
+    ]
+    assert "VDD_SYS_GPU" in probes["hwmon:ina3221/VDD_IN"].info()["contains"]
+    domains = {pid: p.domain for pid, p in probes.items()}
+    assert domains["hwmon:ina3221/VDD_SYS_DDR"] == "dram"
+    assert domains["hwmon:ina3221/VDD_SYS_GPU"] == "gpu"
+
+
 def test_input_rail_alone_counts(tree: FakeHwmon):
     tree.add_device("ina3221").add(1, "vi", 10.0, label="VDD_IN")
     (probe,) = hwmon.discover().probes
