@@ -331,7 +331,15 @@ set_working_mc 0x20
         }
         import time
 
-        time.sleep(0.5)
+        deadline = time.monotonic() + 15
+        ready = [
+            "/usr/bin/ipmitool", "-I", "lanplus", "-C", "3", "-H", "127.0.0.1", "-p", str(port),
+            "-U", "admin", "-E", "-R", "1", "-N", "1", "mc", "info",
+        ]  # fmt: skip
+        child = {**os.environ, "IPMI_PASSWORD": SECRET}
+        while subprocess.run(ready, capture_output=True, env=child, timeout=20).returncode:
+            assert time.monotonic() < deadline, "ipmi_sim did not answer"
+            time.sleep(0.2)
         found = wall.discover_ipmi(env)
         (u,) = found.unavailable
         assert not found.probes
