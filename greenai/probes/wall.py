@@ -67,12 +67,18 @@ class PolledPowerProbe:
     def __init__(
         self,
         id: str,
-        fetch: Callable[[], float],
+        fetch: Callable[[], Any],  # W; or (J, W or None) for an energy counter
         info: dict[str, Any],
         period_s: float = DEFAULT_PERIOD_S,
         clock: Callable[[], float] = time.monotonic,
+        energy: bool = False,
     ):
         self.id = id
+        # energy: fetch() returns a cumulative J counter (Redfish EnergyJoules), read as a
+        # COUNTER extended at the last polled rate between polls and never going back
+        self.method = Method.COUNTER if energy else Method.POWER
+        self._rate_w = 0.0
+        self._reported = 0.0
         self._fetch = fetch
         self._info = info
         self.period_s = period_s
@@ -91,16 +97,33 @@ class PolledPowerProbe:
     def poll(self) -> None:
         """Fetch one reading now (the thread calls this every period)."""
         try:
-            value = float(self._fetch())
+            got = self._fetch()
+            power = None
+            if isinstance(got, tuple):  # (energy J, power W or None) from an energy source
+                got, power = got
+            value = float(got)
         except Exception as exc:  # noqa: BLE001 - the polling thread must never die silently
             with self._lock:
                 self._failures += 1
                 self._error = str(exc) if isinstance(exc, ProbeError) else repr(exc)
             return
         with self._lock:
+            now = self._clock()
+            if self.method is Method.COUNTER:
+                if power is not None:
+                    self._rate_w = float(power)  # the BMC's own power reading
+                elif (
+                    self._value is not None
+                    and self._polled_at is not None
+                    and now > self._polled_at
+                    and value >= self._value
+                ):
+                    self._rate_w = (value - self._value) / (now - self._polled_at)
+                if self._value is not None and value < self._value:  # counter restarted
+                    self._reported = 0.0
             self._value = value
             self._failures = 0
-            self._polled_at = self._clock()
+            self._polled_at = now
 
     def _loop(self) -> None:
         while not self._stop.wait(self.period_s):
@@ -126,7 +149,10 @@ class PolledPowerProbe:
             age = self._clock() - self._polled_at
             if age > max(STALE_PERIODS * self.period_s, STALE_MIN_S):
                 raise ProbeError(f"{self.id}: no reading for {age:.0f} s (the poller stalled)")
-            return self._value
+            if self.method is Method.POWER:
+                return self._value
+            self._reported = max(self._reported, self._value + self._rate_w * age)
+            return self._reported
 
     def info(self) -> dict[str, Any]:
         """Return the source, what it measures, and how often it is polled."""
@@ -266,10 +292,30 @@ def _number(value: Any, where: str) -> float:
 
 def redfish_power_reader(
     client: RedfishClient, chassis: dict[str, Any]
-) -> tuple[Callable[[], float], str]:
-    """Return (fetch, resource) reading the chassis' power: EnvironmentMetrics, else Power."""
+) -> tuple[Callable[[], Any], str]:
+    """Return (fetch, resource) reading the chassis' power (W), or its energy (J).
+
+    Order: ``EnvironmentMetrics.EnergyJoules`` (a counter: resource ends in "(J)"), then
+    ``EnvironmentMetrics.PowerWatts``, a chassis power sensor, the older ``Power``.
+    """
     env_path = _odata(chassis, "EnvironmentMetrics")
     if env_path:
+
+        def fetch_energy() -> tuple[float, float | None]:
+            doc = client.get(env_path)
+            reading = doc.get("EnergyJoules")
+            value = reading.get("Reading") if isinstance(reading, dict) else None
+            energy = _number(value, f"Redfish {env_path} EnergyJoules.Reading")
+            watts = doc.get("PowerWatts")
+            power = watts.get("Reading") if isinstance(watts, dict) else None
+            ok = isinstance(power, (int, float)) and not isinstance(power, bool) and power >= 0
+            return energy, float(power) if ok else None
+
+        try:
+            fetch_energy()
+            return fetch_energy, f"{env_path} EnergyJoules.Reading (J)"
+        except ProbeError:
+            pass  # most BMCs publish power only
 
         def fetch_env() -> float:
             doc = client.get(env_path)
@@ -343,7 +389,9 @@ def _redfish_credentials(env: Mapping[str, str]) -> tuple[tuple[str, str] | None
     return None, "none"
 
 
-def discover_redfish(env: Mapping[str, str] | None = None) -> Discovery:
+def discover_redfish(
+    env: Mapping[str, str] | None = None, clock: Callable[[], float] = time.monotonic
+) -> Discovery:
     """Return the node's Redfish wall-power probe, or why there is none."""
     env = os.environ if env is None else env
     found = Discovery()
@@ -388,11 +436,18 @@ def discover_redfish(env: Mapping[str, str] | None = None) -> Discovery:
                 "url": client.base_url,
                 "chassis": chassis.get("Id"),
                 "chassis_type": chassis.get("ChassisType"),
-                "reading": f"{resource} (W), polled and integrated",
                 "credentials": how,
             }
+            energy = resource.endswith("(J)")
+            info["reading"] = (
+                f"{resource}, a counter polled and extended between polls"
+                if energy
+                else f"{resource} (W), polled and integrated"
+            )
             found.probes.append(
-                PolledPowerProbe(f"redfish:{chassis.get('Id')}", fetch, info, _period(env))
+                PolledPowerProbe(
+                    f"redfish:{chassis.get('Id')}", fetch, info, _period(env), clock, energy
+                )
             )
             return found
         raise ProbeError("; ".join(errors) or "no chassis with a power reading")

@@ -25,11 +25,21 @@ class FakeRedfish:
         credentials: tuple[str, str] | None = None,
         environment_metrics: bool = False,
         sensors_only: bool = False,
+        energy_joules: bool = False,
+        clock: Any = None,
     ):
         self.watts = watts
         self.credentials = credentials
         self.environment_metrics = environment_metrics
         self.sensors_only = sensors_only  # a chassis with only the Sensors collection
+        # EnvironmentMetrics.EnergyJoules: an integer J counter, integrated from ``watts``
+        # on ``clock`` at each request (as a BMC accumulates it)
+        self.energy_joules = energy_joules
+        import time
+
+        self.clock = clock or time.monotonic
+        self._energy_j = 0.0
+        self._energy_t = self.clock()
         self.down = False
         self.requests: list[tuple[str, str | None]] = []
         fake = self
@@ -64,6 +74,13 @@ class FakeRedfish:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def energy_now(self) -> float:
+        """Return the true energy so far (J), bringing the accumulator up to now."""
+        t = self.clock()
+        self._energy_j += self.watts * (t - self._energy_t)
+        self._energy_t = t
+        return self._energy_j
+
     def resource(self, path: str) -> dict[str, Any] | None:
         chassis = {
             "@odata.type": "#Chassis.v1_21_0.Chassis",
@@ -75,7 +92,7 @@ class FakeRedfish:
             "Model": "3500RX",
             "Power": {"@odata.id": "/redfish/v1/Chassis/1U/Power"},
         }
-        if self.environment_metrics:
+        if self.environment_metrics or self.energy_joules:
             chassis["EnvironmentMetrics"] = {
                 "@odata.id": "/redfish/v1/Chassis/1U/EnvironmentMetrics"
             }
@@ -148,6 +165,9 @@ class FakeRedfish:
                 },
             },
         }
+        em = "/redfish/v1/Chassis/1U/EnvironmentMetrics"
+        if self.energy_joules and path == em:
+            docs[em]["EnergyJoules"] = {"Reading": int(self.energy_now())}
         docs["/redfish/v1/Chassis/1U/Sensors"] = {
             "@odata.type": "#SensorCollection.SensorCollection",
             "Members": [{"@odata.id": f"/redfish/v1/Chassis/1U/Sensors/{k}"} for k in sensors],

@@ -84,6 +84,29 @@ def test_redfish_450_w_for_10_s_is_4_5_kj(tmp_path, clock: FakeClock, layout):
     assert "node wall (AC input" in md  # the boundary column
 
 
+def test_redfish_energy_joules_counter_450_w_for_10_s(tmp_path, clock: FakeClock):
+    with FakeRedfish(450.0, energy_joules=True, clock=clock) as bmc:
+        env = _env(bmc.url, tmp_path)
+        del env[wall.ENV_REDFISH_CREDENTIALS]
+        (probe,) = wall.discover_redfish(env, clock=clock).probes
+        assert probe.method.value == "counter" and "EnergyJoules" in probe.info()["reading"]
+        sampler = Sampler([probe], interval_s=0.1, clock=clock)
+        clock.advance(0.35)  # the window opens between two polls
+        m = Meter(sampler=sampler).start()
+        for i in range(100):
+            clock.advance(0.1)
+            if i % 10 == 6:
+                probe.poll()
+            sampler.sample()
+        result = m.stop()
+        truth = bmc.energy_now()
+        probe.close()
+    assert truth == pytest.approx(450 * 10.35)
+    # integer joules polled each second, extended at the BMC's power between polls
+    assert result.by_device["redfish:1U"] == pytest.approx(4500.0, rel=0.01)
+    assert not result.gaps
+
+
 def test_power_change_is_followed_and_lost_bmc_fails_the_probe(tmp_path, clock: FakeClock):
     with FakeRedfish(300.0) as bmc:
         env = _env(bmc.url, tmp_path)
