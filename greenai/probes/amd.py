@@ -54,9 +54,10 @@ class AmdGpuProbe:
         self.partition_mode = self._optional(amdsmi.amdsmi_get_gpu_compute_partition)
         cap = self._optional(amdsmi.amdsmi_get_power_cap_info) or {}
         max_cap = cap.get("max_power_cap")
-        self.max_power_w = (
-            units.uw_to_w(max_cap) if isinstance(max_cap, (int, float)) and max_cap > 0 else None
-        ) or ASSUMED_MAX_POWER_W
+        self.max_power_w = ASSUMED_MAX_POWER_W
+        if isinstance(max_cap, (int, float)) and max_cap > 0:
+            # uW in the library's struct; some releases already give W
+            self.max_power_w = units.uw_to_w(max_cap) if max_cap > 100_000 else float(max_cap)
         self.resolution_uj: float | None = None
         self._power_key: str | None = None
         try:
