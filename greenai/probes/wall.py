@@ -416,11 +416,15 @@ def discover_redfish(
         members = client.get(chassis_path).get("Members")
         if not isinstance(members, list) or not members:
             raise ProbeError(f"Redfish {chassis_path}: no chassis")
-        chassis_docs = [
-            client.get(m["@odata.id"]) for m in members if isinstance(m, dict) and "@odata.id" in m
-        ]
+        errors: list[str] = []
+        chassis_docs = []
+        for m in members:
+            if isinstance(m, dict) and isinstance(m.get("@odata.id"), str):
+                try:
+                    chassis_docs.append(client.get(m["@odata.id"]))
+                except ProbeError as exc:  # one broken member must not hide the others
+                    errors.append(str(exc))
         chassis_docs.sort(key=lambda c: c.get("ChassisType") not in _NODE_CHASSIS)
-        errors = []
         for chassis in chassis_docs:
             try:
                 fetch, resource = redfish_power_reader(client, chassis)
