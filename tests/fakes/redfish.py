@@ -5,8 +5,11 @@ collection -> a RackMount chassis "1U" with the older ``Power`` resource
 (``PowerControl[0].PowerConsumedWatts``) and, when ``environment_metrics`` is on, the
 newer ``EnvironmentMetrics`` (``PowerWatts.Reading``); a GPU baseboard chassis of type
 "Module" comes first in the collection, as on HGX nodes, and must not be taken for the
-node. HTTP basic auth is enforced when credentials are set; ``down`` answers 503 as a BMC
-that is resetting does. Every request's path and Authorization header is recorded.
+node; a listed member that answers 404 must not hide the others. ``sensors_only`` leaves
+the chassis only its ``Sensors`` collection; ``energy_joules`` adds the
+``EnvironmentMetrics.EnergyJoules`` counter. HTTP basic auth is enforced when credentials
+are set; ``down`` answers 503 as a BMC that is resetting does. Every request's path and
+Authorization header is recorded.
 """
 
 from __future__ import annotations
@@ -124,9 +127,10 @@ class FakeRedfish:
             "/redfish/v1/Chassis": {
                 "@odata.type": "#ChassisCollection.ChassisCollection",
                 "@odata.id": "/redfish/v1/Chassis",
-                "Members@odata.count": 2,
+                "Members@odata.count": 3,
                 "Members": [
                     {"@odata.id": "/redfish/v1/Chassis/HGX_Baseboard_0"},
+                    {"@odata.id": "/redfish/v1/Chassis/PSU_Backplane"},  # answers 404
                     {"@odata.id": "/redfish/v1/Chassis/1U"},
                 ],
             },
