@@ -596,15 +596,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from greenai import disclosure
     from greenai.interop.codecarbon import from_codecarbon_csv
-    from greenai.measurement import write_atomic
 
     if args.source == "table":
         return _import_table(args)
+    from greenai.safepath import create_unique
+
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
     for i, doc in enumerate(docs):
-        path = out / f"codecarbon-{i:04d}.json"
-        write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
+        # exclusive create: a second import into the same folder writes beside, never over
+        text = json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n"
+        create_unique(out, f"codecarbon-{i:04d}", ".json", text)
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
 
@@ -616,7 +618,7 @@ def _import_table(args: argparse.Namespace) -> int:
 
     from greenai import disclosure
     from greenai.interop.table import RowError, TableStream, import_table, load_mapping
-    from greenai.measurement import write_atomic
+    from greenai.safepath import create_unique, slug
 
     if bool(args.format) == bool(args.mapping):
         print("greenai import table: give --format NAME or --mapping FILE.toml", file=sys.stderr)
@@ -647,9 +649,11 @@ def _import_table(args: argparse.Namespace) -> int:
             if sink is not None:  # one line per document: a population file, not sealed
                 sink.write(json.dumps(item, allow_nan=False, separators=(",", ":")) + "\n")
             else:
-                name = f"{mapping.id}-{written:05d}.json"
+                # the name comes from the row (its model), made unique by exclusive create:
+                # two imports into one folder keep every disclosure
+                model = (item.get("source") or {}).get("model") or "row"
                 text = json.dumps(disclosure.seal(item), indent=2, allow_nan=False) + "\n"
-                write_atomic(out / name, text)
+                create_unique(out, f"{mapping.id}-{slug(model)}", ".json", text)
     finally:
         if sink is not None:
             sink.close()
