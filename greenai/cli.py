@@ -45,9 +45,6 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from greenai.meter import Meter
-    from greenai.report.text import summary
-
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -61,6 +58,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # a bad --site/--grid fails here, before anything runs, so nothing measured is lost
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    from greenai.journal import OutputClaim
+
+    # the output belongs to this run while it lives: a second run on it is refused at once
+    claim = OutputClaim(args.output).acquire()
+    try:
+        return _run_claimed(args, command, site)
+    finally:
+        claim.release()
+
+
+def _child_death_signal() -> Any:
+    """Return a preexec_fn asking Linux to SIGTERM the child when greenai dies, or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arrange() -> None:  # runs in the child between fork and exec: no Python objects made
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # greenai died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
+def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int:
+    from greenai.journal import is_live, journals_for
+    from greenai.meter import Meter
+    from greenai.report.text import summary
+
     journal = None if args.no_journal else f"{args.output}.journal"
     m = Meter(
         task=args.task,
@@ -74,10 +108,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         handle_signals=False,  # greenai run forwards signals to the child itself
     )
     m.command = tuple(command)
+    preexec = None if args.no_kill_child else _child_death_signal()
+    m.journal_header = {
+        "child_on_death": "SIGTERM (PR_SET_PDEATHSIG)" if preexec else "left running"
+    }
     forwarded: list[int] = []
     m.start()
     try:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, preexec_fn=preexec)  # noqa: PLW1509
     except OSError as exc:
         m.exit_code = 127
         m.stop("failed", exc)
@@ -106,6 +144,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result is not None and not args.quiet:
         print(summary(result), file=sys.stderr)
         print(f"result      {args.output}", file=sys.stderr)
+    left = [j for j in journals_for(args.output) if not is_live(j)]
+    if left:  # journals of killed runs on this output: their energy is not in this result
+        print(
+            f"greenai run: {len(left)} journal(s) of killed run(s) on this output remain: "
+            f"{', '.join(map(str, left))} (greenai recover JOURNAL -o FILE)",
+            file=sys.stderr,
+        )
     return exit_code
 
 
@@ -830,6 +875,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-journal",
         action="store_true",
         help="do not keep OUTPUT.journal while the command runs",
+    )
+    p.add_argument(
+        "--no-kill-child",
+        action="store_true",
+        help="let the command run on if greenai is killed (default: Linux sends it SIGTERM)",
     )
     _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")

@@ -60,6 +60,8 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
         f"recovered from journal {Path(path).name}: {contents.checkpoints} checkpoint(s), "
         f"energy up to the last one at {end.t_s - start.t_s:.3f} s"
     )
+    if isinstance(h.get("child_on_death"), str) and contents.ended is None:
+        note += f"; the metered command, when greenai died: {h['child_on_death']}"
     if contents.skipped_lines:
         note += f"; skipped torn/corrupt line(s) {contents.skipped_lines}"
     run = RunInfo(
