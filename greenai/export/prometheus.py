@@ -164,7 +164,7 @@ class Exporter:
         site: Site | None = None,
         host: str | None = None,
     ):
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import CollectorRegistry
 
         if probes is None:
             from greenai.probes.discover import discover
@@ -174,9 +174,13 @@ class Exporter:
         self.sampler.start()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SamplerCollector(self.sampler, host=host, site=site))  # type: ignore[arg-type]
-        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        try:
+            self._server = MetricsServer(addr, port, self.registry)
+        except BaseException:
+            self.sampler.stop()
+            raise
         self.addr = addr
-        self.port = self._server.server_address[1]
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
@@ -185,8 +189,7 @@ class Exporter:
 
     def stop(self) -> None:
         """Stop serving and sampling."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self.sampler.stop()
 
     def __enter__(self) -> Exporter:
@@ -194,3 +197,142 @@ class Exporter:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class MetricsServer:
+    """An HTTP server for /metrics that a crowd of scrapers or idle sockets cannot stall.
+
+    prometheus_client's own server listens with a backlog of 5 and gives every connection
+    a thread that waits on it forever. Here one thread accepts (backlog 128) and watches
+    the connections with a selector; a connection goes to a bounded pool of workers only
+    once its request has arrived, and one idle past ``timeout_s`` is closed. A worker reads
+    with the same timeout, answers one request (HTTP/1.0: then closes) and is free again.
+    """
+
+    def __init__(
+        self,
+        addr: str,
+        port: int,
+        registry: Any,
+        *,
+        workers: int = 8,
+        timeout_s: float = 5.0,
+        backlog: int = 128,
+    ):
+        import selectors
+        import socket
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self._sock = socket.create_server((addr, port), family=family, backlog=backlog)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self.registry = registry
+        self.timeout_s = timeout_s
+        self.backlog = backlog
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._sock, selectors.EVENT_READ, None)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="greenai-exporter")
+        self._stopping = threading.Event()
+        self.closed_idle = 0  # connections closed for sending nothing within timeout_s
+        self._thread = threading.Thread(target=self._loop, name="greenai-exporter", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        import selectors
+        import time
+
+        waiting: dict[Any, float] = {}  # connection -> when it was accepted
+        next_sweep = time.monotonic() + 0.25
+        while not self._stopping.is_set():
+            for key, _ in self._selector.select(timeout=0.25):
+                if key.data is None:
+                    self._accept(waiting, time.monotonic())
+                else:
+                    conn = key.fileobj
+                    self._selector.unregister(conn)
+                    waiting.pop(conn, None)
+                    self._pool.submit(self._serve, conn, key.data)
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + 0.25
+                for conn, since in list(waiting.items()):
+                    if now - since > self.timeout_s:
+                        self._selector.unregister(conn)
+                        del waiting[conn]
+                        conn.close()
+                        self.closed_idle += 1
+        for conn in waiting:
+            conn.close()
+
+    def _accept(self, waiting: dict[Any, float], now: float) -> None:
+        import selectors
+
+        while True:
+            try:
+                conn, peer = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. too many open files: the backlog keeps the rest
+                return
+            conn.setblocking(False)
+            self._selector.register(conn, selectors.EVENT_READ, peer)
+            waiting[conn] = now
+
+    def _serve(self, conn: Any, peer: Any) -> None:
+        try:
+            conn.setblocking(True)
+            conn.settimeout(self.timeout_s)
+            _MetricsHandler(conn, peer, self)
+        except Exception:  # noqa: BLE001 - a broken client must not end the worker
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Stop accepting, close every connection, and let the workers finish."""
+        self._stopping.set()
+        self._thread.join()
+        self._selector.close()
+        self._sock.close()
+        self._pool.shutdown(wait=True)
+
+
+def _handler_class() -> Any:
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0"
+        server_version = "greenai-exporter"
+
+        def do_GET(self) -> None:  # noqa: N802 - the http.server name
+            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+            path = self.path.split("?", 1)[0]
+            if path not in ("/metrics", "/"):
+                self.send_error(404, "only /metrics is served")
+                return
+            body = generate_latest(self.server.registry)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return  # no line per scrape on stderr
+
+    return Handler
+
+
+class _MetricsHandlerFactory:
+    _cls: Any = None
+
+    def __call__(self, conn: Any, peer: Any, server: Any) -> Any:
+        if self._cls is None:
+            self._cls = _handler_class()
+        return self._cls(conn, peer, server)
+
+
+_MetricsHandler = _MetricsHandlerFactory()
