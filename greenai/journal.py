@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greenai import jsonio
 from greenai.errors import DisclosureError
 
 JOURNAL_VERSION = 1
@@ -41,8 +42,8 @@ def decode(line: bytes) -> dict[str, Any] | None:
     try:
         if int(crc, 16) != zlib.crc32(body):
             return None
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        record = jsonio.loads(body.decode("utf-8"), "journal line")
+    except (ValueError, UnicodeDecodeError):  # JSONInputError is a ValueError
         return None
     return record if isinstance(record, dict) else None
 

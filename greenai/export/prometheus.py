@@ -240,7 +240,6 @@ class MetricsServer:
         self._thread.start()
 
     def _loop(self) -> None:
-        import selectors
         import time
 
         waiting: dict[Any, float] = {}  # connection -> when it was accepted
