@@ -14,7 +14,6 @@ min_population keeps its bands and is listed as refused in the new file.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from greenai import jsonio
 from greenai.errors import DisclosureError, StandardError
 from greenai.scoring import PROVENANCE_CODES, Population, RatingInput, rate_many
 from greenai.standard import (
@@ -119,9 +119,10 @@ def _from_json_files(files: Iterable[Path]) -> Population:
     unreadable: list[str] = []
     for path in files:
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            unreadable.append(f"{path}: not readable JSON ({exc})")
+            doc = jsonio.read(path)
+        except jsonio.JSONInputError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            unreadable.append(f"{path}: not readable JSON ({reason})")
             continue
         if isinstance(doc, dict) and doc.get("kind") == "greenai.bench-summary":
             continue  # a suite's summary sits beside its disclosures; it is not one

@@ -163,7 +163,7 @@ def test_csv_neutralises_formulas_and_reads_back_what_it_wrote(tmp_path, text):
     with path.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
     assert len(rows) == 2, rows  # one header, one row: no CR or LF split the row
-    cells = dict(zip(rows[0], rows[1]))
+    cells = dict(zip(rows[0], rows[1], strict=True))
     for name in ("task", "host"):
         assert not cells[name].startswith(("=", "+", "-", "@", "\t", "\r")), cells[name]
     back = table.read_csv(path)
