@@ -448,6 +448,13 @@ def _cmd_rate(args: argparse.Namespace) -> int:
     population = load_population(list(args.files))
     for skipped in population.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    if len(population) == 0:
+        print(
+            f"greenai rate: nothing to rate: {len(population.skipped)} input(s) skipped, "
+            "none readable",
+            file=sys.stderr,
+        )
+        return 2
     if args.output:
         _write_rerated(args.files, std, Path(args.output))
     if args.against:
@@ -575,7 +582,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from greenai import disclosure
     from greenai.measurement import write_atomic
 
-    doc = disclosure.read_document(args.file)
+    # a document that is not a valid disclosure ({} or a hand-edited one) renders nothing
+    doc = disclosure.validate(disclosure.read_document(args.file), args.file)
     fmt = args.format
     out = args.output or f"{Path(args.file).with_suffix('')}.{_SUFFIX[fmt]}"
     if fmt == "html":
@@ -1104,7 +1112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except GreenAIError as exc:
-        print(f"greenai: {exc}", file=sys.stderr)
+        if os.environ.get("GREENAI_DEBUG") == "1":
+            raise
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        print(f"greenai: {'; '.join(lines)[:2000]}", file=sys.stderr)  # one line, always
         return 2
     except OSError as exc:  # a file or folder named on the command line cannot be used
         where = f" {exc.filename}" if exc.filename else ""
