@@ -106,8 +106,15 @@ def _from_path(path: Path) -> Population:
         population = Population.from_disclosures(results.docs, results.labels, skip_invalid=True)
         return replace(population, skipped=(*results.skipped, *population.skipped))
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except UnicodeDecodeError as exc:
+            raise DisclosureError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except csv.Error as exc:
+            raise DisclosureError(f"{path}: not a readable CSV table: {exc}") from None
+        if any(None in row or None in row.values() for row in rows):
+            raise DisclosureError(f"{path}: a row has more or fewer cells than the header")
         columns = {key: [row[key] for row in rows] for key in (rows[0] if rows else {})}
         return population_from_columns(columns, source=str(path))
     return _from_json_files([path])

@@ -796,9 +796,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from greenai import disclosure
     from greenai.measurement import load
     from greenai.report.text import summary
 
+    disclosure.validate(disclosure.read_document(args.file), args.file)  # no false summary
     print(summary(load(args.file)))
     return 0
 

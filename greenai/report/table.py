@@ -96,7 +96,10 @@ def num(value: Any) -> float | None:
     """Return a finite number as float; None for anything else (bools included)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
     return value if math.isfinite(value) else None
 
 
