@@ -188,6 +188,14 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     _restore_settings(args.journal)
     if args.settings:
         return 0
+    from greenai.journal import is_live
+
+    if is_live(args.journal):
+        print(
+            f"greenai recover: {args.journal} belongs to a run that is still alive; "
+            "this is what it measured so far",
+            file=sys.stderr,
+        )
     result = recover_journal(args.journal, site=args.site)
     result.save(args.output)
     print(summary(result))
