@@ -60,6 +60,9 @@ def within(folder: str | os.PathLike[str], name: str) -> Path:
     return path
 
 
+_NEXT: dict[tuple[str, str, str], int] = {}
+
+
 def create_unique(folder: str | os.PathLike[str], stem: str, suffix: str, text: str) -> Path:
     """Write text to folder/stem<suffix>, or stem-2, stem-3 ... : the first name not taken.
 
@@ -72,16 +75,18 @@ def create_unique(folder: str | os.PathLike[str], stem: str, suffix: str, text: 
     stem = check_name(stem, "file name")
     base = Path(folder)
     base.mkdir(parents=True, exist_ok=True)
-    n = 1
+    within(base, f"{stem}{suffix}")
+    key = (str(base.resolve()), stem, suffix)
+    n = _NEXT.get(key, 1)  # where this process left off: 10,000 rows of one model stay O(n)
     while True:
-        name = f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}"
-        path = within(base, name)
+        path = base / (f"{stem}{suffix}" if n == 1 else f"{stem}-{n}{suffix}")
         try:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         except FileExistsError:
             n += 1
             continue
         break
+    _NEXT[key] = n + 1
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=base)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
