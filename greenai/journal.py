@@ -57,6 +57,8 @@ class JournalWriter:
         self.error: str | None = None
         self.records = 0
         self._fh: Any = None
+        self.moved_from: Path | None = None  # the path asked for, when it was taken
+        self._created = False  # only a file this writer created is ever removed by it
 
     def open(self, header: dict[str, Any]) -> None:
         """Create the journal (exclusively: never another run's) and write its header.
@@ -66,11 +68,11 @@ class JournalWriter:
         so. The file is locked (fcntl) while this writer holds it, so recovery and other
         runs can tell a live journal from a dead one.
         """
-        self.moved_from: Path | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                self._created = True
             except FileExistsError:
                 if not self.path.is_file():  # a device or pipe named on purpose: write to it
                     fd = os.open(self.path, os.O_WRONLY)
@@ -78,8 +80,9 @@ class JournalWriter:
                     self.moved_from = self.path
                     self.path = unique_path(self.path)
                     fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    self._created = True
             self._fh = os.fdopen(fd, "wb", buffering=0)
-            if self.path.is_file():
+            if self._created:
                 _lock(fd)
         except OSError as exc:
             self.error = f"cannot open journal {self.path}: {exc.strerror or exc}"
@@ -108,7 +111,7 @@ class JournalWriter:
             except OSError as exc:
                 self.error = self.error or f"journal {self.path}: {exc.strerror or exc}"
             self._fh = None
-        if remove:  # only our own file: the name was claimed by exclusive create
+        if remove and self._created:  # only our own file: made by exclusive create
             self.path.unlink(missing_ok=True)
 
 
