@@ -274,6 +274,8 @@ def toml_files(folder: Path) -> dict[str, Path]:
             b'[suite]\nid = "s"\n[[workload]]\nid = "../../w"\nkind = "k"\ntask = "t"\n'
         ),
         "standard-id-parent": b'[standard]\nid = "../x"\nversion = "1"\n',
+        # a site's name is shown, never a file name: the run goes ahead, writes only -o
+        "site-name-parent": b'name = "../../x"\npue = 1.2\n',
     }
     out = {}
     for name, content in files.items():
@@ -374,7 +376,8 @@ def build(root: Path) -> list[Case]:
     }  # fmt: skip
     for name, path in tomls.items():
         for cmd, argv in toml_commands.items():
-            expect = "ok" if (cmd, name) == ("run-site", "empty") else "refused"
+            ok = {("run-site", "empty"), ("run-site", "site-name-parent")}
+            expect = "ok" if (cmd, name) in ok else "refused"
             cases.append((f"{cmd}:{name}", argv(str(path), name), expect))
     csv_commands: dict[str, Callable[[str, str], list[str]]] = {
         "import-table": lambda f, n: [
