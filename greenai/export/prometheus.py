@@ -1,5 +1,7 @@
 """Prometheus exporter: live power (W) and cumulative energy (J) per device, read at scrape time.
 
+Under a flood of scrapers one render serves every scrape that arrives within 10 ms of it.
+
 Like DCGM exporter or Kepler: a sampler runs over the discovered probes, and a custom
 prometheus_client Collector turns its state into metrics whenever Prometheus scrapes.
 Names follow Prometheus practice (base units in the name, ``_total`` on counters); every
@@ -218,6 +220,7 @@ class MetricsServer:
         workers: int = 8,
         timeout_s: float = 5.0,
         backlog: int = 128,
+        reuse_s: float = 0.01,
     ):
         import selectors
         import socket
@@ -231,6 +234,9 @@ class MetricsServer:
         self.registry = registry
         self.timeout_s = timeout_s
         self.backlog = backlog
+        self.reuse_s = reuse_s
+        self._render_lock = threading.Lock()
+        self._rendered: tuple[float, bytes] | None = None
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._sock, selectors.EVENT_READ, None)
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="greenai-exporter")
@@ -283,11 +289,40 @@ class MetricsServer:
         try:
             conn.setblocking(True)
             conn.settimeout(self.timeout_s)
-            _MetricsHandler(conn, peer, self)
-        except Exception:  # noqa: BLE001 - a broken client must not end the worker
+            conn.sendall(self._answer(_read_request(conn, self.timeout_s)))
+        except Exception:  # noqa: BLE001 - a broken or slow client must not end the worker
             pass
         finally:
             conn.close()
+
+    def _render(self, generate: Any) -> bytes:
+        """Return the metrics text, rendered at most once per ``reuse_s`` (one at a time).
+
+        Scrapes that arrive within reuse_s of a render get its text: a flood of scrapers
+        costs one render per reuse_s, not one each, and no figure is older than reuse_s.
+        """
+        import time
+
+        with self._render_lock:
+            now = time.monotonic()
+            if self._rendered is None or now - self._rendered[0] > self.reuse_s:
+                self._rendered = (now, generate(self.registry))
+            return self._rendered[1]
+
+    def _answer(self, head: bytes | None) -> bytes:
+        """Return the whole HTTP/1.0 response to a request head (None: unreadable)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        line = head.split(b"\r\n", 1)[0].split() if head else []
+        if len(line) != 3 or not line[2].startswith(b"HTTP/"):
+            return _response(400, b"text/plain", b"bad request\n")
+        if line[0] not in (b"GET", b"HEAD"):
+            return _response(405, b"text/plain", b"only GET\n")
+        if line[1].split(b"?", 1)[0] not in (b"/metrics", b"/"):
+            return _response(404, b"text/plain", b"only /metrics is served\n")
+        body = self._render(generate_latest)
+        response = _response(200, CONTENT_TYPE_LATEST.encode(), body)
+        return response[: len(response) - len(body)] if line[0] == b"HEAD" else response
 
     def stop(self) -> None:
         """Stop accepting, close every connection, and let the workers finish."""
@@ -298,40 +333,36 @@ class MetricsServer:
         self._pool.shutdown(wait=True)
 
 
-def _handler_class() -> Any:
-    from http.server import BaseHTTPRequestHandler
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
-        server_version = "greenai-exporter"
-
-        def do_GET(self) -> None:  # noqa: N802 - the http.server name
-            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-            path = self.path.split("?", 1)[0]
-            if path not in ("/metrics", "/"):
-                self.send_error(404, "only /metrics is served")
-                return
-            body = generate_latest(self.server.registry)
-            self.send_response(200)
-            self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return  # no line per scrape on stderr
-
-    return Handler
+MAX_REQUEST_HEAD = 16 * 1024
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
 
 
-class _MetricsHandlerFactory:
-    _cls: Any = None
+def _read_request(conn: Any, timeout_s: float) -> bytes | None:
+    """Return the request head (up to the blank line); None if too long, cut off or slow.
 
-    def __call__(self, conn: Any, peer: Any, server: Any) -> Any:
-        if self._cls is None:
-            self._cls = _handler_class()
-        return self._cls(conn, peer, server)
+    The whole head must come within timeout_s: a client trickling a byte at a time
+    cannot hold a worker longer than that.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    data = b""
+    while b"\r\n\r\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        conn.settimeout(left)
+        chunk = conn.recv(4096)
+        if not chunk or len(data) + len(chunk) > MAX_REQUEST_HEAD:
+            return None
+        data += chunk
+    conn.settimeout(timeout_s)
+    return data.split(b"\r\n\r\n", 1)[0]
 
 
-_MetricsHandler = _MetricsHandlerFactory()
+def _response(status: int, content_type: bytes, body: bytes) -> bytes:
+    head = (
+        f"HTTP/1.0 {status} {_REASONS[status]}\r\nServer: greenai-exporter\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+    ).encode()
+    return head + b"Content-Type: " + content_type + b"\r\n\r\n" + body
