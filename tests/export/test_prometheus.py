@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -197,5 +198,21 @@ def test_idle_sockets_neither_stall_scrapes_nor_stay_open():
         assert server.closed_idle == 50
         with pytest.raises(urllib.error.HTTPError, match="404"):
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/other", timeout=5)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"NONSENSE\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.0 400")
+        # a client that trickles its request a byte at a time is cut off after the timeout
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            began = time.monotonic()
+            try:
+                for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\n":
+                    s.sendall(bytes([byte]))
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            s.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert s.recv(100) == b""
+            assert time.monotonic() - began < 0.5 + 0.25 + 1.5  # timeout + sweep + slack
     finally:
         server.stop()
