@@ -617,7 +617,11 @@ def wall_comparison(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     out = []
     devices = doc.get("devices")
     total = doc.get("energy_j")
-    if not isinstance(devices, list) or not isinstance(total, (int, float)):
+    if (
+        not isinstance(devices, list)
+        or isinstance(total, bool)
+        or not isinstance(total, (int, float))
+    ):
         return out
     for d in devices:
         if not isinstance(d, dict):
@@ -626,8 +630,10 @@ def wall_comparison(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
         if info.get("contains") != "*":
             continue
         wall = d.get("energy_j")
+        if isinstance(wall, bool) or not isinstance(wall, (int, float)):
+            wall = None
         row: dict[str, Any] = {
-            "probe": d.get("id"),
+            "probe": str(d.get("id")),
             "wall_j": wall,
             "components_j": float(total),
             "components_provenance": doc.get("provenance"),
@@ -639,7 +645,7 @@ def wall_comparison(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             else f"{UNMETERED}; the component sum is {doc.get('provenance')}, so the "
             "difference also holds its modelling error",
         }
-        if isinstance(wall, (int, float)) and d.get("status") == "ok":
+        if wall is not None and d.get("status") == "ok":
             row["unmetered_j"] = wall - float(total)
             row["unmetered_share"] = (wall - float(total)) / wall if wall > 0 else None
         out.append(row)
