@@ -82,10 +82,14 @@ def test_powermetrics_command_end_to_end(monkeypatch):
     assert [p.id for p in found.probes] == ["apple:cpu", "apple:gpu", "apple:ane", "apple:package"]
     assert any(u.probe == "ioreport" for u in found.unavailable)
     cpu = found.probes[0]
-    e0, t0 = cpu.read(), time.monotonic()
+    session = cpu._session
     time.sleep(1.0)
-    e1, t1 = cpu.read(), time.monotonic()
-    assert (e1 - e0) / (t1 - t0) == pytest.approx(4.0, rel=0.1)  # real time: scheduler jitter
+    with session._lock:  # both from the same instant
+        samples, total_mj = session.samples, session.total_mj["cpu"]
+    # real time on a shared machine: the count of samples varies, each one's energy does not
+    assert samples >= 3
+    assert total_mj == pytest.approx(samples * 4000 * 0.05)  # 4 W x 50 ms per sample
+    assert cpu.read() >= total_mj / 1000
     cpu.close()
 
 
