@@ -25,7 +25,7 @@ from greenai.journal import JournalWriter
 from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
 from greenai.runtime import alive, runtime_dir
-from greenai.sampler import DEFAULT_INTERVAL_S, Sampler, Snapshot
+from greenai.sampler import DEFAULT_INTERVAL_S, DEFAULT_TIMELINE_HZ, Sampler, Snapshot
 from greenai.window import RunInfo, assemble, domain_energy, host_inventory
 from greenai.window import device_energy as device_energy  # re-exported
 
@@ -48,7 +48,10 @@ _alive = alive
 
 
 def _announce_on_node() -> tuple[Path | None, list[int]]:
-    """Register this process as metering; return its marker and other live metering pids."""
+    """Register this process as metering; return its marker and other live metering pids.
+
+    Once per process (the marker stays until the process exits): a window pays nothing.
+    """
     folder = runtime_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -76,31 +79,65 @@ def _announce_on_node() -> tuple[Path | None, list[int]]:
     return marker, sorted(others)
 
 
+Rates = tuple[float, float | None]  # (power interval_s, timeline_hz: None follows it, 0 off)
+
+
+def combined_rates(requests: Sequence[Rates]) -> Rates:
+    """Return the rates that serve every open meter: the shortest interval, finest timeline."""
+    interval = min(r[0] for r in requests)
+    timelines = [r[0] if r[1] is None else (1.0 / r[1] if r[1] > 0 else math.inf) for r in requests]
+    finest = min(timelines)
+    if finest == interval and any(r[1] is None for r in requests):
+        return interval, None
+    return interval, 0.0 if math.isinf(finest) else 1.0 / finest
+
+
 # --------------------------------------------------------------------- shared sampler
 class _SharedSampler:
-    """One sampler per process, shared by every meter that does not bring its own."""
+    """One sampler per process, shared by every meter that does not bring its own.
+
+    Made on the first meter (probes discovered, the node announced) and kept for the
+    process: when the last meter leaves, its thread parks (blocked, no reads, no CPU) and
+    the next meter wakes it, so no window starts a thread or re-announces the node.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sampler: Sampler | None = None
         self._specs: tuple[ProbeSpec, ...] = ()
         self._unavailable: tuple[dict[str, str], ...] = ()
-        self._intervals: list[float] = []
+        self._requests: list[Rates] = []
         self._marker: Path | None = None
+        self._announced = False
+        self._found: Any = None  # the Discovery the sampler's probes came from
         self.other_meters: list[int] = []
 
+    @property
+    def active(self) -> Sampler | None:
+        """Return the sampler while a meter uses it (None when none is open)."""
+        return self._sampler if self._requests else None
+
     def acquire(
-        self, interval_s: float
+        self, rates: Rates
     ) -> tuple[Sampler, tuple[ProbeSpec, ...], tuple[dict[str, str], ...]]:
         with self._lock:
-            if self._sampler is None:
-                from greenai.probes.discover import discover_cached
+            from greenai.probes.discover import discover_cached
 
-                found = discover_cached()
-                self._sampler = Sampler(found.probes, interval_s=interval_s)
+            found = discover_cached()  # a dict look-up once discovered
+            if self._sampler is not None and not self._requests and found is not self._found:
+                self._sampler.stop()  # the probes changed here (env): a parked one goes
+                self._sampler = None
+            self._requests.append(rates)
+            if self._sampler is None:
+                self._found = found
+                self._sampler = Sampler(found.probes, rates[0], timeline_hz=rates[1])
                 self._specs = tuple(ProbeSpec.of(p) for p in found.probes)
                 self._unavailable = tuple(u.to_dict() for u in found.unavailable)
-                self._marker, self.other_meters = _announce_on_node()
+                if not self._announced:
+                    self._announced = True
+                    self._marker, self.other_meters = _announce_on_node()
+                    if self._marker is not None:
+                        atexit.register(self._marker.unlink, missing_ok=True)
                 if self.other_meters:
                     warnings.warn(
                         f"greenai: process(es) {self.other_meters} also meter this node; each "
@@ -110,23 +147,20 @@ class _SharedSampler:
                         stacklevel=4,
                     )
                 self._sampler.start()
-            self._intervals.append(interval_s)
-            self._sampler.set_interval(min(self._intervals))
+            else:
+                self._sampler.set_rates(*combined_rates(self._requests))
+                self._sampler.resume()
             return self._sampler, self._specs, self._unavailable
 
-    def release(self, interval_s: float) -> None:
+    def release(self, rates: Rates) -> None:
         with self._lock:
-            self._intervals.remove(interval_s)
+            self._requests.remove(rates)
             if self._sampler is None:
                 return
-            if self._intervals:
-                self._sampler.set_interval(min(self._intervals))
+            if self._requests:
+                self._sampler.set_rates(*combined_rates(self._requests))
             else:
-                self._sampler.stop()
-                self._sampler = None
-                if self._marker is not None:
-                    self._marker.unlink(missing_ok=True)
-                    self._marker = None
+                self._sampler.park()
 
 
 _shared = _SharedSampler()
@@ -150,7 +184,8 @@ class Meter:
         task: str | None = None,
         unit: str | None = None,
         *,
-        interval_s: float = DEFAULT_INTERVAL_S,
+        interval_s: float | None = None,
+        timeline_hz: float | None = None,
         idle_baseline_s: float = 0.0,
         output: str | os.PathLike[str] | None = None,
         site: Any = None,
@@ -168,7 +203,18 @@ class Meter:
     ):
         self.task = task
         self.unit = unit
-        self.interval_s = interval_s
+        # interval_s: how often power and model probes are read (energy counters are read at
+        # the window's edges whatever it is). Given without timeline_hz, the timeline follows
+        # it (every probe polled at it, as before counter-edge metering).
+        self.interval_s = DEFAULT_INTERVAL_S if interval_s is None else interval_s
+        if not timeline:
+            timeline_hz = 0.0 if timeline_hz is None else timeline_hz
+        elif timeline_hz is None and interval_s is None:
+            timeline_hz = DEFAULT_TIMELINE_HZ
+        if timeline_hz is not None and timeline_hz < 0:
+            raise ValueError(f"timeline_hz must be >= 0, got {timeline_hz}")
+        self.timeline_hz = timeline_hz
+        self._rates: Rates = (self.interval_s, timeline_hz)
         self.idle_baseline_s = idle_baseline_s
         self.output = output
         self.site = site
@@ -219,12 +265,14 @@ class Meter:
                 self._specs = tuple(ProbeSpec.of(p) for p in self._sampler.probes)
             elif self._own_probes is not None:
                 kwargs = {"clock": self._clock} if self._clock else {}
-                self._sampler = Sampler(self._own_probes, interval_s=self.interval_s, **kwargs)
+                self._sampler = Sampler(
+                    self._own_probes, self.interval_s, timeline_hz=self.timeline_hz, **kwargs
+                )
                 self._specs = tuple(ProbeSpec.of(p) for p in self._own_probes)
                 if self._clock is None:
                     self._sampler.start()
             else:
-                self._sampler, self._specs, self._unavailable = _shared.acquire(self.interval_s)
+                self._sampler, self._specs, self._unavailable = _shared.acquire(self._rates)
                 self._shared_acquired = True
             if self.idle_baseline_s > 0:
                 self._measure_idle()
@@ -273,7 +321,7 @@ class Meter:
         try:
             end = sampler.snapshot()
             faults = list(sampler.faults)
-            run = self._run_info()
+            run = self._run_info(end)
             timeline = self._timeline(sampler, start, end)
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not take the closing reading: {exc}")
@@ -335,7 +383,7 @@ class Meter:
 
     def _release(self) -> None:
         if self._shared_acquired:
-            _shared.release(self.interval_s)
+            _shared.release(self._rates)
             self._shared_acquired = False
         elif self._given_sampler is None and self._sampler is not None and self._sampler.running:
             self._sampler.stop()
@@ -409,7 +457,7 @@ class Meter:
                 "probes": [s.to_dict() for s in self._specs],
                 "unavailable": list(self._unavailable),
                 "host": host_inventory(self._specs),
-                "interval_s": self._sampler.interval_s,
+                "interval_s": self._sampling()["interval_s"],
                 "period_s": self.journal_period_s,
                 "command": list(self.command) if self.command else None,
                 "idle": _idle_dict(self._idle),
@@ -560,7 +608,7 @@ class Meter:
                     entry[2][k] = entry[2].get(k, 0.0) + v.energy_j
 
     # ------------------------------------------------------------ result
-    def _run_info(self) -> RunInfo:
+    def _run_info(self, end: Snapshot) -> RunInfo:
         assert self._sampler is not None
         return RunInfo(
             task=self.task,
@@ -571,16 +619,30 @@ class Meter:
             idle=self._idle,
             unavailable=self._unavailable,
             host=host_inventory(self._specs),
-            sampling={
-                "interval_s": self._sampler.interval_s,
-                "requested_interval_s": self.interval_s,
-                "samples": self._sampler.samples,
-                "clock": "monotonic",
-                "problems": list(self._problems),
-            },
+            sampling=self._sampling(end),
             command=self.command,
             exit_code=self.exit_code,
         )
+
+    def _sampling(self, end: Snapshot | None = None) -> dict[str, Any]:
+        sampler = self._sampler
+        assert sampler is not None
+        interval = sampler.interval_s
+        if not math.isfinite(interval):  # read at the window's edges only
+            interval = (end.t_s - self._start.t_s) if end and self._start else None
+        out: dict[str, Any] = {
+            "interval_s": interval,
+            "requested_interval_s": self.interval_s,
+            "samples": sampler.samples,
+            "clock": "monotonic",
+            "problems": list(self._problems),
+        }
+        if sampler.counters_only:
+            out["energy_reads"] = "window edges"  # counters: exact between the two reads
+        out["timeline_hz"] = (
+            1.0 / sampler.timeline_interval_s if sampler.timeline_interval_s else 0.0
+        )
+        return out
 
     def _timeline(self, sampler: Sampler, a: Snapshot, b: Snapshot) -> Timeline | None:
         if not self.keep_timeline:
