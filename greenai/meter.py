@@ -8,7 +8,6 @@ import functools
 import inspect
 import math
 import os
-import signal
 import threading
 import time
 import warnings
@@ -26,20 +25,12 @@ from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
 from greenai.runtime import alive, runtime_dir
 from greenai.sampler import DEFAULT_INTERVAL_S, DEFAULT_TIMELINE_HZ, Sampler, Snapshot
+from greenai.session import JournalSession, SigtermGuard, Terminated, TuningSession
 from greenai.window import RunInfo, assemble, domain_energy, host_inventory
 from greenai.window import device_energy as device_energy  # re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_JOURNAL_PERIOD_S = 1.0
-JOURNAL_MARGIN_S = 0.002  # scheduling slack kept between a checkpoint and the period's end
-
-
-class Terminated(SystemExit):
-    """Raised in the main thread when SIGTERM arrives during metering (exit code 128 + N)."""
-
-    def __init__(self, signum: int):
-        super().__init__(128 + signum)
-        self.signum = signum
 
 
 # --------------------------------------------------------------------- node registry
@@ -164,6 +155,8 @@ class _SharedSampler:
 
 
 _shared = _SharedSampler()
+_sigterm = SigtermGuard()  # one SIGTERM handler while any meter of the process is open
+__all__ = ["Meter", "Terminated", "meter", "measure"]
 
 
 def _utc_now() -> str:
@@ -239,11 +232,8 @@ class Meter:
         self._active_phases: list[str] = []
         self._idle: IdleBaseline | None = idle  # a baseline measured earlier (bench suites)
         self._problems: list[str] = []
-        self._journal: JournalWriter | None = None
-        self._journal_stop = threading.Event()
-        self._journal_thread: threading.Thread | None = None
-        self._previous_sigterm: Any = None
-        self._sigterm_installed = False
+        self._journal_session: JournalSession | None = None
+        self._guarded = False  # registered with the process's SigtermGuard
         self._result: Measurement | None = None
         self._build: Callable[[], Measurement] | None = None  # the result, not yet assembled
         self._stopped = False
@@ -254,7 +244,7 @@ class Meter:
         self.exit_code: int | None = None
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
-        self._optimisation: Any = None  # the tuner's Optimisation once it has ended
+        self._tuning: TuningSession | None = None
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -284,7 +274,8 @@ class Meter:
         if self.journal_path is not None:
             self._open_journal()
         if self.handle_signals:
-            self._install_sigterm()
+            _sigterm.enter(self.checkpoint)
+            self._guarded = True
         atexit.register(self._at_exit)
         if self._tuner is not None:
             self._begin_tuning()
@@ -313,11 +304,14 @@ class Meter:
         if sampler is None or start is None:
             return
         self._stopped = True
-        if self._tuner is not None:
+        if self._tuning is not None:
             self._end_tuning()
         atexit.unregister(self._at_exit)
-        self._restore_sigterm()
-        self._stop_journal_thread()
+        if self._guarded:
+            _sigterm.leave(self.checkpoint)
+            self._guarded = False
+        if self._journal_session is not None:
+            self._journal_session.stop()
         try:
             end = sampler.snapshot()
             faults = list(sampler.faults)
@@ -336,7 +330,7 @@ class Meter:
             )
 
         self._build = build
-        if self.output or self._journal is not None:
+        if self.output or self._journal_session is not None:
             self._write_outputs()
 
     @property
@@ -375,11 +369,9 @@ class Meter:
                 written = True
             except OSError as exc:
                 self._problem(f"could not write {self.output}: {exc.strerror or exc}")
-        if self._journal is not None:
-            if result is not None:
-                self._journal.append({"k": "e", "status": result.status})
+        if self._journal_session is not None:
             # the journal is only needed when the final result could not be written
-            self._journal.close(remove=written)
+            self._journal_session.end(result.status if result is not None else None, written)
 
     def _release(self) -> None:
         if self._shared_acquired:
@@ -412,41 +404,21 @@ class Meter:
             self.stop(status, exc)  # a subclass's stop() (CUDA sync, gathering ranks) runs
         return False  # the user's exception propagates unchanged
 
-    # ------------------------------------------------------------ signals
-    def _install_sigterm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous == signal.SIG_IGN or previous is None:
-            return
-
-        def on_sigterm(signum: int, frame: Any) -> None:
-            if callable(previous):
-                # the user's own handler decides what happens; keep what we have first
-                self.checkpoint()
-                previous(signum, frame)
-            else:
-                raise Terminated(signum)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-        self._previous_sigterm = previous
-        self._sigterm_installed = True
-        self._sigterm_handler = on_sigterm
-
-    def _restore_sigterm(self) -> None:
-        if not self._sigterm_installed:
-            return
-        self._sigterm_installed = False
-        if threading.current_thread() is threading.main_thread() and (
-            signal.getsignal(signal.SIGTERM) is self._sigterm_handler
-        ):
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
-
     # ------------------------------------------------------------ journal
+    @property
+    def _journal(self) -> JournalWriter | None:
+        return self._journal_session.writer if self._journal_session is not None else None
+
     def _open_journal(self) -> None:
         assert self._sampler is not None and self._start is not None
-        self._journal = JournalWriter(self.journal_path)  # type: ignore[arg-type]
-        self._journal.open(
+        self._journal_session = JournalSession(
+            self.journal_path,  # type: ignore[arg-type]
+            self.journal_period_s,
+            self._sampler,
+            self._journal_state,
+            self._problem,
+        )
+        self._journal_session.open(
             {
                 "task": self.task,
                 "unit": self.unit,
@@ -463,63 +435,19 @@ class Meter:
                 "idle": _idle_dict(self._idle),
             }
         )
-        self._journal_faults = 0
-        if self._journal.error:
-            self._problem(self._journal.error)
-            return
-        self._journal_thread = threading.Thread(
-            target=self._journal_loop, name="greenai-journal", daemon=True
-        )
-        self._journal_thread.start()
 
-    def _journal_loop(self) -> None:
-        # Checkpoints start early by the time a checkpoint takes, so that the newest record
-        # on disk is never older than one period: a kill loses at most one period.
-        cost_s = 0.0
-        next_s = time.monotonic() + self.journal_period_s
-        while not self._journal_stop.wait(max(next_s - cost_s - time.monotonic(), 0.0)):
-            began = time.monotonic()
-            if not self.checkpoint():
-                return
-            cost_s = max(time.monotonic() - began, 0.5 * cost_s) + JOURNAL_MARGIN_S
-            next_s = began + self.journal_period_s
-
-    def checkpoint(self) -> bool:
-        """Append a checkpoint to the journal now; return False if journaling has stopped."""
-        journal, sampler = self._journal, self._sampler
-        if journal is None or sampler is None or journal.error:
-            return False
-        snap = sampler.snapshot()
+    def _journal_state(self) -> dict[str, Any]:
         with self._lock:
             phases = {k: [v[0], v[1], dict(v[2])] for k, v in self._phases.items()}
             units = self._units
-        faults = sampler.faults[self._journal_faults :]
-        ok = journal.append(
-            {
-                "k": "c",
-                "t": snap.t_s,
-                "e": list(snap.energy_j),
-                "f": list(snap.failed_at_s),
-                "u": units,
-                "ph": phases,
-                "faults": [[f.probe, f.t_s, f.error, f.fatal] for f in faults],
-                "exit_code": self.exit_code,
-            }
-        )
-        if ok:
-            self._journal_faults += len(faults)
-        else:
-            self._problem(journal.error or "journal write failed")
-        return ok
+        return {"u": units, "ph": phases, "exit_code": self.exit_code}
 
-    def _stop_journal_thread(self) -> None:
-        self._journal_stop.set()
-        if (
-            self._journal_thread is not None
-            and self._journal_thread is not threading.current_thread()
-        ):
-            self._journal_thread.join()
-        self._journal_thread = None
+    def checkpoint(self) -> bool:
+        """Append a checkpoint to the journal now; return False if journaling has stopped."""
+        session = self._journal_session
+        if session is None or self._sampler is None:
+            return False
+        return session.checkpoint()
 
     # ------------------------------------------------------------ tuning
     def reading(self) -> tuple[float, float]:
@@ -533,30 +461,27 @@ class Meter:
         sampler = self._sampler
         if sampler is None or self._start is None:
             return
+        tuning = TuningSession(self._tuner, self._problem)
+        self._tuner = tuning.tuner
         journal = self._journal.append if self._journal is not None else None
-        if self._tuner is True:  # tune=True (also through the framework callbacks)
-            from greenai.optimize import PowerLimitTuner
-
-            self._tuner = PowerLimitTuner()
-        try:
-            self._tuner.begin(self.reading, sampler.clock, journal)
-        except (GreenAIError, OSError) as exc:  # the device is unchanged: the run goes on
-            self._problem(f"not tuned: {exc}")
+        if not tuning.begin(self.reading, sampler.clock, journal):
             return
+        self._tuning = tuning
         self.count = self._count_tuned  # type: ignore[method-assign]
 
     def _count_tuned(self, n: float = 1) -> None:
         type(self).count(self, n)
-        if not self._tuner.on_count(n):
+        if self._tuning is not None and not self._tuning.on_count(n):
             del self.count  # the search is over: back to the plain count
 
     def _end_tuning(self) -> None:
         self.__dict__.pop("count", None)
-        block = self._tuner.end(self.provenance)
-        for note in block.notes:
-            if not note.startswith("the run ended"):
-                self._problem(note)
-        self._optimisation = block
+        assert self._tuning is not None
+        self._tuning.end(self.provenance)
+
+    @property
+    def _optimisation(self) -> Any:
+        return self._tuning.result if self._tuning is not None else None
 
     # ------------------------------------------------------------ during the run
     def count(self, n: float = 1) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import greenai
-from greenai.meter import Meter, _shared
+from greenai.meter import Meter, _shared, _sigterm
 from tests.fakes.powercap import FakePowercap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,7 +192,7 @@ def test_meter_in_a_thread_does_not_touch_signals():
 
     def work() -> None:
         with Meter() as m:
-            seen.append(m._sigterm_installed)
+            seen.append(_sigterm.installed)
 
     t = threading.Thread(target=work)
     t.start()
