@@ -315,7 +315,7 @@ class Meter:
         try:
             end = sampler.snapshot()
             faults = list(sampler.faults)
-            run = self._run_info(end)
+            sampling = self._sampling(end)
             timeline = self._timeline(sampler, start, end)
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not take the closing reading: {exc}")
@@ -325,6 +325,8 @@ class Meter:
         err = {"type": type(error).__name__, "message": str(error)} if error else None
 
         def build() -> Measurement:
+            # what does not change after the closing reading is gathered only now
+            run = self._run_info(sampling)
             return self._with_footprint(
                 assemble(self._specs, start, end, faults, run, status, err, timeline)
             )
@@ -533,8 +535,7 @@ class Meter:
                     entry[2][k] = entry[2].get(k, 0.0) + v.energy_j
 
     # ------------------------------------------------------------ result
-    def _run_info(self, end: Snapshot) -> RunInfo:
-        assert self._sampler is not None
+    def _run_info(self, sampling: dict[str, Any]) -> RunInfo:
         return RunInfo(
             task=self.task,
             unit=self.unit,
@@ -544,9 +545,11 @@ class Meter:
             idle=self._idle,
             unavailable=self._unavailable,
             host=host_inventory(self._specs),
-            sampling=self._sampling(end),
+            sampling=sampling,
             command=self.command,
             exit_code=self.exit_code,
+            extra=self.extra,
+            optimisation=self._optimisation,
         )
 
     def _sampling(self, end: Snapshot | None = None) -> dict[str, Any]:
@@ -583,19 +586,9 @@ class Meter:
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        m = assess(_replace_extra(m, self.extra), self.site, self.standard, stacklevel=3)
+        m = assess(m, self.site, self.standard, stacklevel=3)
         self._footprint, self._rating = m.footprint, m.rating
-        if self._optimisation is not None:
-            from dataclasses import replace
-
-            m = replace(m, optimisation=self._optimisation)
         return m
-
-
-def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:
-    from dataclasses import replace
-
-    return replace(m, extra={**m.extra, **extra})
 
 
 def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:
