@@ -112,10 +112,15 @@ class _SharedSampler:
         self, rates: Rates
     ) -> tuple[Sampler, tuple[ProbeSpec, ...], tuple[dict[str, str], ...]]:
         with self._lock:
+            if self._requests and self._sampler is not None:  # others open: join them
+                self._requests.append(rates)
+                if any(r != rates for r in self._requests):  # else the rates stand
+                    self._sampler.set_rates(*combined_rates(self._requests))
+                return self._sampler, self._specs, self._unavailable
             from greenai.probes.discover import discover_cached
 
             found = discover_cached()  # a dict look-up once discovered
-            if self._sampler is not None and not self._requests and found is not self._found:
+            if self._sampler is not None and found is not self._found:
                 self._sampler.stop()  # the probes changed here (env): a parked one goes
                 self._sampler = None
             self._requests.append(rates)
@@ -149,7 +154,8 @@ class _SharedSampler:
             if self._sampler is None:
                 return
             if self._requests:
-                self._sampler.set_rates(*combined_rates(self._requests))
+                if any(r != rates for r in self._requests):  # else the rates stand
+                    self._sampler.set_rates(*combined_rates(self._requests))
             else:
                 self._sampler.park()
 
@@ -159,8 +165,12 @@ _sigterm = SigtermGuard()  # one SIGTERM handler while any meter of the process 
 __all__ = ["Meter", "Terminated", "meter", "measure"]
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _utc_text(epoch_s: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch_s, timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 # --------------------------------------------------------------------- Meter
@@ -225,7 +235,7 @@ class Meter:
         self._shared_acquired = False
         self._unavailable: tuple[dict[str, str], ...] = ()
         self._start: Snapshot | None = None
-        self._started_at = ""
+        self._started_epoch_s: float | None = None  # formatted only when a result needs it
         self._units = 0.0
         self._lock = threading.Lock()
         self._phases: dict[str, list[Any]] = {}  # name -> [duration_s, units, {domain: J}]
@@ -266,7 +276,7 @@ class Meter:
                 self._shared_acquired = True
             if self.idle_baseline_s > 0:
                 self._measure_idle()
-            self._started_at = _utc_now()
+            self._started_epoch_s = time.time()
             self._start = self._sampler.snapshot()
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not start metering: {exc}")
@@ -405,6 +415,11 @@ class Meter:
         else:
             self.stop(status, exc)  # a subclass's stop() (CUDA sync, gathering ranks) runs
         return False  # the user's exception propagates unchanged
+
+    @property
+    def _started_at(self) -> str:
+        epoch = self._started_epoch_s
+        return "" if epoch is None else _utc_text(epoch)
 
     # ------------------------------------------------------------ journal
     @property

@@ -155,7 +155,10 @@ class Sampler:
                     delta = value - prev
                     if delta < 0:
                         delta = self._unwrap(i, probe, value, prev, dt, t)
-                    self._watch_stall(i, t, delta != 0.0)
+                    if delta and not self._stalled[i]:
+                        self._changed_at[i] = t  # the common case, inline
+                    else:
+                        self._watch_stall(i, t, delta != 0.0)
                 elif method is Method.POWER:
                     delta = 0.5 * (value + prev) * dt
                 else:
