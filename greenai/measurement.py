@@ -380,6 +380,11 @@ def _type_ok(value: Any, hint: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return value - value == 0.0  # False for NaN and the infinities
+    if kind is int:
+        return True
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -418,6 +423,14 @@ def _checker(hint: Any) -> Callable[[Any], bool]:
     if origin is dict or hint is dict:
         if not args:
             return lambda v: isinstance(v, dict)
+        if args[1] is Any:
+            return lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v)
+        if args[1] is float:
+            return lambda v: (
+                isinstance(v, dict)
+                and all(isinstance(k, str) for k in v)
+                and _numbers_ok(list(v.values()))
+            )
         inner = _checker(args[1])
         return lambda v: (
             isinstance(v, dict) and all(isinstance(k, str) and inner(x) for k, x in v.items())
