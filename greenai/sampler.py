@@ -133,10 +133,12 @@ class Sampler:
             t = self.clock()
             last_t = self._last_t
             dt = 0.0 if last_t is None else t - last_t
-            cum = self._cum_j
-            added = [0.0] * len(self.probes)
+            cum, last, failed = self._cum_j, self._last_value, self._failed_at
+            methods, changed, stalled = self._methods, self._changed_at, self._stalled
+            added = [0.0] * len(cum)
+            counter, power = Method.COUNTER, Method.POWER
             for i, probe in enumerate(self.probes):
-                if self._failed_at[i] is not None:
+                if failed[i] is not None:
                     continue
                 try:
                     value = probe.read()
@@ -146,20 +148,20 @@ class Sampler:
                 except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
                     self._fail(i, t, f"{type(exc).__name__}: {exc}")
                     continue
-                prev = self._last_value[i]
-                self._last_value[i] = value
+                prev = last[i]
+                last[i] = value
                 if prev is None or dt <= 0:
                     continue
-                method = self._methods[i]
-                if method is Method.COUNTER:
+                method = methods[i]
+                if method is counter:
                     delta = value - prev
                     if delta < 0:
                         delta = self._unwrap(i, probe, value, prev, dt, t)
-                    if delta and not self._stalled[i]:
-                        self._changed_at[i] = t  # the common case, inline
+                    if delta and not stalled[i]:
+                        changed[i] = t  # the common case, inline
                     else:
                         self._watch_stall(i, t, delta != 0.0)
-                elif method is Method.POWER:
+                elif method is power:
                     delta = 0.5 * (value + prev) * dt
                 else:
                     delta = value * dt
@@ -171,7 +173,7 @@ class Sampler:
                 self._record(t, added)
             self._last_t = t
             self.samples += 1
-            return Snapshot(t, tuple(cum), tuple(self._failed_at))
+            return Snapshot(t, tuple(cum), tuple(failed))
 
     snapshot = sample
 

@@ -191,7 +191,7 @@ def test_meter_in_a_thread_does_not_touch_signals():
     seen = []
 
     def work() -> None:
-        with Meter() as m:
+        with Meter():
             seen.append(_sigterm.installed)
 
     t = threading.Thread(target=work)
