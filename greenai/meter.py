@@ -13,7 +13,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 from greenai.assessment import assess
@@ -23,7 +22,7 @@ from greenai.errors import GreenAIError, GreenAIWarning
 from greenai.journal import JournalWriter
 from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
-from greenai.runtime import alive, runtime_dir
+from greenai.runtime import NodeMarker, alive, runtime_dir
 from greenai.sampler import DEFAULT_INTERVAL_S, DEFAULT_TIMELINE_HZ, Sampler, Snapshot
 from greenai.session import JournalSession, SigtermGuard, Terminated, TuningSession
 from greenai.window import RunInfo, assemble, domain_energy, host_inventory
@@ -38,36 +37,24 @@ _runtime_dir = runtime_dir  # the names the tests and older callers use
 _alive = alive
 
 
-def _announce_on_node() -> tuple[Path | None, list[int]]:
-    """Register this process as metering; return its marker and other live metering pids.
+def _announce_on_node() -> tuple[NodeMarker | None, list[int]]:
+    """Register this process as metering; return its marker and the other processes
+    metering this node now.
 
-    Once per process (the marker stays until the process exits): a window pays nothing.
+    Once per process (the marker stays until the process exits, locked while it meters):
+    a window pays one flock call, not a file written and listed.
     """
     folder = runtime_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        marker = folder / f"meter-{os.getpid()}"
-        marker.write_text(str(os.getpid()))
-    except OSError:
+    marker = NodeMarker(folder)
+    if not marker.create():
         return None, []
-    others = []
-    for f in folder.glob("meter-*"):
-        try:
-            pid = int(f.name.removeprefix("meter-"))
-        except ValueError:
-            continue
-        if pid == os.getpid():
-            continue
-        if alive(pid):
-            others.append(pid)
-        else:
-            f.unlink(missing_ok=True)
+    others = marker.others()
     if any(folder.glob("tune-*.json")):
         # a tuner killed before it could restore its device left its originals here
         from greenai.optimize.guard import restore_stale
 
         restore_stale(folder)
-    return marker, sorted(others)
+    return marker, others
 
 
 Rates = tuple[float, float | None]  # (power interval_s, timeline_hz: None follows it, 0 off)
@@ -98,7 +85,7 @@ class _SharedSampler:
         self._specs: tuple[ProbeSpec, ...] = ()
         self._unavailable: tuple[dict[str, str], ...] = ()
         self._requests: list[Rates] = []
-        self._marker: Path | None = None
+        self._marker: NodeMarker | None = None
         self._announced = False
         self._found: Any = None  # the Discovery the sampler's probes came from
         self.other_meters: list[int] = []
@@ -133,7 +120,7 @@ class _SharedSampler:
                     self._announced = True
                     self._marker, self.other_meters = _announce_on_node()
                     if self._marker is not None:
-                        atexit.register(self._marker.unlink, missing_ok=True)
+                        atexit.register(self._marker.remove)
                 if self.other_meters:
                     warnings.warn(
                         f"greenai: process(es) {self.other_meters} also meter this node; each "
@@ -143,9 +130,13 @@ class _SharedSampler:
                         stacklevel=4,
                     )
                 self._sampler.start()
+                if self._marker is not None:
+                    self._marker.metering(True)  # a marker left idle by an earlier sampler
             else:
                 self._sampler.set_rates(*combined_rates(self._requests))
                 self._sampler.resume()
+                if self._marker is not None:
+                    self._marker.metering(True)
             return self._sampler, self._specs, self._unavailable
 
     def release(self, rates: Rates) -> None:
@@ -158,6 +149,8 @@ class _SharedSampler:
                     self._sampler.set_rates(*combined_rates(self._requests))
             else:
                 self._sampler.park()
+                if self._marker is not None:
+                    self._marker.metering(False)  # idle: other processes do not count it
 
 
 _shared = _SharedSampler()
@@ -271,6 +264,8 @@ class Meter:
                 self._specs = tuple(ProbeSpec.of(p) for p in self._own_probes)
                 if self._clock is None:
                     self._sampler.start()
+                if self._marker is not None:
+                    self._marker.metering(True)  # a marker left idle by an earlier sampler
             else:
                 self._sampler, self._specs, self._unavailable = _shared.acquire(self._rates)
                 self._shared_acquired = True
