@@ -58,7 +58,8 @@ class NodeMarker:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.path = folder / f"{self.PREFIX}{os.getpid()}"
+        self.pid = os.getpid()
+        self.path = folder / f"{self.PREFIX}{self.pid}"
         self._fd: int | None = None
 
     def create(self) -> bool:
@@ -101,7 +102,9 @@ class NodeMarker:
         return sorted(found)
 
     def remove(self) -> None:
-        """Remove the marker (at exit)."""
+        """Remove the marker (at exit; a forked child leaves its parent's alone)."""
+        if os.getpid() != self.pid:
+            return
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
