@@ -207,13 +207,7 @@ class Measurement:
 
         doc = upgrade(doc, source)
         reader = _Reader(doc, source)
-        known = {f.name for f in fields(cls)} | {
-            "integrity",
-            "kind",
-            "energy_j",
-            "energy_per_unit_j",
-            "provenance",
-        }
+        known = _known_keys(cls)
         status = reader.get("status", str)
         if status not in STATUSES:
             raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
@@ -276,6 +270,13 @@ TYPED_BLOCKS = {
     "rating": ("greenai.scoring", "Rating"),
     "optimisation": ("greenai.optimize", "Optimisation"),
 }
+
+
+@functools.cache
+def _known_keys(cls: type) -> frozenset[str]:
+    """Return the document keys a Measurement reads (the rest go to ``extra``)."""
+    derived = {"integrity", "kind", "energy_j", "energy_per_unit_j", "provenance"}
+    return frozenset({f.name for f in fields(cls)} | derived)
 
 
 @functools.cache
