@@ -90,11 +90,6 @@ class _SharedSampler:
         self._found: Any = None  # the Discovery the sampler's probes came from
         self.other_meters: list[int] = []
 
-    @property
-    def active(self) -> Sampler | None:
-        """Return the sampler while a meter uses it (None when none is open)."""
-        return self._sampler if self._requests else None
-
     def acquire(
         self, rates: Rates
     ) -> tuple[Sampler, tuple[ProbeSpec, ...], tuple[dict[str, str], ...]]:

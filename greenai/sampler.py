@@ -359,13 +359,7 @@ class Sampler:
                 self._slot_width = 1
             self._awake.set()
         if self._thread is None and self._generation and math.isfinite(self.interval_s):
-            with self._lock:
-                self._generation += 1
-                generation = self._generation
-                self._thread = threading.Thread(
-                    target=self._run, args=(generation,), name="greenai-sampler", daemon=True
-                )
-            self._thread.start()
+            self._restart_thread()
 
     @property
     def parked(self) -> bool:
@@ -402,7 +396,21 @@ class Sampler:
             tick = min(tick, interval_s)
         if self.timeline_interval_s is not None:
             tick = min(tick, self.timeline_interval_s)
+        slower = getattr(self, "interval_s", tick)
         self.interval_s = tick
+        if tick < slower and getattr(self, "_thread", None) is not None:
+            # the thread may be asleep for the old, longer tick (a wrap guard sleeps for
+            # minutes): a new one takes over at the new rate, the old leaves at its wake
+            self._restart_thread()
+
+    def _restart_thread(self) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._thread = threading.Thread(
+                target=self._run, args=(generation,), name="greenai-sampler", daemon=True
+            )
+        self._thread.start()
 
     @property
     def running(self) -> bool:

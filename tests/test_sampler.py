@@ -190,3 +190,17 @@ def test_park_reads_nothing_and_resume_skips_the_parked_gap(clock: FakeClock):
 def test_interval_must_be_positive():
     with pytest.raises(ValueError, match="interval_s"):
         Sampler([], interval_s=0)
+
+
+def test_a_faster_rate_takes_effect_at_once_even_while_the_thread_sleeps_long():
+    probe = ClockProbe("c", time.monotonic, constant(5.0), method=Method.COUNTER)
+    probe.wrap_j, probe.max_power_w = 3000.0, 5.0  # a wrap guard of 300 s
+    s = Sampler([probe], timeline_hz=0)
+    assert s.interval_s == pytest.approx(300.0)
+    s.start()
+    time.sleep(0.05)  # the thread is asleep for 300 s now
+    taken = s.samples
+    s.set_rates(0.1, 50.0)  # a meter asks for a 50 Hz timeline
+    time.sleep(0.3)
+    assert s.samples - taken >= 5
+    s.stop()
