@@ -313,7 +313,7 @@ def worker_greenai_windows(windows: int) -> dict[str, Any]:
             "resolution_s": outer.result.timeline.resolution_s,
         }
 
-    # Back-to-back meters with nothing else open: each starts and stops the sampler thread.
+    # Back-to-back meters with nothing else open: each wakes and parks the shared sampler.
     enters, exits = windows_of(greenai.meter, n_short)
     out["enter_cold"], out["exit_cold"] = _stats_us(enters), _stats_us(exits)
 
@@ -880,8 +880,8 @@ def report(r: dict[str, Any]) -> None:
         ),
         lat("Meter.__exit__, shared sampler running, the rest", "exit_warm"),
         lat("  enter + exit (the rest)", "enter_exit_warm"),
-        lat("Meter.__enter__, no other meter open (starts thread)", "enter_cold"),
-        lat("Meter.__exit__, no other meter open (joins thread)", "exit_cold"),
+        lat("Meter.__enter__, no other meter open (wakes the parked sampler)", "enter_cold"),
+        lat("Meter.__exit__, no other meter open (parks the sampler)", "exit_cold"),
         lat("Meter.__exit__, sampler timeline full (>= 205 s at 10 Hz)", "exit_full_timeline"),
         lat("  sampler.timeline(since_s=now) alone, timeline full", "timeline_full", False),
     ]
@@ -988,8 +988,8 @@ def report(r: dict[str, Any]) -> None:
     print(table(["greenai / codecarbon", "ratio"], rows))
     print(
         "  method: perf_counter around the call, after the import (that is (c)); 'later'\n"
-        "  meters run back to back with none open around them, so each starts and stops\n"
-        "  the shared sampler thread."
+        "  meters run back to back with none open around them, so each wakes and parks\n"
+        "  the shared sampler (its thread is kept for the process)."
     )
     seen = sorted({w for part in r.values() for w in _warnings_in(part)})
     if seen:
