@@ -240,6 +240,7 @@ class Meter:
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
+        self.journal_header: dict[str, Any] = {}  # more for the journal's header record
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
         self._tuning: TuningSession | None = None
@@ -440,8 +441,11 @@ class Meter:
                 "period_s": self.journal_period_s,
                 "command": list(self.command) if self.command else None,
                 "idle": _idle_dict(self._idle),
+                **self.journal_header,
             }
         )
+        if not self._journal_session.writer.error:
+            self.journal_path = self._journal_session.writer.path  # moved aside, maybe
 
     def _journal_state(self) -> dict[str, Any]:
         with self._lock:

@@ -119,6 +119,11 @@ class JournalSession:
         if self.writer.error:
             self._problem(self.writer.error)
             return
+        if self.writer.moved_from is not None:
+            self._problem(
+                f"journal {self.writer.moved_from} exists (another run's, or one a killed "
+                f"run left for recovery): this run journals to {self.writer.path}"
+            )
         self._thread = threading.Thread(target=self._loop, name="greenai-journal", daemon=True)
         self._thread.start()
 
