@@ -260,8 +260,6 @@ class Meter:
                 self._specs = tuple(ProbeSpec.of(p) for p in self._own_probes)
                 if self._clock is None:
                     self._sampler.start()
-                if self._marker is not None:
-                    self._marker.metering(True)  # a marker left idle by an earlier sampler
             else:
                 self._sampler, self._specs, self._unavailable = _shared.acquire(self._rates)
                 self._shared_acquired = True
