@@ -46,6 +46,9 @@ RESET_POWER_MARGIN = 1.5
 # A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
 # energy counter every ~100 ms, and no powered device draws exactly 0 W).
 STALL_AFTER_S = 2.0
+# Ticks longer than this wait on an event (a faster rate can cut them short); shorter ones
+# use time.sleep, the cheapest wait there is (a rate change waits out at most one tick).
+LONG_TICK_S = 1.0
 # A timeline slot takes in window-edge snapshots until it spans this share of its width.
 SLOT_FULL = 0.75
 
@@ -101,6 +104,7 @@ class Sampler:
         self._thread: threading.Thread | None = None
         self._awake = threading.Event()  # cleared: a parked thread blocks on it
         self._awake.set()
+        self._rates_changed = threading.Event()  # set: a faster tick than the one waited on
         n = len(self.probes)
         self._last_value: list[float | None] = [None] * n
         self._cum_j = [0.0] * n
@@ -315,6 +319,8 @@ class Sampler:
         # next wake without reading anything. A parked thread blocks on an event instead.
         awake = self._awake
         while True:
+            if generation != self._generation:
+                return  # retired (stop, or a thread that took over)
             if not awake.is_set():
                 awake.wait()
                 continue
@@ -325,7 +331,15 @@ class Sampler:
                         return
                     self._thread = None  # the rates changed to edges only: leave
                     return
-            time.sleep(interval)
+            if interval > LONG_TICK_S:
+                # a long tick (a wrap guard: minutes) waits on an event that a faster rate
+                # sets, so a meter that needs a timeline or power samples gets them at once
+                changed = self._rates_changed
+                changed.clear()
+                if interval == self.interval_s and changed.wait(interval):
+                    continue  # the rates changed: start over at the new tick
+            else:
+                time.sleep(interval)
             if awake.is_set() and not self._sample_if_current(generation):
                 return
 
@@ -373,6 +387,7 @@ class Sampler:
             self._generation += 1
             self._thread = None
             self._awake.set()  # a parked thread wakes, sees its generation retired, leaves
+            self._rates_changed.set()  # so does one waiting out a long tick
             return self.sample()
 
     def set_interval(self, interval_s: float) -> None:
@@ -398,10 +413,13 @@ class Sampler:
             tick = min(tick, self.timeline_interval_s)
         slower = getattr(self, "interval_s", tick)
         self.interval_s = tick
-        if tick < slower and getattr(self, "_thread", None) is not None:
-            # the thread may be asleep for the old, longer tick (a wrap guard sleeps for
-            # minutes): a new one takes over at the new rate, the old leaves at its wake
-            self._restart_thread()
+        if not hasattr(self, "_thread"):
+            return  # still in __init__
+        if self._thread is None:
+            if self._generation and math.isfinite(tick):
+                self._restart_thread()  # started with edges only: now a tick needs a thread
+        elif tick < slower:
+            self._rates_changed.set()  # wakes a thread waiting out a long tick
 
     def _restart_thread(self) -> None:
         with self._lock:

@@ -203,4 +203,21 @@ def test_a_faster_rate_takes_effect_at_once_even_while_the_thread_sleeps_long():
     s.set_rates(0.1, 50.0)  # a meter asks for a 50 Hz timeline
     time.sleep(0.3)
     assert s.samples - taken >= 5
+    thread = s._thread
+    assert thread is not None and thread.is_alive()
+    s.stop()
+    thread.join(timeout=2)  # woken by stop, it leaves at once (not after 300 s)
+    assert not thread.is_alive()
+
+
+def test_a_sampler_started_with_edges_only_gets_a_thread_when_a_rate_needs_one():
+    probe = ClockProbe("c", time.monotonic, constant(5.0), method=Method.COUNTER)
+    s = Sampler([probe], timeline_hz=0)
+    s.start()
+    assert s._thread is None
+    s.set_rates(0.1, 50.0)
+    assert s._thread is not None
+    taken = s.samples
+    time.sleep(0.2)
+    assert s.samples - taken >= 3
     s.stop()
