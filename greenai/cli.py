@@ -492,7 +492,9 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     from greenai.calibration import calibrate, load_population
     from greenai.measurement import write_atomic
 
-    population = load_population(list(args.sources))
+    with _registry_population(args, list(args.sources)) as sources:
+        population = load_population(sources)
+    args.sources = args.sources or [args.registry]
     draft = calibrate(
         population,
         load_standard(args.standard),
@@ -671,8 +673,39 @@ def _import_table(args: argparse.Namespace) -> int:
 FOLDER_MAX_ROWS = 10_000  # one sealed file per row: beyond this, write one .jsonl file
 
 
+def _add_registry_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--registry", default=None, help="read the population from a registry URL")
+    p.add_argument("--token", default=None, help="API token, if the registry gates reading")
+
+
+def _registry_population(args: argparse.Namespace, given: list[str]) -> Any:
+    """Return a context yielding the population paths: `given`, plus the registry's export."""
+    import contextlib
+
+    if not args.registry:
+        if not given:
+            raise GreenAIError("give a population (folders or files) or --registry URL")
+        return contextlib.nullcontext(given)
+    from greenai.registry.cli import population_file, token_of
+
+    @contextlib.contextmanager
+    def paths() -> Any:
+        with population_file(args.registry, token_of(args, required=False)) as path:
+            yield [*given, path]
+
+    return paths()
+
+
 def _cmd_rank(args: argparse.Namespace) -> int:
     """greenai rank POP RUN...: percentile of each run in a population, HTML + PNG."""
+    if args.registry and args.population:  # with --registry every file named is a run
+        args.runs, args.population = [args.population, *args.runs], None
+    with _registry_population(args, [args.population] if args.population else []) as paths:
+        args.population = paths if len(paths) > 1 else paths[0]
+        return _rank(args)
+
+
+def _rank(args: argparse.Namespace) -> int:
     from greenai import disclosure, units
     from greenai.population import load
     from greenai.report.rank import rank, write_html
@@ -870,10 +903,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("rank", help="place runs in a population: percentile, grade bands, plot")
-    p.add_argument("population", help="folder of disclosures (or .json/.jsonl file)")
+    p.add_argument("population", nargs="?", help="folder of disclosures (or .json/.jsonl file)")
     p.add_argument("runs", nargs="+", help="your run(s): disclosure files")
     p.add_argument("-o", "--output", default="rank.html", help="OUT.html (and OUT.png beside)")
     p.add_argument("--standard", default=None, help="standard id or .toml for the grade bands")
+    _add_registry_flags(p)
     p.set_defaults(func=_cmd_rank)
 
     p = sub.add_parser("rate", help="(re-)rate disclosures under a standard")
@@ -896,7 +930,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("standard", nargs="?", default=None)
     sp.set_defaults(func=_cmd_standard)
     sp = std_sub.add_parser("calibrate", help="derive grade bands from a population of results")
-    sp.add_argument("sources", nargs="+", help="folders of disclosures, JSON files or a CSV")
+    sp.add_argument("sources", nargs="*", help="folders of disclosures, JSON files or a CSV")
+    _add_registry_flags(sp)
     sp.add_argument("--standard", default=None, help="the standard to start from")
     sp.add_argument("--method", choices=("quantile", "log-equal"), default="quantile")
     sp.add_argument("--bands", type=int, default=7, help="number of grades (default 7: A-G)")
@@ -1040,6 +1075,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0, help="sampling interval in s (default 1)")
     _add_site_flags(p)  # water and carbon counters use the site's factors
     p.set_defaults(func=_cmd_exporter)
+
+    from greenai.registry.cli import add_commands as add_registry_commands
+
+    add_registry_commands(sub)  # registry serve / add-submitter / rerate / audit, and submit
     return parser
 
 

@@ -431,29 +431,36 @@ class Store:
     ) -> tuple[str, int]:
         """Store one disclosure; return ('stored' | 'already stored', id).
 
-        RegistryError when another submitter already stored the same content.
+        RegistryError (409) when another submitter already stored the same content. The
+        same content sent twice by its submitter (a retry) is stored once.
         """
-        columns = ("sha256", "submitter_id", "received_at", "origin", "document", "verification")
+        names = (
+            "sha256", "submitter_id", "received_at", "origin", "document", "verification",
+            *INDEX_COLUMNS,
+        )  # fmt: skip
         values = (sha256, submitter.id, now(), origin, document, verification)
         with self.transaction():
-            found = self.execute(
-                "SELECT d.id, s.name FROM disclosures d JOIN submitters s "
-                "ON s.id = d.submitter_id WHERE d.sha256 = ?",
-                (sha256,),
-            ).fetchone()
-            if found is not None:
-                if found[1] != submitter.name:
-                    self.audit(submitter.name, "refused", sha256, "stored by another submitter")
-                    raise RegistryError(f"{sha256}: already submitted by another party", 409)
-                return "already stored", int(found[0])
-            names = (*columns, *INDEX_COLUMNS)
+            # ON CONFLICT: of two uploads of one document at once, the second finds the first.
             row = self.execute(
                 f"INSERT INTO disclosures ({', '.join(names)}) "
-                f"VALUES ({', '.join('?' * len(names))}) RETURNING id",
+                f"VALUES ({', '.join('?' * len(names))}) "
+                "ON CONFLICT (sha256) DO NOTHING RETURNING id",
                 (*values, *(summary[c] for c in INDEX_COLUMNS)),
             ).fetchone()
-            self.audit(submitter.name, "submit", sha256, f"{verification}, {origin}")
-        return "stored", int(row[0])
+            if row is not None:
+                self.audit(submitter.name, "submit", sha256, f"{verification}, {origin}")
+                return "stored", int(row[0])
+            owner_id, row_id = self.execute(
+                "SELECT submitter_id, id FROM disclosures WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        if int(owner_id) == submitter.id:
+            return "already stored", int(row_id)
+        self._refuse(submitter, sha256, "stored by another submitter")
+        raise RegistryError(f"{sha256}: already submitted by another party", 409)
+
+    def _refuse(self, submitter: Submitter, sha256: str, why: str) -> None:
+        with self.transaction():
+            self.audit(submitter.name, "refused", sha256, why)
 
     def delete(self, submitter: Submitter, sha256: str) -> None:
         """Delete a disclosure of this submitter; RegistryError if it is not theirs."""
@@ -463,11 +470,12 @@ class Store:
             ).fetchone()
             if row is None:
                 raise RegistryError(f"{sha256}: no such disclosure", 404)
-            if int(row[0]) != submitter.id:
-                self.audit(submitter.name, "refused", sha256, "delete of another's disclosure")
-                raise RegistryError(f"{sha256}: not yours to delete", 403)
-            self.execute("DELETE FROM disclosures WHERE sha256 = ?", (sha256,))
-            self.audit(submitter.name, "delete", sha256, "deleted by its submitter")
+            if int(row[0]) == submitter.id:
+                self.execute("DELETE FROM disclosures WHERE sha256 = ?", (sha256,))
+                self.audit(submitter.name, "delete", sha256, "deleted by its submitter")
+                return
+        self._refuse(submitter, sha256, "delete of another's disclosure")
+        raise RegistryError(f"{sha256}: not yours to delete", 403)
 
     def import_summaries(self, submitter: Submitter, rows: Iterator[Sequence[Any]]) -> int:
         """Bulk-insert index rows without documents (a published table); return how many.
