@@ -5,10 +5,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,54 +14,21 @@ import pytest
 from greenai import disclosure
 from greenai.registry.server import Config, make_server
 from greenai.registry.store import Store, open_store
+from tests.registry.pg import pg_bin, start_cluster
 from tests.report.docs import make_doc
-
-
-def _pg_bin() -> Path | None:
-    for folder in ("/usr/lib/postgresql/15/bin", os.path.dirname(shutil.which("initdb") or "")):
-        if folder and (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
-            return Path(folder)
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
     """Yield the URL of a PostgreSQL server started for this test session (trust, loopback)."""
-    bin_dir = _pg_bin()
-    if bin_dir is None:
+    if pg_bin() is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install postgresql")
     pytest.importorskip("psycopg", reason="psycopg not installed: pip install 'greenai[registry]'")
-    tmp = Path(tempfile.mkdtemp(prefix="greenai-pg-"))
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(tmp, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = tmp / "data", free_port()
-
-    def pg(*args: str) -> None:
-        res = subprocess.run([*run_as, *args], capture_output=True, text=True, timeout=120)
-        if res.returncode:
-            log = (tmp / "log").read_text() if (tmp / "log").exists() else ""
-            pytest.fail(f"{args[0]} failed: {res.stderr[-1500:]} {log[-1500:]}")
-
-    pg(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "greenai", "-E", "UTF8")
-    opts = f"-k {tmp} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=200"
-    pg(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-o", opts, "-w", "start")
+    url, stop = start_cluster()
     try:
-        yield f"postgresql://greenai@127.0.0.1:{port}/postgres"
+        yield url
     finally:
-        subprocess.run(
-            [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-            capture_output=True,
-            timeout=60,
-        )
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop()
 
 
 _counter = iter(range(1_000_000))
