@@ -78,11 +78,17 @@ def base_doc() -> dict:
     return make_doc()
 
 
-def variant(base: dict, n: int, **changes: object) -> dict:
-    """Return a copy of a document that differs in its units (so in its hash), and changes."""
+def variant(base: dict, n: int, energy_scale: float = 1.0, **changes: object) -> dict:
+    """Return a copy of a document that differs in its units (so in its hash), its energy
+    (total and every domain, times energy_scale), and changes."""
     doc = copy.deepcopy(base)
     doc["units_done"] = float(base["units_done"] + n)
+    doc["energy_j"] = base["energy_j"] * energy_scale
+    for domain in doc["domains"].values():
+        domain["energy_j"] *= energy_scale
     doc.update(changes)
+    if "energy_per_unit_j" in base:
+        doc["energy_per_unit_j"] = doc["energy_j"] / doc["units_done"]
     doc.pop("integrity", None)
     return doc
 

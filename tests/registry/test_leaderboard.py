@@ -50,7 +50,7 @@ def board(tmp_path, keys, base_doc):
         doc = variant(
             base_doc,
             n,
-            energy_j=base_doc["energy_j"] * (0.4 + 0.35 * n),
+            energy_scale=0.4 + 0.35 * n,
             host=host,
             model=f"model-{n}",
             provenance="measured" if n % 3 else "modelled",

@@ -172,8 +172,8 @@ def test_rerating_under_a_draft_shows_its_grade_distribution(registry, keys, bas
 
     url, store, tokens = registry
     for n in range(6):
-        scaled = {"energy_j": base_doc["energy_j"] * (1.5**n)}
-        assert client.submit_bytes(url, _signed(base_doc, keys, n, **scaled), tokens["lab-a"]).ok
+        body = _signed(base_doc, keys, n, energy_scale=1.5**n)
+        assert client.submit_bytes(url, body, tokens["lab-a"]).ok
     status, raw = client.request("GET", f"{url}/api/rerate")
     shipped = json.loads(raw)
     assert status == 200 and shipped["total"] == 6
