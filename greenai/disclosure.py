@@ -145,6 +145,10 @@ def _walk(value: Any, specials: list[Any]) -> Any:
             out[key] = _walk(item, specials)
         return out
     if kind is list or kind is tuple:
+        if len(value) >= 64:  # timelines: thousands of floats
+            fast = _float_list(list(value), specials)
+            if fast is not None:
+                return fast
         return [_walk(item, specials) for item in value]
     if value is None or value is True or value is False:
         return value
@@ -161,6 +165,41 @@ def _canonical_fast(value: Any) -> str:
     if not specials:
         return text
     return _PLACEHOLDER.sub(lambda m: _number(specials[int(m.group(1))]), text)
+
+
+def dumps(doc: dict[str, Any]) -> str:
+    """Return a document as JSON text, one line per top-level key, ending in a newline.
+
+    json.dumps(indent=2) runs the pure-Python encoder: ~30 ms for a 10 Hz timeline of a few
+    minutes. Each block on its own line keeps a file readable at the C encoder's speed.
+    """
+    lines = [
+        f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()
+    ]
+    return "{\n" + ",\n".join(lines) + "\n}\n"
+
+
+def _float_list(value: list[Any], specials: list[Any]) -> list[Any] | None:
+    """Return a long list of floats walked at numpy speed, None if it holds anything else."""
+    if set(map(type, value)) != {float}:
+        return None
+    import numpy as np
+
+    a = np.array(value, dtype=np.float64)
+    magnitude = np.abs(a)
+    integral = np.isfinite(a) & (a == np.floor(a))
+    as_int = integral & (magnitude < _SAFE)
+    as_repr = ~integral & (magnitude >= 1e-4) & (magnitude < 1e16)
+    if not (as_int | as_repr).all():
+        return None  # NaN, tiny or huge values: the element-wise walk writes them
+    if not as_int.any():
+        return value
+    if as_int.all():
+        return a.astype(np.int64).tolist()
+    out = list(value)
+    for i in np.flatnonzero(as_int).tolist():
+        out[i] = int(out[i])
+    return out
 
 
 def canonical_bytes(doc: dict[str, Any]) -> bytes:

@@ -81,3 +81,27 @@ def test_a_real_disclosure_hashes_the_same_both_ways():
     fast = disclosure.canonical_bytes(doc)
     assert fast == disclosure._canonical_slow(body).encode()
     assert disclosure.verify(disclosure.seal(doc))[0] == "hash-only"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.floats(allow_nan=False, allow_infinity=False)
+        | st.sampled_from([0.0, -0.0, 250.0, 1e-5, 1e16, 2.0**53, 0.1, 1e21]),
+        min_size=64,
+        max_size=300,
+    )
+)
+def test_long_float_lists_take_the_numpy_path_and_write_the_same_bytes(values):
+    assert disclosure._canonical_fast({"t_s": values}) == disclosure._canonical_slow(
+        {"t_s": values}
+    )
+
+
+def test_dumps_is_json_with_one_line_per_block():
+    import json
+
+    doc = make_doc(seconds=5.0)
+    text = disclosure.dumps(doc)
+    assert json.loads(text) == doc
+    assert text.count("\n") == len(doc) + 2 and text.endswith("}\n")

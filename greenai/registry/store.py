@@ -25,6 +25,7 @@ import hashlib
 import math
 import secrets
 import sqlite3
+import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -144,11 +145,13 @@ def _migration_1(d: _Dialect) -> list[str]:
             water_l {d.real},
             water_reason TEXT,
             domains INTEGER NOT NULL,
+            rating_record {d.blob} NOT NULL,
             provenance TEXT,
             model TEXT,
             hardware TEXT,
             site TEXT,
             started_at TEXT)""",
+        f"CREATE TABLE labels (id {d.pk}, text TEXT NOT NULL UNIQUE)",
         "CREATE INDEX disclosures_task ON disclosures(task)",
         "CREATE INDEX disclosures_started ON disclosures(started_at)",
         f"""CREATE TABLE audit (
@@ -164,7 +167,10 @@ def _migration_1(d: _Dialect) -> list[str]:
 
 # (version, what it does, statements of a dialect). Append only: a shipped migration never
 # changes, a new one is added below it.
-MIGRATIONS = ((1, "submitters, disclosures with their rating columns, audit log", _migration_1),)
+MIGRATIONS = (
+    (1, "submitters, disclosures with their rating columns and record, labels, audit log",
+     _migration_1),
+)  # fmt: skip
 
 # The rating columns in the order Population needs them (see scoring._ROW_FIELDS).
 RATING_COLUMNS = (
@@ -183,6 +189,32 @@ RATING_COLUMNS = (
 )
 INDEX_COLUMNS = (*RATING_COLUMNS, "provenance", "model", "hardware", "site", "started_at")
 LIST_COLUMNS = ("id", "sha256", "received_at", "origin", "verification", *INDEX_COLUMNS)
+
+
+# The figures rating reads, packed in one fixed-size little-endian record per disclosure:
+# a re-rating reads one column and numpy takes the records as they are (np.frombuffer),
+# instead of building a Python object for each of 12 values of a million rows. Strings are
+# codes into the labels table (-1: none); NaN stands for a figure not disclosed.
+RECORD_FORMAT = "<4i5d3q"
+RECORD_FIELDS = (
+    ("task", "<i4"),
+    ("unit", "<i4"),
+    ("run_status", "<i4"),
+    ("water_reason", "<i4"),
+    ("units_done", "<f8"),
+    ("energy_j", "<f8"),
+    ("duration_s", "<f8"),
+    ("sampling_interval_s", "<f8"),
+    ("water_l", "<f8"),
+    ("repetitions", "<i8"),
+    ("domains", "<i8"),
+    ("idle_baseline", "<i8"),
+)
+_RECORD = struct.Struct(RECORD_FORMAT)
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
 
 
 # ----------------------------------------------------------------------- summaries
@@ -273,6 +305,7 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()  # SQLite takes one writer: queue here, not on BUSY
         self._connections: list[Any] = []
+        self._labels: dict[str, int] = {}  # labels never change: a cache needs no expiry
 
     # -- connections
     def _connect(self) -> Any:
@@ -419,6 +452,36 @@ class Store:
         keys = ("id", "at", "submitter", "action", "sha256", "detail")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
+    # -- labels and records
+    def _label(self, text: str | None) -> int:
+        """Return the code of a label, adding it (in its own transaction) when new."""
+        if text is None:
+            return -1
+        code = self._labels.get(text)
+        if code is None:
+            with self.transaction():
+                self.execute("INSERT INTO labels (text) VALUES (?) ON CONFLICT DO NOTHING", (text,))
+                row = self.execute("SELECT id FROM labels WHERE text = ?", (text,)).fetchone()
+            code = self._labels[text] = int(row[0])
+        return code
+
+    def record(self, summary: Mapping[str, Any]) -> bytes:
+        """Return the packed rating record of a summary (see RECORD_FIELDS)."""
+        return _RECORD.pack(
+            self._label(summary["task"]),
+            self._label(summary["unit"]),
+            self._label(summary["run_status"]),
+            self._label(summary["water_reason"]),
+            float(summary["units_done"]),
+            float(summary["energy_j"]),
+            float(summary["duration_s"]),
+            _nan(summary["sampling_interval_s"]),
+            _nan(summary["water_l"]),
+            int(summary["repetitions"]),
+            int(summary["domains"]),
+            int(summary["idle_baseline"]),
+        )
+
     # -- disclosures
     def add(
         self,
@@ -436,9 +499,10 @@ class Store:
         """
         names = (
             "sha256", "submitter_id", "received_at", "origin", "document", "verification",
-            *INDEX_COLUMNS,
+            "rating_record", *INDEX_COLUMNS,
         )  # fmt: skip
-        values = (sha256, submitter.id, now(), origin, document, verification)
+        record = self.record(summary)  # before the transaction: labels commit on their own
+        values = (sha256, submitter.id, now(), origin, document, verification, record)
         with self.transaction():
             # ON CONFLICT: of two uploads of one document at once, the second finds the first.
             row = self.execute(
@@ -482,7 +546,7 @@ class Store:
 
         Each row holds sha256 then INDEX_COLUMNS; origin 'imported', verification 'summary'.
         """
-        names = ("sha256", "submitter_id", "received_at", "origin", "verification")
+        names = ("sha256", "submitter_id", "received_at", "origin", "verification", "rating_record")
         sql = self.dialect.sql(
             f"INSERT INTO disclosures ({', '.join((*names, *INDEX_COLUMNS))}) "
             f"VALUES ({', '.join('?' * (len(names) + len(INDEX_COLUMNS)))})"
@@ -501,7 +565,8 @@ class Store:
             batch.clear()
 
         for row in rows:
-            batch.append((row[0], submitter.id, stamp, "imported", "summary", *row[1:]))
+            record = self.record(dict(zip(INDEX_COLUMNS, row[1:], strict=True)))
+            batch.append((row[0], submitter.id, stamp, "imported", "summary", record, *row[1:]))
             if len(batch) >= _CHUNK:
                 flush()
         if batch:
@@ -567,8 +632,8 @@ class Store:
     def population(self, filters: Mapping[str, Any] | None = None) -> tuple[Population, np.ndarray]:
         """Return the matching disclosures as a scoring.Population and their ids.
 
-        Reads the rating columns only, a chunk at a time into numpy: a million rows take
-        ~120 MB, whatever the size of the documents.
+        Reads the packed rating records only, a chunk at a time: a million rows are ~80 MB
+        of records, whatever the size of the documents.
         """
         import numpy as np
 
@@ -576,87 +641,39 @@ class Store:
         from greenai.standard import DOMAINS
 
         where, params = self._where(filters or {})
-        n = self.count(filters)
-        cols = {
-            "id": np.empty(n, np.int64),
-            "units_done": np.empty(n, np.float64),
-            "energy_j": np.empty(n, np.float64),
-            "duration_s": np.empty(n, np.float64),
-            "sampling_interval_s": np.empty(n, np.float64),
-            "idle_baseline": np.empty(n, bool),
-            "repetitions": np.empty(n, np.int64),
-            "water_l": np.empty(n, np.float64),
-            "domains": np.empty(n, np.int64),
-        }
-        # Strings repeat: keep one object per distinct value, codes per row.
-        texts: dict[str, dict[Any, int]] = {"task": {}, "unit": {}, "run_status": {}}
-        codes = {k: np.empty(n, np.int32) for k in texts}
-        reasons: dict[Any, int] = {}
-        reason_codes = np.empty(n, np.int32)
-        select = (
-            "id, task, unit, units_done, energy_j, duration_s, coalesce(sampling_interval_s, -1), "
-            "idle_baseline, repetitions, run_status, coalesce(water_l, -1), water_reason, domains"
-        )
-        cur = self.execute(f"SELECT {select} FROM disclosures{where} ORDER BY id", params)
-        at = 0
-        numeric = ("id", "units_done", "energy_j", "duration_s", "sampling_interval_s")
+        dtype = np.dtype(list(RECORD_FIELDS))
+        cur = self.execute(f"SELECT id, rating_record FROM disclosures{where} ORDER BY id", params)
+        id_parts, record_parts = [], []
         while rows := cur.fetchmany(_CHUNK):
-            cols_of = list(zip(*rows, strict=True))
-            end = at + len(rows)
-            if end > n:  # rows added since the count: take them too
-                for k, v in cols.items():
-                    cols[k] = np.resize(v, end)
-                for k, v in codes.items():
-                    codes[k] = np.resize(v, end)
-                reason_codes = np.resize(reason_codes, end)
-                n = end
-            for name, values in zip(numeric, (cols_of[0], *cols_of[3:7]), strict=True):
-                cols[name][at:end] = values
-            cols["idle_baseline"][at:end] = cols_of[7]
-            cols["repetitions"][at:end] = cols_of[8]
-            cols["water_l"][at:end] = cols_of[10]
-            cols["domains"][at:end] = cols_of[12]
-            for name, values in (
-                ("task", cols_of[1]),
-                ("unit", cols_of[2]),
-                ("run_status", cols_of[9]),
-            ):
-                lookup = texts[name]
-                codes[name][at:end] = [lookup.setdefault(v, len(lookup)) for v in values]
-            reason_codes[at:end] = [reasons.setdefault(v, len(reasons)) for v in cols_of[11]]
-            at = end
-
-        def decode(name: str) -> np.ndarray:
-            table = np.empty(len(texts[name]), dtype=object)
-            for value, code in texts[name].items():
-                table[code] = value
-            return table[codes[name][:at]]
-
-        for name in ("sampling_interval_s", "water_l"):
-            col = cols[name][:at]
-            col[col < 0] = math.nan
-        packed = cols["domains"][:at]
-        provenance = {d: ((packed >> (4 * i)) & 7).astype(np.int8) for i, d in enumerate(DOMAINS)}
-        complete = {d: ((packed >> (4 * i)) & 8) == 0 for i, d in enumerate(DOMAINS)}
-        reason_table = [None] * len(reasons)
-        for value, code in reasons.items():
-            reason_table[code] = value
+            ids, records = zip(*rows, strict=True)
+            id_parts.append(np.array(ids, dtype=np.int64))
+            record_parts.append(np.frombuffer(b"".join(records), dtype=dtype))
+        ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
+        rec = np.concatenate(record_parts) if record_parts else np.zeros(0, dtype)
+        del record_parts
+        labels = dict(self.execute("SELECT id, text FROM labels").fetchall())
+        table = np.empty(max(labels, default=0) + 2, dtype=object)  # table[-1] stays None
+        for code, text in labels.items():
+            table[code] = text
+        packed = rec["domains"]
         population = Population(
-            task=decode("task"),
-            unit=decode("unit"),
-            units_done=cols["units_done"][:at],
-            energy_j=cols["energy_j"][:at],
-            duration_s=cols["duration_s"][:at],
-            sampling_interval_s=cols["sampling_interval_s"][:at],
-            idle_baseline=cols["idle_baseline"][:at],
-            repetitions=cols["repetitions"][:at],
-            status=decode("run_status"),
-            water_l=cols["water_l"][:at],
-            provenance=provenance,
-            complete=complete,
-            water_reason=_Lookup(reason_table, reason_codes[:at]),
+            task=table[rec["task"]],
+            unit=table[rec["unit"]],
+            units_done=rec["units_done"].copy(),
+            energy_j=rec["energy_j"].copy(),
+            duration_s=rec["duration_s"].copy(),
+            sampling_interval_s=rec["sampling_interval_s"].copy(),
+            idle_baseline=rec["idle_baseline"] != 0,
+            repetitions=rec["repetitions"].copy(),
+            status=table[rec["run_status"]],
+            water_l=rec["water_l"].copy(),
+            provenance={
+                d: ((packed >> (4 * i)) & 7).astype(np.int8) for i, d in enumerate(DOMAINS)
+            },
+            complete={d: ((packed >> (4 * i)) & 8) == 0 for i, d in enumerate(DOMAINS)},
+            water_reason=_Lookup(table, rec["water_reason"].copy()),
         )
-        return population, cols["id"][:at]
+        return population, ids
 
 
 class _Lookup(Sequence):
