@@ -478,7 +478,7 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
         doc["rating"] = rating.to_dict()
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
-        write_atomic(out / name, disclosure.dumps(disclosure.seal(doc)), fsync=False)
+        write_atomic(out / name, disclosure.sealed_text(doc), fsync=False)
     if hasattr(os, "sync"):
         os.sync()  # one flush for the batch, not an fsync per file (~7 ms each here)
     print(f"{len(used)} re-rated disclosure(s) written to {out}", file=sys.stderr)

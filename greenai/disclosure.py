@@ -167,15 +167,24 @@ def _canonical_fast(value: Any) -> str:
     return _PLACEHOLDER.sub(lambda m: _number(specials[int(m.group(1))]), text)
 
 
-def dumps(doc: dict[str, Any]) -> str:
-    """Return a document as JSON text, one line per top-level key, ending in a newline.
+def sealed_text(doc: dict[str, Any]) -> str:
+    """Return the document sealed (as seal() does) as JSON text, one line per block.
 
-    json.dumps(indent=2) runs the pure-Python encoder: ~30 ms for a 10 Hz timeline of a few
-    minutes. Each block on its own line keeps a file readable at the C encoder's speed.
+    Each block is written in its canonical form, and the content hash is taken over the
+    same pieces, so the document is encoded once, not once to hash and once to write.
+    Numbers read back as canonical JSON writes them (250.0 as 250): the hash is the same.
     """
-    lines = [
-        f"  {json.dumps(key)}: {json.dumps(value, allow_nan=False)}" for key, value in doc.items()
-    ]
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    pieces = {k: _canonical_fast(v) for k, v in body.items()}
+    keys = {k: json.dumps(k, ensure_ascii=False) for k in body}
+    ordered = sorted(body, key=lambda k: str(k).encode("utf-16-be"))
+    canonical = "{" + ",".join(f"{keys[k]}:{pieces[k]}" for k in ordered) + "}"
+    integrity = {
+        "canonicalization": CANONICALIZATION,
+        "sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+    }
+    lines = [f"  {keys[k]}: {pieces[k]}" for k in body]
+    lines.append(f'  "integrity": {json.dumps(integrity)}')
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 

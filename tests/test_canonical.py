@@ -98,10 +98,15 @@ def test_long_float_lists_take_the_numpy_path_and_write_the_same_bytes(values):
     )
 
 
-def test_dumps_is_json_with_one_line_per_block():
+def test_sealed_text_is_the_sealed_document_hashed_once():
     import json
 
-    doc = make_doc(seconds=5.0)
-    text = disclosure.dumps(doc)
-    assert json.loads(text) == doc
-    assert text.count("\n") == len(doc) + 2 and text.endswith("}\n")
+    doc = make_doc(seconds=20.0, step_s=0.1)
+    doc["note"] = "ü 😀 \ue000"  # non-ASCII text and a key order UTF-16 cares about
+    doc["😀"] = 1
+    doc["\ue000"] = 2
+    text = disclosure.sealed_text(doc)
+    back = json.loads(text)
+    assert back["integrity"] == disclosure.seal(doc)["integrity"]
+    assert disclosure.verify(back)[0] == "hash-only"
+    assert list(back) == [*doc, "integrity"] and text.count("\n") == len(doc) + 3
