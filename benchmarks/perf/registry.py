@@ -179,7 +179,7 @@ def bench_files(n: int) -> dict:
                 ("validate", ["validate", *files]),
                 ("rate -o", ["rate", str(folder), "-o", str(tmp / f"out-{count}")]),
             ):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), _children_cpu()
                 subprocess.run(
                     [sys.executable, "-m", "greenai", *args],
                     env=env,
@@ -188,13 +188,20 @@ def bench_files(n: int) -> dict:
                     stderr=subprocess.DEVNULL,
                 )
                 out[f"{name}_{count}_s"] = round(time.perf_counter() - t0, 3)
+                out[f"{name}_{count}_cpu_s"] = round(_children_cpu() - c0, 3)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     for name in ("validate", "rate -o"):  # the 1-file run is start-up and imports
-        out[f"{name}_ms_per_file"] = round(
-            1000 * (out[f"{name}_{n}_s"] - out[f"{name}_1_s"]) / (n - 1), 3
-        )
+        for kind in ("", "_cpu"):
+            out[f"{name}{kind}_ms_per_file"] = round(
+                1000 * (out[f"{name}_{n}{kind}_s"] - out[f"{name}_1{kind}_s"]) / (n - 1), 3
+            )
     return out
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 # ----------------------------------------------------------------------- load
@@ -295,6 +302,7 @@ def main() -> int:
             print(
                 f"{name}: {out[f'{name}_{n}_s']} s for {n}, "
                 f"{out[f'{name}_1_s']} s for 1: {ms} ms per file "
+                f"(CPU {out[f'{name}_cpu_ms_per_file']} ms) "
                 f"[target <= {target:g} ms: {'met' if ms <= target else 'NOT met'}]"
             )
     else:
