@@ -13,7 +13,8 @@ from pathlib import Path
 
 def pg_bin() -> Path | None:
     """Return the folder holding initdb and pg_ctl, None when PostgreSQL is not installed."""
-    for folder in ("/usr/lib/postgresql/15/bin", os.path.dirname(shutil.which("initdb") or "")):
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # Debian
+    for folder in (*map(str, versions), os.path.dirname(shutil.which("initdb") or "")):
         if folder and (Path(folder) / "initdb").exists() and (Path(folder) / "pg_ctl").exists():
             return Path(folder)
     return None
