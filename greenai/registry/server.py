@@ -164,7 +164,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             url = urlsplit(self.path)
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-            self._route(method, unquote(url.path), query)
+            with self.server.store.session():
+                self._route(method, unquote(url.path), query)
         except _Reply as reply:
             self._send(
                 reply.status,

@@ -43,6 +43,7 @@ ROLES = ("submit", "read")
 PROVENANCES = ("measured", "modelled", "mixed", "third-party")
 FILTERS = ("task", "hardware", "model", "site", "since", "until", "provenance", "submitter")
 _CHUNK = 65_536
+MAX_IDLE_CONNECTIONS = 32
 
 
 class RegistryError(GreenAIError):
@@ -305,6 +306,8 @@ class Store:
         self._local = threading.local()
         self._write_lock = threading.Lock()  # SQLite takes one writer: queue here, not on BUSY
         self._connections: list[Any] = []
+        self._idle: list[Any] = []  # pooled connections no session holds
+        self._pool_lock = threading.Lock()
         self._labels: dict[str, int] = {}  # labels never change: a cache needs no expiry
 
     # -- connections
@@ -333,18 +336,49 @@ class Store:
 
     @property
     def conn(self) -> Any:
+        """Return this thread's connection: the session's, else one kept for the thread."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
-            self._connections.append(conn)
+            with self._pool_lock:
+                self._connections.append(conn)
         return conn
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Lend this thread a pooled connection for the block (one HTTP request).
+
+        The server starts a thread per request: connections kept per thread would pile up
+        until PostgreSQL refuses more clients. A session returns its connection to the pool.
+        """
+        with self._pool_lock:
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
+            conn = self._connect()
+            with self._pool_lock:
+                self._connections.append(conn)
+        previous = getattr(self._local, "conn", None)
+        self._local.conn = conn
+        try:
+            yield
+        finally:
+            self._local.conn = previous
+            with self._pool_lock:
+                if len(self._idle) < MAX_IDLE_CONNECTIONS:
+                    self._idle.append(conn)
+                    conn = None
+                else:
+                    self._connections.remove(conn)
+            if conn is not None:
+                conn.close()
 
     def close(self) -> None:
         """Close every connection this store opened."""
-        for conn in self._connections:
+        with self._pool_lock:
+            connections, self._connections, self._idle = self._connections, [], []
+        for conn in connections:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._connections.clear()
         self._local = threading.local()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:

@@ -199,3 +199,10 @@ def test_export_is_a_population_file(registry, keys, base_doc, tmp_path):
     results = load(tmp_path / "pop.jsonl")
     assert len(results) == 3 and not results.skipped
     assert all(disclosure.verify(d)[0] == "hash-only" for d in results.docs)  # still intact
+
+
+def test_requests_reuse_pooled_connections(registry):
+    url, store, _ = registry
+    for _ in range(60):  # a thread per request: connections must not pile up
+        assert client.request("GET", f"{url}/api/health")[0] == 200
+    assert len(store._connections) <= 3
