@@ -3,9 +3,9 @@
     store = open_store("registry.db")                 # SQLite, no set-up
     store = open_store("postgresql://host/greenai")   # PostgreSQL, for a shared deployment
     token = store.add_submitter("lab-a", public_key)  # the token is shown once, kept hashed
-    serve(store, port=8750)                           # HTTP: submit, query, re-rate, leaderboard
+    make_server(store, port=8750).serve_forever()     # HTTP: submit, query, re-rate, board
 
-The server (greenai.registry.server) verifies each upload against the submitter's public key
+The server (greenai.registry.server.make_server) verifies each upload against the submitter's public key
 and stores it unchanged; the store indexes the figures ratings need as columns, so a re-rating
 of a million disclosures reads numbers, not documents. greenai.registry.client submits and
 exports. Install: pip install 'greenai[registry]' (psycopg for PostgreSQL, jsonschema-rs).
