@@ -5,10 +5,11 @@
     token = store.add_submitter("lab-a", public_key)  # the token is shown once, kept hashed
     make_server(store, port=8750).serve_forever()     # HTTP: submit, query, re-rate, board
 
-The server (greenai.registry.server.make_server) verifies each upload against the submitter's public key
-and stores it unchanged; the store indexes the figures ratings need as columns, so a re-rating
-of a million disclosures reads numbers, not documents. greenai.registry.client submits and
-exports. Install: pip install 'greenai[registry]' (psycopg for PostgreSQL, jsonschema-rs).
+The server (greenai.registry.server.make_server) verifies each upload against the
+submitter's public key and stores it unchanged; the store keeps the figures ratings need in
+a packed record per disclosure, so a re-rating of a million reads numbers, not documents.
+greenai.registry.client submits and exports.
+Install: pip install 'greenai[registry]' (psycopg for PostgreSQL, jsonschema-rs).
 """
 
 from __future__ import annotations

@@ -206,3 +206,15 @@ def test_requests_reuse_pooled_connections(registry):
     for _ in range(60):  # a thread per request: connections must not pile up
         assert client.request("GET", f"{url}/api/health")[0] == 200
     assert len(store._connections) <= 3
+
+
+def test_the_leaderboard_escapes_what_submitters_wrote(registry, keys, base_doc):
+    url, _, tokens = registry
+    hostile = "<script>alert(1)</script>"
+    body = _signed(base_doc, keys, 1, model=hostile, site={**base_doc["site"], "name": hostile})
+    assert client.submit_bytes(url, body, tokens["lab-a"]).ok
+    status, page = client.request("GET", f"{url}/?site={hostile}")
+    text = page.decode()
+    assert status == 200 and hostile not in text
+    assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # model, site, filter box
+    assert text.count('<tr class="entry"') == 1
