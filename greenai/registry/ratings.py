@@ -72,13 +72,20 @@ class Board:
 
 
 def boards(
-    store: Store, std: Any, filters: Mapping[str, Any] | None = None, limit: int = 5000
+    store: Store, std: Any, filters: Mapping[str, Any] | None = None, limit: int = 1000
 ) -> list[Board]:
-    """Return one Board per task class of `std` with its matching disclosures, best first."""
+    """Return one Board per task class of `std` with its matching disclosures, best first.
+
+    Each board holds at most `limit` rows: the least energy per counted unit, chosen by the
+    database, then rated here.
+    """
     from greenai.scoring import DomainState, Population, RatingInput, rate_many
     from greenai.standard import DOMAINS
 
-    rows = store.query(filters, limit=limit)
+    rows = []
+    for cls in std.tasks.values():
+        names = [cls.id, *cls.aliases]
+        rows.extend(store.query(filters, limit=limit, tasks=names, best_first=True))
     names = {1: "measured", 2: "modelled", 3: "mixed", 4: "third-party"}
     inputs = []
     for r in rows:

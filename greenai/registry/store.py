@@ -642,14 +642,33 @@ class Store:
         return int(self.execute(f"SELECT count(*) FROM disclosures{where}", params).fetchone()[0])
 
     def query(
-        self, filters: Mapping[str, Any] | None = None, limit: int = 100, offset: int = 0
+        self,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        tasks: Sequence[str] | None = None,
+        best_first: bool = False,
     ) -> list[dict[str, Any]]:
-        """Return the index rows of matching disclosures (with submitter), oldest first."""
+        """Return the index rows of matching disclosures (with submitter), oldest first.
+
+        tasks: only rows whose task is one of these (a class id and its aliases);
+        best_first: least energy per counted unit first (rows that counted none last).
+        """
         where, params = self._where(filters or {})
+        if tasks:
+            clause = f"task IN ({', '.join('?' * len(tasks))})"
+            where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+            params = [*params, *tasks]
+        order = "d.id"
+        if best_first:
+            order = (
+                "(d.units_done <= 0), "
+                "d.energy_j / CASE WHEN d.units_done > 0 THEN d.units_done END, d.id"
+            )
         cols = ", ".join(f"d.{c}" for c in LIST_COLUMNS)
         rows = self.execute(
             f"SELECT {cols}, s.name FROM disclosures d JOIN submitters s ON s.id = d.submitter_id"
-            f"{where} ORDER BY d.id LIMIT ? OFFSET ?",
+            f"{where} ORDER BY {order} LIMIT ? OFFSET ?",
             (*params, int(limit), int(offset)),
         ).fetchall()
         return [dict(zip((*LIST_COLUMNS, "submitter"), r, strict=True)) for r in rows]

@@ -131,3 +131,15 @@ def test_the_columnar_population_rates_as_the_documents_do(store, keys, base_doc
         expected.reasons(i) for i in range(len(docs))
     ]
     assert len({g for g in got.grades("energy")}) > 1  # the variants do differ
+
+
+def test_best_first_queries_order_by_energy_per_unit(store, keys, base_doc):
+    _, a = _submitter(store, keys)
+    for n, scale in enumerate((3.0, 1.0, 2.0)):
+        _add(store, a, base_doc, keys, n, energy_j=base_doc["energy_j"] * scale)
+    _add(store, a, base_doc, keys, 9, task="embeddings", unit="query")
+    rows = store.query(tasks=["text-generation"], best_first=True, limit=2)
+    per_unit = [r["energy_j"] / r["units_done"] for r in rows]
+    assert len(rows) == 2 and per_unit == sorted(per_unit)
+    assert rows[0]["energy_j"] == base_doc["energy_j"]  # the x1.0 run leads
+    assert {r["task"] for r in store.query(tasks=["embeddings", "x"])} == {"embeddings"}
