@@ -97,6 +97,16 @@ class _Reply(Exception):
         self.headers = headers or {}
 
 
+def _whole(query: dict[str, str], name: str, default: int) -> int:
+    """Return a query parameter as a whole number >= 0; 400 otherwise."""
+    raw = query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        raise _Reply(400, f"{name}={raw!r}: expected a whole number >= 0")
+    return int(raw)
+
+
 class Handler(BaseHTTPRequestHandler):
     """One request: route, check access, answer JSON (or the page)."""
 
@@ -202,15 +212,18 @@ class Handler(BaseHTTPRequestHandler):
             self._who(required=self.server.config.read_access == "token")
             from greenai.standard import parse_standard
 
-            text = self._body(MAX_STANDARD_BYTES).decode("utf-8", errors="strict")
+            try:
+                text = self._body(MAX_STANDARD_BYTES).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise _Reply(400, f"the standard is not UTF-8 text (byte {exc.start})") from exc
             self._rerate(parse_standard(text, source="uploaded standard"), filters)
             return
         if method != "GET":
             raise _Reply(405, f"{method} {path}: not a route of this registry")
         self._who(required=self.server.config.read_access == "token")
         if path == "/api/disclosures":
-            limit = min(int(query.get("limit", 100)), 10_000)
-            rows = store.query(filters, limit=limit, offset=int(query.get("offset", 0)))
+            limit = min(_whole(query, "limit", 100), 10_000)
+            rows = store.query(filters, limit=limit, offset=_whole(query, "offset", 0))
             self._json(200, {"total": store.count(filters), "rows": rows})
         elif path.startswith(("/api/disclosures/", "/disclosures/")):
             sha = path.rsplit("/", 1)[1]
@@ -228,7 +241,7 @@ class Handler(BaseHTTPRequestHandler):
             body = ("\n".join(lines) + "\n" if lines else "").encode()
             self._send(200, body, "application/x-ndjson")
         elif path == "/api/audit":
-            self._json(200, store.audit_log(int(query.get("limit", 1000))))
+            self._json(200, store.audit_log(_whole(query, "limit", 1000)))
         elif path == "/api/health":
             self._json(200, {"ok": True, "schema_version": store.schema_version()})
         elif path in ("/", "/leaderboard"):

@@ -218,3 +218,24 @@ def test_the_leaderboard_escapes_what_submitters_wrote(registry, keys, base_doc)
     assert status == 200 and hostile not in text
     assert text.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 3  # model, site, filter box
     assert text.count('<tr class="entry"') == 1
+
+
+def test_bad_queries_are_400_and_an_empty_registry_rerates(registry):
+    url, _, _ = registry
+    for query in (
+        "/api/disclosures?limit=lots",
+        "/api/disclosures?offset=-1",
+        "/api/audit?limit=x",
+    ):
+        status, raw = client.request("GET", url + query)
+        assert status == 400 and "whole number" in json.loads(raw)["error"]
+    status, raw = client.request("GET", f"{url}/api/disclosures?colour=red")
+    assert status == 200  # unknown parameters are not filters: ignored
+    status, raw = client.request("POST", f"{url}/api/rerate", b"\xff", kind="text/plain")
+    assert status == 400 and "UTF-8" in json.loads(raw)["error"]
+    status, raw = client.request("GET", f"{url}/api/rerate?standard=../../etc/passwd")
+    assert status == 404 and "not shipped" in json.loads(raw)["error"]
+    status, raw = client.request("GET", f"{url}/api/rerate")
+    assert status == 200 and json.loads(raw)["total"] == 0
+    assert client.request("GET", f"{url}/nowhere")[0] == 404
+    assert client.request("DELETE", f"{url}/api/disclosures/abc")[0] == 401
