@@ -175,6 +175,13 @@ def bench_files(n: int) -> dict:
                 (folder / f"run-{i:05d}.json").write_text(text)
             out["file_kb"] = round(len(text) / 1024, 1)
             files = sorted(str(p) for p in folder.glob("*.json"))
+            if count == n:  # the yardstick: what reading a file costs here, now
+                from greenai.jsonio import read
+
+                c0 = time.process_time()
+                for f in files:
+                    read(f)
+                out["read_cpu_ms_per_file"] = round(1000 * (time.process_time() - c0) / n, 3)
             for name, args in (
                 ("validate", ["validate", *files]),
                 ("rate -o", ["rate", str(folder), "-o", str(tmp / f"out-{count}")]),
@@ -296,7 +303,10 @@ def main() -> int:
         print(f"import of {out['n']:,} summaries: {out['import_s']} s, {out['db_mb']:.0f} MB")
     elif args.what == "files":
         out = bench_files(args.n or 1000)
-        print(f"{out['n']} files of {out['file_kb']} KB")
+        print(
+            f"{out['n']} files of {out['file_kb']} KB; reading one (jsonio.read) costs "
+            f"{out['read_cpu_ms_per_file']} ms CPU here"
+        )
         for name, target in (("validate", TARGET_VALIDATE_MS), ("rate -o", TARGET_RATE_MS)):
             ms, n = out[f"{name}_ms_per_file"], out["n"]
             print(
