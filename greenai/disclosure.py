@@ -259,14 +259,43 @@ def validation_errors(doc: Any) -> list[str]:
     fast = _fast_check()
     if fast is not None:
         try:
-            if fast(doc):
+            if fast(doc) and not _any_non_finite(doc):
                 return []
         except (ValueError, TypeError, OverflowError):
             pass  # a value the Rust side cannot convert: let the Python validator word it
-    errors = []
+    errors = _non_finite(doc, "$", [])
     for err in sorted(_validator().iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         errors.append(f"{err.json_path}: {err.message}")
     return errors
+
+
+def _any_non_finite(node: Any) -> bool:
+    """Return True if a NaN or infinity is anywhere in the document (timelines via numpy)."""
+    kind = type(node)
+    if kind is float:
+        return not math.isfinite(node)
+    if kind is dict:
+        return any(_any_non_finite(v) for v in node.values())
+    if kind is list or kind is tuple:
+        if len(node) >= 64 and set(map(type, node)) <= {float, int}:
+            import numpy as np
+
+            return not bool(np.isfinite(np.array(node, dtype=np.float64)).all())
+        return any(_any_non_finite(v) for v in node)
+    return isinstance(node, float) and not math.isfinite(node)  # a float subclass
+
+
+def _non_finite(node: Any, where: str, found: list[str]) -> list[str]:
+    """Append 'path: message' for every NaN or infinity in a document built in Python."""
+    if isinstance(node, float) and not math.isfinite(node):
+        found.append(f"{where}: {node!r} is not a finite number")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _non_finite(value, f"{where}.{key}", found)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _non_finite(value, f"{where}[{i}]", found)
+    return found
 
 
 def upgrade(doc: dict[str, Any], source: str = "<document>") -> dict[str, Any]:
