@@ -87,10 +87,12 @@ def run_load(
     work: Mapping[str, Sequence[bytes]],
     seconds: float,
     threads_per_token: int = 1,
+    result: LoadResult | None = None,
 ) -> LoadResult:
     """Send each token's bodies from its own thread(s) until done, the time is up, or the
-    server stops answering; return what was acknowledged."""
-    result = LoadResult()
+    server stops answering; return what was acknowledged (into `result` if given, so
+    another thread can watch it grow)."""
+    result = result if result is not None else LoadResult()
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
 from greenai.registry.store import open_store
-from tests.registry.load import ServerProcess, run_load, signed_bodies
+from tests.registry.load import LoadResult, ServerProcess, run_load, signed_bodies
 from tests.report.docs import make_doc
 
 
@@ -25,10 +26,14 @@ def test_every_acknowledged_submission_survives_kill_9(db_url, keys, small_doc, 
     server = ServerProcess(db_url, tmp_path / "server.log")
     server.start()
     try:
-        killer = threading.Timer(1.5, server.kill)
-        killer.start()
-        result = run_load(server.url, work, seconds=60.0)
-        killer.join()
+        result = LoadResult()
+        load = threading.Thread(target=run_load, args=(server.url, work, 120.0, 1, result))
+        load.start()
+        deadline = time.monotonic() + 60
+        while len(result.acked) < 30 and load.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.kill()  # mid-load: 30 acknowledged, most of the 360 still to send
+        load.join()
         assert result.acked, "nothing was acknowledged before the kill"
         assert result.failed > 0, "the load ended before the kill: it proved nothing"
         assert not result.refused, result.refused[:3]
