@@ -43,3 +43,17 @@ def test_a_valid_document_is_valid_and_a_broken_one_lists_its_paths():
     errors = disclosure.validation_errors(bad)
     assert any(e.startswith("$.energy_j:") for e in errors), errors
     assert any(e.startswith("$.timeline.t_s[0]:") for e in errors), errors
+
+
+LONG = make_doc(seconds=20.0, step_s=0.1)  # timelines of 200 samples: the skeleton path
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["t_s", "rapl:package-0", "nvml:0"]), st.integers(0, 199), json_values)
+def test_a_long_timeline_with_one_sample_changed_is_judged_the_same(series, i, value):
+    doc = copy.deepcopy(LONG)
+    column = doc["timeline"]["t_s"] if series == "t_s" else doc["timeline"]["power_w"][series]
+    assert len(column) >= disclosure._SKELETON_MIN_LENGTH
+    column[i] = value
+    python_says_valid = not list(disclosure._validator().iter_errors(doc))
+    assert fast(doc) == python_says_valid
