@@ -46,6 +46,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
         5,
         (
             "window",
+            "session",
             "optimize.knobs",
             "optimize.search",
             "optimize.result",
