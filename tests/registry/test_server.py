@@ -205,7 +205,9 @@ def test_requests_reuse_pooled_connections(registry):
     url, store, _ = registry
     for _ in range(60):  # a thread per request: connections must not pile up
         assert client.request("GET", f"{url}/api/health")[0] == 200
-    assert len(store._connections) <= 3
+    # a request can arrive before the previous thread has given its connection back, so a
+    # few more than one; without the pool there would be one per request (60)
+    assert len(store._connections) <= 10
 
 
 def test_the_leaderboard_escapes_what_submitters_wrote(registry, keys, base_doc):
