@@ -120,6 +120,9 @@ def _from_path(path: Path) -> Population:
     return _from_json_files([path])
 
 
+_NOT_RATED = frozenset({"timeline", "devices", "phases", "probes_unavailable", "benchmark"})
+
+
 def _from_json_files(files: Iterable[Path]) -> Population:
     docs: list[Any] = []
     labels: list[str] = []
@@ -134,7 +137,13 @@ def _from_json_files(files: Iterable[Path]) -> Population:
         if isinstance(doc, dict) and doc.get("kind") == "greenai.bench-summary":
             continue  # a suite's summary sits beside its disclosures; it is not one
         parts = doc if isinstance(doc, list) else [doc]
-        docs.extend(parts)
+        # Keep what rating reads, not the timeline and per-device detail (~100 KB a run).
+        docs.extend(
+            {k: v for k, v in part.items() if k not in _NOT_RATED}
+            if isinstance(part, dict)
+            else part
+            for part in parts
+        )
         labels.extend(str(path) if len(parts) == 1 else f"{path}[{n}]" for n in range(len(parts)))
     population = Population.from_disclosures(docs, labels, skip_invalid=True)
     return replace(population, skipped=(*unreadable, *population.skipped))

@@ -313,8 +313,11 @@ def _block_dict(value: Any) -> Any:
     return value if isinstance(value, dict) else value.to_dict()
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write text to path via a temp file in the same directory, fsync and rename."""
+def write_atomic(path: Path, text: str, fsync: bool = True) -> Path:
+    """Write text to path via a temp file in the same directory, fsync and rename.
+
+    fsync=False leaves the flush to the caller (one os.sync() after a batch of files).
+    """
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -323,7 +326,8 @@ def write_atomic(path: Path, text: str) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if fsync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

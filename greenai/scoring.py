@@ -839,17 +839,17 @@ def _codes(column: np.ndarray, lookup: Any, missing: int) -> np.ndarray:
     """Return an int column mapping each distinct value through lookup (None -> missing)."""
     import numpy as np
 
-    keys = np.array(["\0none" if v is None else str(v) for v in column.tolist()], dtype=object)
-    distinct, inverse = np.unique(keys, return_inverse=True)
-    mapped = []
-    for key in distinct.tolist():
-        code = None if key == "\0none" else lookup(key)
-        mapped.append(missing if code is None else code)
-    return (
-        np.array(mapped, dtype=np.int64)[inverse.reshape(-1)]
-        if len(column)
-        else np.zeros(0, np.int64)
+    # A dict of the distinct values, not np.unique: hashing a million strings is ~10x
+    # faster than sorting them, and a population has a handful of distinct tasks.
+    seen: dict[Any, int] = {}
+    inverse = np.fromiter(
+        (seen.setdefault(v, len(seen)) for v in column.tolist()), np.int64, len(column)
     )
+    mapped = []
+    for key in seen:
+        code = None if key is None else lookup(str(key))
+        mapped.append(missing if code is None else code)
+    return np.array(mapped, dtype=np.int64)[inverse] if len(column) else np.zeros(0, np.int64)
 
 
 # ----------------------------------------------------------------------- comparison
