@@ -411,7 +411,7 @@ def steady_window(
             whole.start_s, whole.end_s, f"whole run (never {concurrency} requests in flight)"
         )
     last_start = starts[-1]
-    i = bisect.bisect_left(ends, last_start)
+    i = bisect.bisect_right(ends, last_start)
     t1 = ends[i] if i < len(ends) else ends[-1]
     if t1 <= t0:
         return Window(whole.start_s, whole.end_s, "whole run (no steady stretch)")

@@ -1,0 +1,280 @@
+"""greenai.bench.serve against a stand-in endpoint with known request timings and a known power
+trace (tests/fakes ClockProbe): attribution within 1 %, failures, a server dying mid-run."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from greenai.bench import serve
+from greenai.bench.serve import RequestRecord, Window
+from greenai.meter import Meter
+from tests.fakes.probes import ClockProbe
+
+PROMPTS = serve.load_prompts(serve.default_prompts_path())
+
+
+def power_w(t: float) -> float:
+    """The stand-in GPU's power: smooth and far from constant, so weighting by time matters."""
+    return 100.0 + 40.0 * math.sin(2 * math.pi * t / 3.0)
+
+
+class StandIn:
+    """An OpenAI-compatible stand-in: each request takes a known time and reports usage.
+
+    Request k (in arrival order) lasts 0.30 + 0.05 * (k % 4) s and yields 8 + (k % 5) tokens;
+    every `fail_every`-th answers HTTP 500; after `die_after` requests the server shuts down.
+    The handler records its own start and end of every request (the truth).
+    """
+
+    def __init__(self, fail_every: int | None = None, die_after: int | None = None):
+        self.fail_every, self.die_after = fail_every, die_after
+        self.timings: list[tuple[float, float]] = []
+        self.by_prompt: dict[str, tuple[float, float]] = {}  # prompt text -> (start, end)
+        self.tokens: list[int] = []
+        self._count = 0
+        self._lock = threading.Lock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version, sys_version = "stand-in/1.0", ""
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                body = json.dumps({"data": [{"id": "stand-in-model"}]}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                start = time.monotonic()
+                doc = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                with stand_in._lock:
+                    k = stand_in._count
+                    stand_in._count += 1
+                if stand_in.die_after is not None and k == stand_in.die_after:
+                    threading.Thread(target=stand_in.stop, daemon=True).start()
+                if stand_in.fail_every and k % stand_in.fail_every == stand_in.fail_every - 1:
+                    self.send_error(500, "stand-in failure")
+                    return
+                tokens = 8 + k % 5
+                time.sleep(0.30 + 0.05 * (k % 4))
+                usage = {
+                    "prompt_tokens": 5,
+                    "completion_tokens": tokens,
+                    "total_tokens": 5 + tokens,
+                }
+                self.send_response(200)
+                if doc.get("stream"):
+                    self.send_header("content-type", "text/event-stream")
+                    self.end_headers()
+                    for _ in range(tokens):
+                        chunk = {"choices": [{"delta": {"content": "x"}, "index": 0}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    last = {"choices": [{"delta": {}, "index": 0}], "usage": usage}
+                    self.wfile.write(f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n".encode())
+                else:
+                    body = json.dumps(
+                        {"choices": [{"message": {"content": "x" * tokens}}], "usage": usage}
+                    ).encode()
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                self.wfile.flush()
+                with stand_in._lock:
+                    stand_in.timings.append((start, time.monotonic()))
+                    stand_in.by_prompt[doc["messages"][-1]["content"]] = stand_in.timings[-1]
+                    stand_in.tokens.append(tokens)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self._stopped = False
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.httpd.shutdown()
+            self.httpd.server_close()
+
+
+@pytest.fixture
+def stand_in(request: pytest.FixtureRequest):
+    server = StandIn(**getattr(request, "param", {}))
+    yield server
+    server.stop()
+
+
+def fake_meter() -> Meter:
+    probe = ClockProbe("fake:gpu0", time.monotonic, power_w, domain="gpu")
+    return Meter(task="chat", unit="token", probes=[probe], interval_s=0.02, handle_signals=False)
+
+
+def integral(f, a: float, b: float, steps: int = 4000) -> float:
+    """Midpoint rule, fine enough to be the truth here."""
+    h = (b - a) / steps
+    return h * math.fsum(f(a + (k + 0.5) * h) for k in range(steps))
+
+
+def test_energy_per_request_matches_the_truth_for_both_methods(stand_in: StandIn) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=True, max_tokens=16)
+    run = serve.run_level(
+        endpoint, PROMPTS, requests=24, concurrency=4, meter=fake_meter(), model="stand-in-model"
+    )
+    att = run.attribution
+    assert att is not None and len(run.done) == 24 and not run.failed
+    assert run.output_tokens == sum(stand_in.tokens)  # usage fields, summed exactly
+    assert run.measurement.units_done == sum(stand_in.tokens)
+    t0, t1 = att.window.start_s, att.window.end_s
+    assert t1 - t0 > 1.5  # ramp-up and drain left out, most of the run kept
+    truth_window_j = integral(power_w, t0, t1)
+    assert att.energy_j == pytest.approx(truth_window_j, rel=0.01)
+    # the truth, from the server's own timings
+    spans = stand_in.timings
+
+    def in_flight(t: float) -> int:
+        return sum(1 for s, e in spans if s <= t < e)
+
+    frac = sum(max(0.0, min(e, t1) - max(s, t0)) / (e - s) for s, e in spans)
+    assert att.simple_per_request_j == pytest.approx(truth_window_j / frac, rel=0.01)
+    # the requests the driver found wholly inside, each matched to the server's own timing
+    inside_recs = [r for r in run.done if r.start_s >= t0 and r.end_s <= t1]
+    text = {p["id"]: p["messages"][-1]["content"] for p in PROMPTS.prompts}
+    inside = [stand_in.by_prompt[text[r.prompt_id]] for r in inside_recs]
+    for r, (s, e) in zip(inside_recs, inside, strict=True):  # the timings are known: both agree
+        assert abs(s - r.start_s) < 0.01 and abs(e - r.end_s) < 0.01
+    shares = [integral(lambda t: power_w(t) / max(in_flight(t), 1), s, e, 600) for s, e in inside]
+    assert att.per_request.n == len(inside)
+    assert att.per_request.mean == pytest.approx(math.fsum(shares) / len(shares), rel=0.01)
+    # a share is not the simple mean of power x duration / 4: the test can tell them apart
+    assert att.per_request.ci95_low < att.per_request.mean < att.per_request.ci95_high
+    assert run.ttft_s()["p50"] is not None and run.latency_s()["p90"] >= 0.30
+    serving = run.measurement.extra["serving"]
+    assert serving["attribution"]["primary"] == "overlap"
+    assert serving["requests"]["failed"] == 0
+
+
+def test_steady_window_leaves_out_ramp_up_and_drain() -> None:
+    recs = [
+        RequestRecord(i, "p", s, e, True, output_tokens=1)
+        for i, (s, e) in enumerate([(0, 4), (1, 3), (3, 6), (4, 5), (5, 7)])
+    ]
+    w = serve.steady_window(recs, concurrency=2)
+    assert (w.start_s, w.end_s) == (1, 6)  # 2 in flight from t=1; last sent at 5, next end 6
+    assert serve.steady_window(recs, concurrency=3).rule.startswith("whole run")
+    poisson = serve.steady_window(
+        [RequestRecord(i, "p", float(i), i + 0.5, True) for i in range(20)], None
+    )
+    assert (poisson.start_s, poisson.end_s) == (2.0, 17.0)
+
+
+def test_attribute_splits_power_among_requests_in_flight() -> None:
+    # 10 W constant; request 0 alone on [0, 1], with request 1 on [1, 2], request 1 alone [2, 3]
+    recs = [
+        RequestRecord(0, "a", 0.0, 2.0, True, output_tokens=10),
+        RequestRecord(1, "b", 1.0, 3.0, True, output_tokens=20),
+    ]
+    att = serve.attribute([0.0, 3.0], [0.0, 30.0], recs, Window(0.0, 3.0, "test"))
+    assert att.shares_j == {0: pytest.approx(15.0), 1: pytest.approx(15.0)}
+    assert att.simple_per_request_j == pytest.approx(15.0)
+    assert att.simple_per_token_j == pytest.approx(1.0)
+    assert att.per_token.mean == pytest.approx((1.5 + 0.75) / 2)
+    net = serve.attribute([0.0, 3.0], [0.0, 30.0], recs, Window(0.0, 3.0, "t"), idle_power_w=4.0)
+    assert net.energy_j == pytest.approx(18.0) and net.shares_j[0] == pytest.approx(9.0)
+
+
+@pytest.mark.parametrize("stand_in", [{"fail_every": 10}], indirect=True)
+def test_failed_requests_are_counted_and_disclosed(stand_in: StandIn) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=False)
+    run = serve.run_level(endpoint, PROMPTS, requests=20, concurrency=4, meter=fake_meter())
+    assert (len(run.done), len(run.failed)) == (18, 2)
+    assert run.failure_reasons() == {"HTTP 500": 2}
+    m = run.measurement
+    assert m.status == "ok" and m.energy_j > 0 and m.units_done == sum(stand_in.tokens)
+    serving = m.to_dict()["serving"]
+    assert serving["requests"]["failed"] == 2
+    assert serving["what_happened"][0] == "2 of 20 requests failed (HTTP 500: 2)"
+    assert serving["ttft_s"] is None  # not streaming: no first token to time
+    assert run.attribution.failed_j > 0  # failed requests held the server too
+
+
+@pytest.mark.parametrize("stand_in", [{"die_after": 9}], indirect=True)
+def test_a_server_that_dies_mid_run_keeps_the_metered_energy(stand_in: StandIn) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=True, timeout_s=5)
+    run = serve.run_level(endpoint, PROMPTS, requests=60, concurrency=2, meter=fake_meter())
+    assert run.aborted and "consecutive requests got no answer" in run.aborted
+    assert 1 <= len(run.done) <= 10 and run.not_sent > 0
+    m = run.measurement
+    assert m.status == "interrupted" and m.energy_j > 50  # ~100 W for the seconds it ran
+    doc = m.to_dict()
+    assert doc["serving"]["requests"]["not_sent"] == run.not_sent
+    assert doc["serving"]["what_happened"][-1] == "the energy metered until then is kept"
+    from greenai.disclosure import validate
+
+    validate(doc)
+
+
+def test_run_serve_writes_disclosures_summary_and_tradeoff(stand_in: StandIn, tmp_path) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=True)
+    result = serve.run_serve(
+        endpoint,
+        PROMPTS,
+        requests=8,
+        concurrency=(1, 2),
+        output=tmp_path,
+        meter_factory=fake_meter,
+        parameters=1234,
+        software="stand-in 1.0",
+        slo_p90_s=0.45,
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["kind"] == "greenai.serve-summary"
+    assert [r["level"] for r in summary["levels"]] == ["c1", "c2"]
+    assert summary["server"]["software"]["server_header"].startswith("stand-in/1.0")
+    assert summary["server"]["model_id"] == "stand-in-model"
+    assert summary["prompt_set"]["sha256"] == PROMPTS.sha256
+    assert set(summary["pareto_front"]) <= {"c1", "c2"} and summary["pareto_front"]
+    assert (tmp_path / "tradeoff.png").stat().st_size > 1000
+    assert "<svg" in (tmp_path / "tradeoff.html").read_text()
+    doc = json.loads((tmp_path / "serve-c2.json").read_text())
+    assert doc["task"] == "chat" and doc["unit"] == "token"
+    assert doc["serving"]["server"]["parameters"] == 1234
+    assert doc["serving"]["load"]["concurrency"] == 2
+    assert len(result.levels) == 2
+
+
+def test_pareto_and_choice() -> None:
+    def row(name: str, per: float, p90: float) -> dict:
+        return {"level": name, "energy_per_token_j": {"mean": per}, "latency_s": {"p90": p90}}
+
+    rows = [row("c1", 3.0, 0.5), row("c4", 1.0, 1.5), row("c8", 1.2, 3.0), row("c16", 0.8, 4.0)]
+    assert serve.pareto(rows) == ["c1", "c4", "c16"]
+    assert serve.choose(rows, 2.0)["level"] == "c4"
+    assert serve.choose(rows, None)["level"] == "c16"
+    assert serve.choose(rows, 0.1)["level"] is None
+
+
+def test_prompt_set_errors_name_the_line(tmp_path) -> None:
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"id": "a", "messages": [{"role": "user", "content": "hi"}]}\n{"id": 2}\n')
+    with pytest.raises(serve.ServeError, match=r"p.jsonl:2: field 'messages'"):
+        serve.load_prompts(bad)
+
+
+def test_shipped_prompt_set_hash_is_the_recorded_one() -> None:
+    from pathlib import Path
+
+    recorded = (Path(serve.default_prompts_path()).with_suffix(".sha256")).read_text().split()[0]
+    assert PROMPTS.sha256 == recorded and len(PROMPTS.prompts) == 40
