@@ -1,0 +1,105 @@
+"""Tests for greenai/integrations/asgi.py: energy per request by route, on a fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("prometheus_client")
+
+from prometheus_client import CollectorRegistry  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import JSONResponse, PlainTextResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+from greenai.integrations.asgi import EnergyMiddleware  # noqa: E402
+from greenai.sampler import Sampler  # noqa: E402
+from tests.fakes.clock import FakeClock  # noqa: E402
+from tests.fakes.probes import ClockProbe  # noqa: E402
+
+
+def make(clock: FakeClock, events: dict[str, asyncio.Event]):
+    async def slow(request):
+        await events[request.path_params["id"]].wait()
+        return JSONResponse({"usage": {"prompt_tokens": 3, "completion_tokens": 7}})
+
+    async def fast(request):
+        return PlainTextResponse("ok", headers={"x-output-tokens": "2"})
+
+    app = Starlette(routes=[Route("/slow/{id}", slow), Route("/fast", fast)])
+    power = ClockProbe("fake:gpu0", clock, lambda t: 100.0 if t < 1002 else 300.0, domain="gpu")
+    sampler = Sampler([power], clock=clock)
+    registry = CollectorRegistry()
+    mw = EnergyMiddleware(app, sampler=sampler, registry=registry, interval_s=None)
+    return mw, registry
+
+
+async def call(app, path: str) -> int:
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("t", 80),
+    }  # fmt: skip
+    status = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    return status[0]
+
+
+def test_energy_is_split_among_requests_in_flight_tick_by_tick() -> None:
+    async def scenario():
+        clock = FakeClock(1000.0)
+        events = {"a": asyncio.Event(), "b": asyncio.Event()}
+        mw, registry = make(clock, events)
+        a = asyncio.create_task(call(mw, "/slow/a"))  # t=1000: A alone
+        await asyncio.sleep(0)
+        clock.advance(1.0)
+        b = asyncio.create_task(call(mw, "/slow/b"))  # t=1001: A and B
+        await asyncio.sleep(0)
+        assert mw.tick() == 0
+        clock.advance(1.0)
+        events["a"].set()  # t=1002: A ends; power goes from 100 W to 300 W
+        await a
+        assert mw.tick() == 1
+        clock.advance(2.0)
+        events["b"].set()  # t=1004: B ends
+        await b
+        assert await call(mw, "/fast") == 200
+        assert await call(mw, "/nowhere") == 404
+        assert mw.tick() == 3
+        return registry
+
+    registry = asyncio.run(scenario())
+    get = registry.get_sample_value
+    slow = {"route": "/slow/{id}"}
+    # A: 100 J alone + 50 J shared; B: 50 J shared + 2 s x 300 W alone
+    assert get("greenai_request_energy_joules_sum", slow) == pytest.approx(800.0)
+    assert get("greenai_request_energy_joules_count", slow) == 2
+    assert get("greenai_request_energy_joules_bucket", {**slow, "le": "200.0"}) == 1
+    assert get("greenai_requests_total", {"route": "/slow/{id}", "status": "2xx"}) == 2
+    assert get("greenai_requests_total", {"route": "<unmatched>", "status": "4xx"}) == 1
+    assert get("greenai_request_output_tokens_total", slow) == 14  # from the JSON usage
+    assert get("greenai_request_output_tokens_total", {"route": "/fast"}) == 2  # header
+    assert get("greenai_request_energy_joules_sum", {"route": "/fast"}) == 0.0  # no time
+
+
+def test_lifespan_and_websocket_scopes_pass_through() -> None:
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["type"])
+
+    clock = FakeClock()
+    sampler = Sampler([ClockProbe("p", clock, lambda t: 1.0)], clock=clock)
+    mw = EnergyMiddleware(app, sampler=sampler, registry=CollectorRegistry(), interval_s=None)
+    asyncio.run(mw({"type": "lifespan"}, None, None))
+    assert seen == ["lifespan"] and mw.tick() == 0
