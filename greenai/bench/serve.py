@@ -170,11 +170,21 @@ def server_info(endpoint: Endpoint) -> dict[str, Any]:
     parts = urlsplit(endpoint.base_url)
     base = parts.path.rstrip("/")
     root = base.rsplit("/", 1)[0] if base.endswith("/v1") else base
+    answered = False
     for path, key in ((f"{base}/models", "models"), (f"{root}/version", "version")):
         conn = endpoint.connection()
         try:
-            conn.request("GET", path, headers={"accept": "application/json"})
-            resp = conn.getresponse()
+            try:
+                conn.request("GET", path, headers={"accept": "application/json"})
+                resp = conn.getresponse()
+            except OSError as exc:
+                if not answered:
+                    raise ServeError(
+                        f"--endpoint {endpoint.base_url}: no server answers "
+                        f"({exc.strerror or exc}); start it or check the URL"
+                    ) from exc
+                raise
+            answered = True
             payload = resp.read()
             info["server_header"] = info["server_header"] or resp.getheader("server")
             if resp.status != 200:

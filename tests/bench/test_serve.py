@@ -278,3 +278,25 @@ def test_shipped_prompt_set_hash_is_the_recorded_one() -> None:
 
     recorded = (Path(serve.default_prompts_path()).with_suffix(".sha256")).read_text().split()[0]
     assert PROMPTS.sha256 == recorded and len(PROMPTS.prompts) == 40
+
+
+def test_poisson_arrivals(stand_in: StandIn) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=True)
+    run = serve.run_level(endpoint, PROMPTS, requests=20, rate_per_s=10.0, meter=fake_meter())
+    assert len(run.done) == 20 and run.label == "rate10"
+    att = run.attribution
+    assert att.window.rule.startswith("arrivals 3 to 18 of 20")
+    assert att.per_request.n >= 1 and att.simple_per_request_j > 0
+    assert run.measurement.extra["serving"]["load"]["mode"] == "Poisson arrivals"
+
+
+def test_cli_refuses_an_endpoint_nobody_answers(tmp_path) -> None:
+    from tests.bench.tiny_llama import free_port
+    from tests.cli import greenai_cli
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    res = greenai_cli("bench", "serve", "--endpoint", url, "-o", str(tmp_path / "o"))
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "no server answers" in res.stderr
+    res = greenai_cli("bench", "serve", "--endpoint", "ftp://x", "-o", str(tmp_path / "o"))
+    assert res.returncode == 2 and "give an http(s) URL" in res.stderr
