@@ -382,7 +382,7 @@ def _cmd_bench_serve(args: argparse.Namespace) -> int:
     """greenai bench serve --endpoint URL: energy per request and token at each load level."""
     from greenai.bench import serve
     from greenai.meter import Meter
-    from greenai.report.serve import table_text
+    from greenai.report.serve import table_text, write_tradeoff
 
     endpoint = serve.Endpoint(
         args.endpoint,
@@ -406,8 +406,10 @@ def _cmd_bench_serve(args: argparse.Namespace) -> int:
         slo_p90_s=args.slo_p90,
         log=lambda line: print(line, file=sys.stderr),
     )
+    page, png = write_tradeoff(result.summary, Path(args.output) / "tradeoff.html")
     print(table_text(result.summary))
-    print(f"results in {args.output}: " + ", ".join(p.name for p in result.files[-3:]))
+    shown = ("summary.json", page.name, *([png.name] if png else []))
+    print(f"results in {args.output}: " + ", ".join(shown))
     levels = result.levels
     return 0 if levels and all(run.aborted is None for run in levels) else 3
 

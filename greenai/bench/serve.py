@@ -1018,7 +1018,10 @@ def run_serve(
     slo_p90_s: float | None = None,
     log: Callable[[str], None] | None = None,
 ) -> ServeRun:
-    """Run every level, write one disclosure per level, the summary, and the trade-off plot."""
+    """Run every level; write one disclosure and request log per level and the summary.
+
+    The trade-off table and plot are the reporter's (greenai.report.serve.write_tradeoff).
+    """
     from greenai.measurement import write_atomic
     from greenai.meter import Meter
 
@@ -1085,13 +1088,9 @@ def run_serve(
         ],
         "disclosures": [p.name for p in files if p.suffix == ".json"],
     }
-    from greenai.report.serve import write_tradeoff
-
-    page, png = write_tradeoff(summary, folder / "tradeoff.html")
-    summary["plots"] = [page.name, png.name] if png is not None else [page.name]
     path = folder / "summary.json"
     write_atomic(path, json.dumps(summary, indent=2) + "\n")
-    return ServeRun(tuple(levels), summary, (*files, page, *([png] if png else []), path))
+    return ServeRun(tuple(levels), summary, (*files, path))
 
 
 __all__ = [

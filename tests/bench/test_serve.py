@@ -246,8 +246,12 @@ def test_run_serve_writes_disclosures_summary_and_tradeoff(stand_in: StandIn, tm
     assert summary["server"]["model_id"] == "stand-in-model"
     assert summary["prompt_set"]["sha256"] == PROMPTS.sha256
     assert set(summary["pareto_front"]) <= {"c1", "c2"} and summary["pareto_front"]
-    assert (tmp_path / "tradeoff.png").stat().st_size > 1000
-    assert "<svg" in (tmp_path / "tradeoff.html").read_text()
+    from greenai.report.serve import table_text, write_tradeoff
+
+    page, png = write_tradeoff(summary, tmp_path / "tradeoff.html")
+    assert png.stat().st_size > 1000 and "<svg" in page.read_text()
+    text = table_text(summary)
+    assert text.count("\n| c") == 2 and "prompt set prompts-v1 sha256 " + PROMPTS.sha256 in text
     doc = json.loads((tmp_path / "serve-c2.json").read_text())
     assert doc["task"] == "chat" and doc["unit"] == "token"
     assert doc["serving"]["server"]["parameters"] == 1234
