@@ -79,3 +79,16 @@ def test_rank_in_the_a40_population(served, tmp_path) -> None:
     assert "percentile" in line or "not placed: " in res.stdout
     if "percentile" in line:
         assert "flag: " in res.stdout
+
+
+def test_completions_api_without_streaming(server) -> None:
+    from greenai.bench import serve
+
+    srv, _ = server
+    endpoint = serve.Endpoint(srv.url, api="completions", stream=False, max_tokens=6)
+    prompts = serve.load_prompts(serve.default_prompts_path())
+    run = serve.run_level(endpoint, prompts, requests=8, concurrency=2)
+    assert len(run.done) == 8 and run.output_tokens == sum(r.output_tokens for r in run.done)
+    assert all(1 <= r.output_tokens <= 6 for r in run.done)
+    assert run.ttft_s()["p50"] is None  # not streamed: no first token to time
+    assert run.measurement.units_done == run.output_tokens

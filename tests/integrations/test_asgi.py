@@ -103,3 +103,31 @@ def test_lifespan_and_websocket_scopes_pass_through() -> None:
     mw = EnergyMiddleware(app, sampler=sampler, registry=CollectorRegistry(), interval_s=None)
     asyncio.run(mw({"type": "lifespan"}, None, None))
     assert seen == ["lifespan"] and mw.tick() == 0
+
+
+def test_request_energy_is_scraped_from_the_exporter_beside_node_power() -> None:
+    import time
+    import urllib.request
+
+    from greenai.export.prometheus import Exporter
+
+    probe = ClockProbe("fake:gpu0", time.monotonic, lambda t: 200.0, domain="gpu")
+    with Exporter(port=0, probes=[probe], interval_s=0.05, host="test-node") as exporter:
+
+        async def fast(request):
+            return PlainTextResponse("ok")
+
+        app = Starlette(routes=[Route("/fast", fast)])
+        mw = EnergyMiddleware(app, exporter=exporter, interval_s=None)
+
+        async def serve_some():
+            for _ in range(3):
+                await call(mw, "/fast")
+
+        asyncio.run(serve_some())
+        time.sleep(0.05)
+        assert mw.tick() == 3
+        text = urllib.request.urlopen(exporter.url, timeout=5).read().decode()
+    assert 'greenai_request_energy_joules_count{route="/fast"} 3.0' in text
+    assert 'greenai_requests_total{route="/fast",status="2xx"} 3.0' in text
+    assert "greenai_node_power_watts" in text and "greenai_unattributed_energy_joules_total" in text
