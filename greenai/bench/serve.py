@@ -401,7 +401,7 @@ def steady_window(
     ends = sorted(r.end_s for r in records)
     whole = Window(starts[0], max(ends), "whole run")
     if concurrency is None:
-        k = len(starts) // 10 if trim == 0.1 else int(len(starts) * trim)
+        k = math.floor(len(starts) * trim + 1e-9)
         if k < 1 or len(starts) - k - 1 <= k:
             return Window(whole.start_s, whole.end_s, "whole run (too few requests to trim)")
         return Window(

@@ -141,24 +141,34 @@ def test_energy_per_request_matches_the_truth_for_both_methods(stand_in: StandIn
     assert t1 - t0 > 1.5  # ramp-up and drain left out, most of the run kept
     truth_window_j = integral(power_w, t0, t1)
     assert att.energy_j == pytest.approx(truth_window_j, rel=0.01)
-    # the truth, from the server's own timings
-    spans = stand_in.timings
+    # The request timings are known: the stand-in held each request for its scheduled time
+    # (its own clock), and the driver saw each one start before and end after it did.
+    text = {p["id"]: p["messages"][-1]["content"] for p in PROMPTS.prompts}
+    for r in run.done:
+        s, e = stand_in.by_prompt[text[r.prompt_id]]
+        assert r.start_s <= s and e <= r.end_s and r.latency_s - (e - s) < 0.1
+    # The truth: the analytic power over those timings, integrated independently.
+    spans = [(r.start_s, r.end_s) for r in run.records]
 
     def in_flight(t: float) -> int:
         return sum(1 for s, e in spans if s <= t < e)
 
     frac = sum(max(0.0, min(e, t1) - max(s, t0)) / (e - s) for s, e in spans)
     assert att.simple_per_request_j == pytest.approx(truth_window_j / frac, rel=0.01)
-    # the requests the driver found wholly inside, each matched to the server's own timing
-    inside_recs = [r for r in run.done if r.start_s >= t0 and r.end_s <= t1]
-    text = {p["id"]: p["messages"][-1]["content"] for p in PROMPTS.prompts}
-    inside = [stand_in.by_prompt[text[r.prompt_id]] for r in inside_recs]
-    for r, (s, e) in zip(inside_recs, inside, strict=True):  # the timings are known: both agree
-        assert abs(s - r.start_s) < 0.01 and abs(e - r.end_s) < 0.01
-    shares = [integral(lambda t: power_w(t) / max(in_flight(t), 1), s, e, 600) for s, e in inside]
-    assert att.per_request.n == len(inside)
+    tokens = sum(
+        r.output_tokens * max(0.0, min(r.end_s, t1) - max(r.start_s, t0)) / r.latency_s
+        for r in run.done
+    )
+    assert att.simple_per_token_j == pytest.approx(truth_window_j / tokens, rel=0.01)
+    inside = [r for r in run.done if r.start_s >= t0 and r.end_s <= t1]
+    shares = [
+        integral(lambda t: power_w(t) / max(in_flight(t), 1), r.start_s, r.end_s, 800)
+        for r in inside
+    ]
+    assert att.per_request.n == len(inside) >= 10
     assert att.per_request.mean == pytest.approx(math.fsum(shares) / len(shares), rel=0.01)
-    # a share is not the simple mean of power x duration / 4: the test can tell them apart
+    per_token = [sh / r.output_tokens for sh, r in zip(shares, inside, strict=True)]
+    assert att.per_token.mean == pytest.approx(math.fsum(per_token) / len(per_token), rel=0.01)
     assert att.per_request.ci95_low < att.per_request.mean < att.per_request.ci95_high
     assert run.ttft_s()["p50"] is not None and run.latency_s()["p90"] >= 0.30
     serving = run.measurement.extra["serving"]
@@ -304,3 +314,22 @@ def test_cli_refuses_an_endpoint_nobody_answers(tmp_path) -> None:
     assert res.stderr.strip().count("\n") == 0 and "no server answers" in res.stderr
     res = greenai_cli("bench", "serve", "--endpoint", "ftp://x", "-o", str(tmp_path / "o"))
     assert res.returncode == 2 and "give an http(s) URL" in res.stderr
+
+
+def test_idle_baseline_gives_net_energy(stand_in: StandIn) -> None:
+    # 160 W while serving, against an idle baseline of 60 W measured before: net is 100 W
+    from greenai.measurement import IdleBaseline
+
+    probe = ClockProbe("fake:gpu0", time.monotonic, lambda t: 160.0, domain="gpu")
+    idle = IdleBaseline(1.0, 60.0, {"gpu": 60.0}, 0.0, {})
+    meter = Meter(
+        task="chat", unit="token", probes=[probe], interval_s=0.02, idle=idle,
+        handle_signals=False,
+    )  # fmt: skip
+    endpoint = serve.Endpoint(stand_in.url, stream=False)
+    run = serve.run_level(endpoint, PROMPTS, requests=8, concurrency=2, meter=meter)
+    att = run.attribution
+    assert att.net and att.energy_j == pytest.approx(100.0 * att.window.duration_s, rel=0.01)
+    assert att.mean_power_w == pytest.approx(160.0, rel=0.01)
+    assert sum(att.shares_j.values()) == pytest.approx(att.energy_j, rel=0.01)
+    assert run.measurement.extra["serving"]["attribution"]["net_of_idle"] is True
