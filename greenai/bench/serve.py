@@ -227,7 +227,8 @@ class RequestRecord:
         return self.end_s - self.start_s
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the JSON form (times relative to nothing: the meter's monotonic clock)."""
+        """Return the JSON form (times in s on the meter's monotonic clock, the clock of the
+        disclosure's serving.attribution.window)."""
         return {
             "index": self.index,
             "prompt_id": self.prompt_id,
@@ -446,7 +447,7 @@ class Attribution:
     failed_j: float  # overlap share of failed requests
     shares_j: dict[int, float]  # request index -> overlap share (J), every request touching it
     per_request: Summary | None  # overlap share of ok requests wholly inside the window
-    per_token: Summary | None  # share / output tokens of the same requests
+    per_token: Summary | None  # their shares' sum / their output tokens' sum
     simple_per_request_j: float | None
     simple_per_token_j: float | None
     mean_power_w: float
@@ -470,7 +471,8 @@ class Attribution:
             "primary": PRIMARY,
             "overlap": {
                 "method": "time-overlap share: at each instant the power is split equally "
-                "among the requests in flight; mean over ok requests wholly inside the window",
+                "among the requests in flight; over ok requests wholly inside the window: "
+                "per request the mean share, per token the shares' sum / their tokens' sum",
                 "per_request_j": self.per_request.to_dict() if self.per_request else None,
                 "per_output_token_j": self.per_token.to_dict() if self.per_token else None,
             },
@@ -481,6 +483,37 @@ class Attribution:
                 "per_output_token_j": self.simple_per_token_j,
             },
         }
+
+
+RATIO_LOG_T = "log-t ratio (delta method)"
+
+
+def ratio_summary(energy_j: Sequence[float], tokens: Sequence[float]) -> Summary | None:
+    """Return energy per token as sum(energy) / sum(tokens) over requests, with a 95 % CI.
+
+    The ratio of sums weighs every token alike (a long response counts for more than a
+    short one), as a leaderboard's energy per token does. Its interval: the delta-method
+    standard error of a ratio of means, se = sd(e_i - R t_i) / (mean(t) sqrt(n)), applied on
+    the log scale like summarise(): R x exp(+-t se / R). std is sd(e_i - R t_i) / mean(t).
+    """
+    from greenai.bench.stats import SINGLE, t975
+
+    n = len(energy_j)
+    total_t = math.fsum(tokens)
+    if n == 0 or total_t <= 0:
+        return None
+    ratio = math.fsum(energy_j) / total_t
+    if n == 1:
+        return Summary(1, ratio, 0.0, ratio, ratio, SINGLE)
+    mean_t = total_t / n
+    resid = [e - ratio * t for e, t in zip(energy_j, tokens, strict=True)]
+    std = math.sqrt(math.fsum(d * d for d in resid) / (n - 1)) / mean_t
+    se = std / math.sqrt(n)
+    if ratio > 0:
+        spread = math.exp(t975(n - 1) * se / ratio)
+        return Summary(n, ratio, std, ratio / spread, ratio * spread, RATIO_LOG_T)
+    half = t975(n - 1) * se
+    return Summary(n, ratio, std, ratio - half, ratio + half, "t ratio (delta method)")
 
 
 def _energy_at(trace_t: Sequence[float], trace_e: Sequence[float], t: float) -> float:
@@ -546,7 +579,7 @@ def attribute(
     shares: dict[int, float] = {}
     ok_fraction = tokens = failed = 0.0
     inside_share: list[float] = []
-    inside_per_token: list[float] = []
+    inside_tokens: list[float] = []
     for r in records:
         lo, hi = max(r.start_s, t0), min(r.end_s, t1)
         if hi <= lo:
@@ -561,8 +594,7 @@ def attribute(
         tokens += frac * (r.output_tokens or 0)
         if r.start_s >= t0 and r.end_s <= t1:
             inside_share.append(share)
-            if r.output_tokens:
-                inside_per_token.append(share / r.output_tokens)
+            inside_tokens.append(float(r.output_tokens or 0))
     total = energy(t1) - energy(t0)
     return Attribution(
         window=window,
@@ -574,7 +606,7 @@ def attribute(
         failed_j=failed,
         shares_j=shares,
         per_request=summarise(inside_share) if inside_share else None,
-        per_token=summarise(inside_per_token) if inside_per_token else None,
+        per_token=ratio_summary(inside_share, inside_tokens),
         simple_per_request_j=total / ok_fraction if ok_fraction > 0 else None,
         simple_per_token_j=total / tokens if tokens > 0 else None,
         mean_power_w=(total / window.duration_s + idle) if window.duration_s > 0 else 0.0,

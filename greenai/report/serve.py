@@ -90,8 +90,9 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
         f"version: {soft.get('version') or 'not reported'})",
         f"prompt set {summary['prompt_set']['id']} sha256 {summary['prompt_set']['sha256']}",
         "J/request and J/token: overlap share (primary; power split equally among the "
-        "requests in flight), mean over requests wholly in the steady window, 95 % CI "
-        "log-scale t; 'simple' = window energy / requests (tokens) in it",
+        "requests in flight) of the requests wholly in the steady window: mean share per "
+        "request, shares' sum / tokens' sum per token; 95 % CI on the log scale (t; delta "
+        "method for the ratio); 'simple' = window energy / requests (tokens) in it",
         f"steady window: {summary['steady_window']}",
         "* on the Pareto front of energy per token and p90 latency",
     ]

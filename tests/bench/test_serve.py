@@ -167,8 +167,9 @@ def test_energy_per_request_matches_the_truth_for_both_methods(stand_in: StandIn
     ]
     assert att.per_request.n == len(inside) >= 10
     assert att.per_request.mean == pytest.approx(math.fsum(shares) / len(shares), rel=0.01)
-    per_token = [sh / r.output_tokens for sh, r in zip(shares, inside, strict=True)]
-    assert att.per_token.mean == pytest.approx(math.fsum(per_token) / len(per_token), rel=0.01)
+    per_token = math.fsum(shares) / sum(r.output_tokens for r in inside)
+    assert att.per_token.mean == pytest.approx(per_token, rel=0.01)
+    assert att.per_token.ci95_low < per_token < att.per_token.ci95_high
     assert att.per_request.ci95_low < att.per_request.mean < att.per_request.ci95_high
     assert run.ttft_s()["p50"] is not None and run.latency_s()["p90"] >= 0.30
     serving = run.measurement.extra["serving"]
@@ -200,7 +201,7 @@ def test_attribute_splits_power_among_requests_in_flight() -> None:
     assert att.shares_j == {0: pytest.approx(15.0), 1: pytest.approx(15.0)}
     assert att.simple_per_request_j == pytest.approx(15.0)
     assert att.simple_per_token_j == pytest.approx(1.0)
-    assert att.per_token.mean == pytest.approx((1.5 + 0.75) / 2)
+    assert att.per_token.mean == pytest.approx(30.0 / 30)  # shares' sum / tokens' sum
     net = serve.attribute([0.0, 3.0], [0.0, 30.0], recs, Window(0.0, 3.0, "t"), idle_power_w=4.0)
     assert net.energy_j == pytest.approx(18.0) and net.shares_j[0] == pytest.approx(9.0)
 
@@ -333,3 +334,22 @@ def test_idle_baseline_gives_net_energy(stand_in: StandIn) -> None:
     assert att.mean_power_w == pytest.approx(160.0, rel=0.01)
     assert sum(att.shares_j.values()) == pytest.approx(att.energy_j, rel=0.01)
     assert run.measurement.extra["serving"]["attribution"]["net_of_idle"] is True
+
+
+def test_ratio_summary_interval() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    # equal energy per token in every request: no spread, the interval is the point
+    s = serve.ratio_summary([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
+    assert (s.mean, s.ci95_low, s.ci95_high) == pytest.approx((2.0, 2.0, 2.0))
+    assert serve.ratio_summary([], []) is None and serve.ratio_summary([1.0], [0.0]) is None
+
+    @given(st.lists(st.tuples(st.floats(0.1, 100), st.integers(1, 500)), min_size=2, max_size=40))
+    def contains(pairs):
+        e, t = [p[0] for p in pairs], [float(p[1]) for p in pairs]
+        s = serve.ratio_summary(e, t)
+        assert 0 < s.ci95_low <= s.mean <= s.ci95_high
+        assert s.mean == pytest.approx(sum(e) / sum(t))
+
+    contains()
