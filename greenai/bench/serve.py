@@ -945,6 +945,8 @@ def level_row(run: LevelRun) -> dict[str, Any]:
         "not_sent": run.not_sent,
         "output_tokens": run.output_tokens,
         "energy_j": m.energy_j if m is not None else None,
+        "provenance": m.provenance if m is not None else None,
+        "domains": sorted(m.domains) if m is not None else [],
         "window_s": att.window.duration_s if att else None,
         "energy_per_request_j": _summary_or_none(att.per_request) if att else None,
         "energy_per_token_j": _summary_or_none(att.per_token) if att else None,

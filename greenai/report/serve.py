@@ -85,6 +85,7 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
     soft = server["software"]
     software = soft.get("declared") or soft.get("server_header") or "not reported"
     lines = [
+        f"energy: {_how(summary)}",
         f"model {server['model_id']} ({server['parameters'] or 'parameters not reported'}), "
         f"server {software} (Server header: {soft.get('server_header') or '-'}, "
         f"version: {soft.get('version') or 'not reported'})",
@@ -122,6 +123,14 @@ def table_text(summary: Mapping[str, Any]) -> str:
     return "\n".join([*lines, "", *notes(summary)])
 
 
+def _how(summary: Mapping[str, Any]) -> str:
+    """Return how the levels' energy was obtained: 'measured (cpu, gpu)', 'modelled (cpu)'."""
+    kinds = sorted({r.get("provenance") or "unknown" for r in summary["levels"]})
+    domains = sorted({d for r in summary["levels"] for d in r.get("domains", ())})
+    net = ", net of idle" if any(r.get("net_of_idle") for r in summary["levels"]) else ""
+    return f"{'/'.join(kinds)} ({', '.join(domains) or 'no domain'}{net}, greenai meter)"
+
+
 def _chart(summary: Mapping[str, Any]) -> Any:
     fig = fmt._figure(6.5, 4.0)
     ax = fig.add_subplot()
@@ -146,8 +155,8 @@ def _chart(summary: Mapping[str, Any]) -> Any:
         )
         ax.annotate(fmt.chart_text(f" {name}"), (lat, per["mean"]), fontsize=9, zorder=4)
     line = sorted((lat, per["mean"]) for name, lat, per in pts if name in front)
-    if len(line) > 1:
-        ax.plot(*zip(*line, strict=True), color="#c44e52", lw=1.5, label="Pareto front")
+    if line:
+        ax.plot(*zip(*line, strict=True), color="#c44e52", lw=1.5, marker="o", label="Pareto front")
     slo = summary["choice"].get("slo_p90_s")
     if slo is not None:
         ax.axvline(slo, color="#8c8c8c", ls="--", lw=1, label=f"p90 target {slo:g} s")
@@ -166,7 +175,8 @@ def _chart(summary: Mapping[str, Any]) -> Any:
             )
     ax.set_xlabel("p90 latency per request (s)")
     ax.set_ylabel("energy per output token (J, overlap share)")
-    ax.set_title(fmt.chart_text(f"{summary['server']['model_id']}: energy vs latency"), fontsize=10)
+    title = f"{summary['server']['model_id']}: energy vs latency\nenergy {_how(summary)}"
+    ax.set_title(fmt.chart_text(title), fontsize=9)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
@@ -200,7 +210,7 @@ def to_html(summary: Mapping[str, Any], chart_svg: str | None) -> str:
     parts = [
         f"<h1>Served inference: {e(model)}</h1>",
         f'<p class="sub">{e(summary["endpoint"]["url"])} · {e(summary["endpoint"]["api"])} · '
-        f"{len(summary['levels'])} level(s) · measured energy (greenai meter)</p>",
+        f"{len(summary['levels'])} level(s) · energy {e(_how(summary))}</p>",
         page_html.chart(chart_svg, "no level has both energy per token and latency"),
         page_html.html_table(HEADER, rows(summary), numeric=range(1, len(HEADER))),
     ]
