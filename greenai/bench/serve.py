@@ -279,6 +279,13 @@ def send(
     first: float | None = None
     chunks = 0
     status = None
+
+    def record(ok: bool, error: str | None = None, **tokens: Any) -> RequestRecord:
+        return RequestRecord(
+            index, prompt["id"], start, clock(), ok, first, status, error, stream_chunks=chunks,
+            **tokens,
+        )  # fmt: skip
+
     try:
         conn.request(
             "POST",
@@ -290,31 +297,18 @@ def send(
         status = resp.status
         if status != 200:
             detail = resp.read()[:200].decode("utf-8", "replace").strip()
-            rec = RequestRecord(
-                index,
-                prompt["id"],
-                start,
-                clock(),
-                False,
-                None,
-                status,
-                f"HTTP {status}: {detail}" if detail else f"HTTP {status}",
+            return record(False, f"HTTP {status}: {detail}" if detail else f"HTTP {status}"), (
+                not resp.will_close
             )
-            return rec, not resp.will_close
         prompt_tokens = output_tokens = None
         if endpoint.stream:
-            done = False
-            while not done:
-                line = resp.readline()
-                if not line:
-                    break
-                line = line.strip()
+            for raw in iter(resp.readline, b""):
+                line = raw.strip()
                 if not line.startswith(b"data:"):
                     continue
                 data = line[5:].strip()
                 if data == b"[DONE]":
-                    done = True
-                    continue
+                    break
                 doc = json.loads(data)
                 if _content(doc, endpoint.api):
                     chunks += 1
@@ -325,41 +319,16 @@ def send(
                     prompt_tokens, output_tokens = p, o
             resp.read()
         else:
-            doc = json.loads(resp.read())
-            prompt_tokens, output_tokens = _usage(doc)
-        end = clock()
+            prompt_tokens, output_tokens = _usage(json.loads(resp.read()))
         if output_tokens is None:
-            return RequestRecord(
-                index,
-                prompt["id"],
-                start,
-                end,
-                False,
-                first,
-                status,
-                "the response has no usage.completion_tokens",
-                prompt_tokens,
-                None,
-                chunks,
-            ), True
-        return RequestRecord(
-            index,
-            prompt["id"],
-            start,
-            end,
-            True,
-            first,
-            status,
-            None,
-            prompt_tokens,
-            output_tokens,
-            chunks,
-        ), not resp.will_close
+            why = "the response has no usage.completion_tokens: its tokens cannot be counted"
+            return record(False, why, prompt_tokens=prompt_tokens), True
+        rec = record(True, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
+        return rec, not resp.will_close
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        reason = type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {exc}"
-        return RequestRecord(
-            index, prompt["id"], start, clock(), False, first, status, reason, None, None, chunks
-        ), False
+        return record(False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__), (
+            False
+        )
 
 
 # --------------------------------------------------------------------- pure maths
@@ -927,6 +896,19 @@ def serving_block(
 
 
 # --------------------------------------------------------------------- levels and summary
+def _csv(records: Sequence[RequestRecord]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    names = list(RequestRecord.__dataclass_fields__)
+    writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow(r.to_dict())
+    return out.getvalue()
+
+
 def _summary_or_none(summary: Summary | None) -> dict[str, Any] | None:
     return summary.to_dict() if summary is not None else None
 
@@ -1085,8 +1067,8 @@ def run_serve(
             path = folder / f"serve-{run.label}.json"
             run.measurement.save(path)
             files.append(path)
-        log_path = folder / f"serve-{run.label}.requests.jsonl"
-        write_atomic(log_path, "".join(json.dumps(x.to_dict()) + "\n" for x in run.records))
+        log_path = folder / f"serve-{run.label}.requests.csv"  # not .jsonl: not a population
+        write_atomic(log_path, _csv(run.records))
         files.append(log_path)
         if log is not None:
             row = level_row(run)

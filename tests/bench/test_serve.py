@@ -268,6 +268,12 @@ def test_run_serve_writes_disclosures_summary_and_tradeoff(stand_in: StandIn, tm
     assert doc["serving"]["server"]["parameters"] == 1234
     assert doc["serving"]["load"]["concurrency"] == 2
     assert len(result.levels) == 2
+    import greenai
+
+    pop = greenai.population.load(tmp_path)  # the summary and request logs are not results
+    assert len(pop) == 2 and pop.skipped == ()
+    log = (tmp_path / "serve-c2.requests.csv").read_text().splitlines()
+    assert len(log) == 9 and log[0].startswith("index,prompt_id,start_s,end_s,ok")
 
 
 def test_pareto_and_choice() -> None:

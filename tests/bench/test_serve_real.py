@@ -3,6 +3,7 @@ tiny Llama built in code (tests/bench/tiny_llama.py); then `greenai rank` in the
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
@@ -46,15 +47,12 @@ def test_both_levels_complete_and_tokens_match_usage(served) -> None:
     assert [r["level"] for r in summary["levels"]] == ["c1", "c4"]
     for level in ("c1", "c4"):
         doc = json.loads((out / f"serve-{level}.json").read_text())
-        log = [
-            json.loads(x)
-            for x in (out / f"serve-{level}.requests.jsonl").read_text().split("\n")
-            if x
-        ]
-        assert len(log) == 40 and all(r["ok"] for r in log)
-        usage = sum(r["output_tokens"] for r in log)
+        with open(out / f"serve-{level}.requests.csv", newline="") as f:
+            log = list(csv.DictReader(f))
+        assert len(log) == 40 and all(r["ok"] == "True" for r in log)
+        usage = sum(int(r["output_tokens"]) for r in log)
         assert doc["units_done"] == usage == doc["serving"]["output_tokens"]
-        assert all(1 <= r["output_tokens"] <= 8 for r in log)
+        assert all(1 <= int(r["output_tokens"]) <= 8 for r in log)
         assert doc["task"] == "chat" and doc["unit"] == "token" and doc["energy_j"] > 0
         server = doc["serving"]["server"]
         assert server["model_id"] and server["parameters"] == params
