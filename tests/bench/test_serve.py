@@ -21,7 +21,7 @@ PROMPTS = serve.load_prompts(serve.default_prompts_path())
 
 def power_w(t: float) -> float:
     """The stand-in GPU's power: smooth and far from constant, so weighting by time matters."""
-    return 100.0 + 40.0 * math.sin(2 * math.pi * t / 3.0)
+    return 100.0 + 40.0 * math.sin(2 * math.pi * t / 5.0)
 
 
 class StandIn:
@@ -131,8 +131,9 @@ def integral(f, a: float, b: float, steps: int = 4000) -> float:
 def test_energy_per_request_matches_the_truth_for_both_methods(stand_in: StandIn) -> None:
     endpoint = serve.Endpoint(stand_in.url, stream=True, max_tokens=16)
     run = serve.run_level(
-        endpoint, PROMPTS, requests=24, concurrency=4, meter=fake_meter(), model="stand-in-model"
-    )
+        endpoint, PROMPTS, requests=24, concurrency=4, meter=fake_meter(), model="stand-in-model",
+        trace_interval_s=0.02,
+    )  # fmt: skip
     att = run.attribution
     assert att is not None and len(run.done) == 24 and not run.failed
     assert run.output_tokens == sum(stand_in.tokens)  # usage fields, summed exactly
@@ -146,7 +147,8 @@ def test_energy_per_request_matches_the_truth_for_both_methods(stand_in: StandIn
     text = {p["id"]: p["messages"][-1]["content"] for p in PROMPTS.prompts}
     for r in run.done:
         s, e = stand_in.by_prompt[text[r.prompt_id]]
-        assert r.start_s <= s and e <= r.end_s and r.latency_s - (e - s) < 0.1
+        assert r.start_s <= s and e <= r.end_s, (r, s, e)
+        assert r.latency_s - (e - s) < 0.25, (r, s, e)  # loose: a loaded CI machine
     # The truth: the analytic power over those timings, integrated independently.
     spans = [(r.start_s, r.end_s) for r in run.records]
 
