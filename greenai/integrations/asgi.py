@@ -223,12 +223,13 @@ class EnergyMiddleware:
                         state[1] = int(value)
             elif kind == "http.response.body" and state[1] is None:
                 body = message.get("body", b"")
-                if body and b"completion_tokens" in state[2] + body:
-                    found = _TOKENS.findall(state[2] + body)
+                if body:
+                    seen = state[2] + body if state[2] else body
+                    found = _TOKENS.findall(seen) if b"completion_tokens" in seen else None
                     if found:
                         state[1], state[2] = int(found[-1]), b""
-                    else:
-                        state[2] = body[-_TAIL:]
+                    else:  # the field may be split across this chunk and the next
+                        state[2] = seen[-_TAIL:]
             await send(message)
 
         try:

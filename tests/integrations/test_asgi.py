@@ -43,8 +43,12 @@ async def call(app, path: str) -> int:
         "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("t", 80),
     }  # fmt: skip
     status = []
+    received = []
 
     async def receive():
+        if received:  # the client stays connected: a second receive waits (until cancelled)
+            await asyncio.Event().wait()
+        received.append(1)
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message):
@@ -131,3 +135,30 @@ def test_request_energy_is_scraped_from_the_exporter_beside_node_power() -> None
     assert 'greenai_request_energy_joules_count{route="/fast"} 3.0' in text
     assert 'greenai_requests_total{route="/fast",status="2xx"} 3.0' in text
     assert "greenai_node_power_watts" in text and "greenai_unattributed_energy_joules_total" in text
+
+
+def test_tokens_are_read_from_an_event_stream_split_across_chunks() -> None:
+    from starlette.responses import StreamingResponse
+
+    async def stream(request):
+        async def body():
+            yield b'data: {"choices": [{"delta": {"content": "hi"}}]}\n\n'
+            yield b'data: {"usage": {"prompt_tokens": 4, "completion_to'  # split mid-field
+            yield b'kens": 31}}\n\ndata: [DONE]\n\n'
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    clock = FakeClock()
+    sampler = Sampler([ClockProbe("p", clock, lambda t: 10.0)], clock=clock)
+    registry = CollectorRegistry()
+    app = Starlette(routes=[Route("/v1/chat/completions", stream, methods=["GET"])])
+    mw = EnergyMiddleware(app, sampler=sampler, registry=registry, interval_s=None)
+    assert asyncio.run(call(mw, "/v1/chat/completions")) == 200
+    clock.advance(1.0)
+    assert mw.tick() == 1
+    route = {"route": "/v1/chat/completions"}
+    assert registry.get_sample_value("greenai_request_output_tokens_total", route) == 31
+    # nothing was in flight during the second: all of it is unattributed
+    assert registry.get_sample_value("greenai_unattributed_energy_joules_total") == pytest.approx(
+        10.0
+    )
