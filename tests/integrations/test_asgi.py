@@ -96,7 +96,7 @@ def test_energy_is_split_among_requests_in_flight_tick_by_tick() -> None:
     assert get("greenai_request_energy_joules_sum", {"route": "/fast"}) == 0.0  # no time
 
 
-def test_lifespan_and_websocket_scopes_pass_through() -> None:
+def test_lifespan_scope_passes_through_unmetered() -> None:
     seen = []
 
     async def app(scope, receive, send):
