@@ -405,6 +405,7 @@ def _cmd_bench_serve(args: argparse.Namespace) -> int:
         software=args.software,
         slo_p90_s=args.slo_p90,
         log=lambda line: print(line, file=sys.stderr),
+        warmup=args.warmup,
     )
     page, png = write_tradeoff(result.summary, Path(args.output) / "tradeoff.html")
     print(table_text(result.summary))
@@ -1057,6 +1058,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="T",
         help="latency target (2s, 500ms): name the most efficient level that meets it",
+    )
+    bp.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        metavar="N",
+        help="requests sent before each level's metering starts, not counted (default 2)",
     )
     bp.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, s")
     bp.add_argument("-o", "--output", default="serve-results", help="results folder")

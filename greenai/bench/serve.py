@@ -15,6 +15,9 @@ only while the server holds its full load:
   completion after the last request was sent (when in-flight falls below C for good);
 - Poisson arrivals: from the arrival of request k to the arrival of request n - k, k = n // 10.
 
+Before a level's meter starts, `warmup` requests are sent and not counted (the first requests
+pay for lazy loading, caches and compilation).
+
 Energy of the window is attributed to requests two ways (both disclosed, overlap primary):
 
 - overlap share: at each instant the power is split equally among the requests in flight, so
@@ -599,6 +602,7 @@ class LevelRun:
     model: str | None
     duration_s: float
     notes: tuple[str, ...] = field(default=())
+    warmup: int = 0  # requests sent before metering began, not counted
 
     @property
     def label(self) -> str:
@@ -682,6 +686,7 @@ def run_level(
     trace_interval_s: float = TRACE_INTERVAL_S,
     seed: int = 0,
     abort_after: int = ABORT_AFTER_FAILURES,
+    warmup: int = 0,
     clock: Callable[[], float] = time.monotonic,
     server: Mapping[str, Any] | None = None,
 ) -> LevelRun:
@@ -751,6 +756,21 @@ def run_level(
     trace_t: list[float] = []
     trace_e: list[float] = []
     problems: list[str] = []
+    warm_failed = 0
+    if warmup > 0:  # before metering: first requests pay for loading, caches, compilation
+        conn: http.client.HTTPConnection | None = endpoint.connection()
+        for i in range(warmup):
+            conn = conn or endpoint.connection()
+            rec, reusable = send(endpoint, conn, prompts.prompts[i % len(prompts.prompts)], -1 - i,
+                                 model, clock)  # fmt: skip
+            warm_failed += not rec.ok
+            if not reusable:
+                conn.close()
+                conn = None
+        if conn is not None:
+            conn.close()
+        if warm_failed:
+            problems.append(f"{warm_failed} of {warmup} warm-up request(s) failed")
     m.start()
     stop_trace = threading.Event()
     started = clock()
@@ -834,6 +854,7 @@ def run_level(
         model=model,
         duration_s=ended - started,
         notes=tuple(notes),
+        warmup=warmup,
     )
     if result is not None:
         block = serving_block(run, endpoint, prompts, server or {})
@@ -863,6 +884,7 @@ def serving_block(
             "concurrency": run.concurrency,
             "rate_per_s": run.rate_per_s,
             "requests_planned": len(run.records) + run.not_sent,
+            "warmup_requests": run.warmup,
         },
         "endpoint": {
             "url": endpoint.base_url,
@@ -1033,6 +1055,7 @@ def run_serve(
     software: str | None = None,
     slo_p90_s: float | None = None,
     log: Callable[[str], None] | None = None,
+    warmup: int = 0,
 ) -> ServeRun:
     """Run every level; write one disclosure and request log per level and the summary.
 
@@ -1061,6 +1084,7 @@ def run_serve(
             meter=factory(),
             model=model,
             server=server,
+            warmup=warmup,
         )
         levels.append(run)
         if run.measurement is not None:
@@ -1092,6 +1116,7 @@ def run_serve(
         },
         "prompt_set": {"id": prompts.id, "sha256": prompts.sha256, "prompts": len(prompts.prompts)},
         "requests_per_level": requests,
+        "warmup_requests_per_level": warmup,
         "primary_attribution": PRIMARY,
         "steady_window": "closed loop: from the moment C requests are first in flight to the "
         "first completion after the last request was sent; Poisson: arrivals k+1 to n-k, "

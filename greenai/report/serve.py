@@ -94,7 +94,8 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
         "requests in flight) of the requests wholly in the steady window: mean share per "
         "request, shares' sum / tokens' sum per token; 95 % CI on the log scale (t; delta "
         "method for the ratio); 'simple' = window energy / requests (tokens) in it",
-        f"steady window: {summary['steady_window']}",
+        f"steady window: {summary['steady_window']}; before each level "
+        f"{summary.get('warmup_requests_per_level', 0)} warm-up request(s), not metered",
         "* on the Pareto front of energy per token and p90 latency",
     ]
     if any(r.get("net_of_idle") for r in summary["levels"]):

@@ -336,7 +336,9 @@ def test_idle_baseline_gives_net_energy(stand_in: StandIn) -> None:
         handle_signals=False,
     )  # fmt: skip
     endpoint = serve.Endpoint(stand_in.url, stream=False)
-    run = serve.run_level(endpoint, PROMPTS, requests=8, concurrency=2, meter=meter)
+    run = serve.run_level(endpoint, PROMPTS, requests=8, concurrency=2, meter=meter, warmup=2)
+    assert stand_in._count == 10 and len(run.records) == 8  # 2 warm-up requests, not metered
+    assert run.measurement.extra["serving"]["load"]["warmup_requests"] == 2
     att = run.attribution
     assert att.net and att.energy_j == pytest.approx(100.0 * att.window.duration_s, rel=0.01)
     assert att.mean_power_w == pytest.approx(160.0, rel=0.01)
