@@ -712,7 +712,7 @@ def run_level(
     for i in range(requests):
         todo.put(i)
     stop_sending = threading.Event()
-    state = {"consecutive": 0, "aborted": None, "sent": 0}
+    state: dict[str, Any] = {"consecutive": 0, "aborted": None}
 
     def finished(rec: RequestRecord) -> None:
         with lock:
@@ -729,17 +729,20 @@ def run_level(
                     )
                     stop_sending.set()
 
-    def one(i: int, conn: http.client.HTTPConnection | None) -> http.client.HTTPConnection | None:
+    Conn = http.client.HTTPConnection | None
+
+    def exchange(i: int, index: int, conn: Conn) -> tuple[RequestRecord, Conn]:
         conn = conn or endpoint.connection()
-        with lock:
-            state["sent"] += 1
-        rec, reusable = send(
-            endpoint, conn, prompts.prompts[i % len(prompts.prompts)], i, model, clock
-        )
-        finished(rec)
+        prompt = prompts.prompts[i % len(prompts.prompts)]
+        rec, reusable = send(endpoint, conn, prompt, index, model, clock)
         if not reusable:
             conn.close()
-            return None
+            return rec, None
+        return rec, conn
+
+    def one(i: int, conn: Conn) -> Conn:
+        rec, conn = exchange(i, i, conn)
+        finished(rec)
         return conn
 
     def worker() -> None:
@@ -756,21 +759,16 @@ def run_level(
     trace_t: list[float] = []
     trace_e: list[float] = []
     problems: list[str] = []
+    # before metering: the first requests pay for lazy loading, caches, compilation
+    conn: Conn = None
     warm_failed = 0
-    if warmup > 0:  # before metering: first requests pay for loading, caches, compilation
-        conn: http.client.HTTPConnection | None = endpoint.connection()
-        for i in range(warmup):
-            conn = conn or endpoint.connection()
-            rec, reusable = send(endpoint, conn, prompts.prompts[i % len(prompts.prompts)], -1 - i,
-                                 model, clock)  # fmt: skip
-            warm_failed += not rec.ok
-            if not reusable:
-                conn.close()
-                conn = None
-        if conn is not None:
-            conn.close()
-        if warm_failed:
-            problems.append(f"{warm_failed} of {warmup} warm-up request(s) failed")
+    for i in range(warmup):
+        rec, conn = exchange(i, -1 - i, conn)
+        warm_failed += not rec.ok
+    if conn is not None:
+        conn.close()
+    if warm_failed:
+        problems.append(f"{warm_failed} of {warmup} warm-up request(s) failed")
     m.start()
     stop_trace = threading.Event()
     started = clock()
