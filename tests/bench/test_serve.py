@@ -270,6 +270,10 @@ def test_run_serve_writes_disclosures_summary_and_tradeoff(stand_in: StandIn, tm
     assert doc["serving"]["server"]["parameters"] == 1234
     assert doc["serving"]["load"]["concurrency"] == 2
     assert len(result.levels) == 2
+    from greenai.report.text import summary as text_summary
+
+    line = text_summary(result.levels[1].measurement).splitlines()[5]
+    assert line.startswith("serving     concurrency 2: 8 done, 0 failed; ") and "/token" in line
     import greenai
 
     pop = greenai.population.load(tmp_path)  # the summary and request logs are not results
