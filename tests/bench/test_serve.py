@@ -367,3 +367,21 @@ def test_ratio_summary_interval() -> None:
         assert s.mean == pytest.approx(sum(e) / sum(t))
 
     contains()
+
+
+@pytest.mark.parametrize("stand_in", [{"die_after": 5}], indirect=True)
+def test_later_levels_are_not_run_once_the_server_is_gone(stand_in: StandIn, tmp_path) -> None:
+    endpoint = serve.Endpoint(stand_in.url, stream=False, timeout_s=5)
+    result = serve.run_serve(
+        endpoint, PROMPTS, requests=30, concurrency=(2, 4), output=tmp_path,
+        meter_factory=fake_meter,
+    )  # fmt: skip
+    summary = result.summary
+    assert [r["level"] for r in summary["levels"]] == ["c2"]
+    assert summary["levels"][0]["status"] == "interrupted"
+    assert summary["levels_not_run"] == ["c4"]
+    from greenai.report.serve import notes
+
+    assert "c4: not run (the server stopped answering)" in notes(summary)
+    doc = json.loads((tmp_path / "serve-c2.json").read_text())
+    assert doc["status"] == "interrupted" and doc["energy_j"] > 0
