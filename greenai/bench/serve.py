@@ -950,6 +950,8 @@ def level_row(run: LevelRun) -> dict[str, Any]:
         "provenance": m.provenance if m is not None else None,
         "domains": sorted(m.domains) if m is not None else [],
         "window_s": att.window.duration_s if att else None,
+        "window_energy_j": att.energy_j if att else None,
+        "unattributed_j": att.unattributed_j if att else None,
         "energy_per_request_j": _summary_or_none(att.per_request) if att else None,
         "energy_per_token_j": _summary_or_none(att.per_token) if att else None,
         "simple_per_request_j": att.simple_per_request_j if att else None,

@@ -106,6 +106,13 @@ def notes(summary: Mapping[str, Any]) -> list[str]:
     else:
         lines.append(f"choice: none: {choice['reason']}")
     for r in summary["levels"]:
+        idle, total = r.get("unattributed_j"), r.get("window_energy_j")
+        if idle and total and idle > 0.05 * total:
+            lines.append(
+                f"{r['level']}: {idle / total:.0%} of the window's energy was spent with no "
+                "request in flight: outside the overlap shares, inside the simple figures"
+            )
+    for r in summary["levels"]:
         if r["failed"] or r["not_sent"] or r["status"] != "ok":
             lines.append(
                 f"{r['level']}: status {r['status']}, {r['failed']} failed, "

@@ -385,3 +385,25 @@ def test_later_levels_are_not_run_once_the_server_is_gone(stand_in: StandIn, tmp
     assert "c4: not run (the server stopped answering)" in notes(summary)
     doc = json.loads((tmp_path / "serve-c2.json").read_text())
     assert doc["status"] == "interrupted" and doc["energy_j"] > 0
+
+
+def test_notes_say_how_much_energy_no_request_held() -> None:
+    from greenai.report.serve import notes
+
+    level = {
+        "level": "rate1", "failed": 0, "not_sent": 0, "status": "ok", "net_of_idle": False,
+        "unattributed_j": 88.0, "window_energy_j": 100.0, "provenance": "measured",
+        "domains": ["gpu"],
+    }  # fmt: skip
+    summary = {
+        "server": {"model_id": "m", "parameters": None, "software": {"server_header": "x"}},
+        "prompt_set": {"id": "p", "sha256": "0" * 64},
+        "steady_window": "rule",
+        "choice": {"level": None, "reason": "no level"},
+        "levels": [level],
+    }
+    text = notes(summary)
+    assert text[0] == "energy: measured (gpu, greenai meter)"
+    assert any(line.startswith("rate1: 88% of the window") for line in text)
+    level["unattributed_j"] = 1.0
+    assert not any("no request in flight" in line for line in notes(summary))
