@@ -874,8 +874,10 @@ def serving_block(
         happened.append(run.aborted)
     if run.not_sent:
         happened.append(f"{run.not_sent} planned request(s) not sent")
-    if happened:
+    if run.aborted or run.not_sent:
         happened.append("the energy metered until then is kept")
+    elif happened:
+        happened.append("the energy of the failed requests is in the level's energy")
     return {
         "load": {
             "mode": "closed loop" if run.concurrency is not None else "Poisson arrivals",
