@@ -362,6 +362,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                     f">= {w.min_duration_s:g} s"
                 )
         return 0
+    if args.action == "serve":
+        return _cmd_bench_serve(args)
     if args.action == "report":
         from greenai.measurement import write_atomic
         from greenai.report.bench import comparability, summary_html
@@ -404,6 +406,67 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
+
+
+def _seconds(text: str) -> float:
+    """Parse '2s', '250ms' or '2' (seconds) for argparse."""
+    t = text.strip().lower()
+    scale = 1e-3 if t.endswith("ms") else 1.0
+    t = t.removesuffix("ms").removesuffix("s")
+    try:
+        value = float(t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds, e.g. 2s or 250ms") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be above 0")
+    return value
+
+
+def _number_list(kind: type) -> Any:
+    def parse(text: str) -> list[Any]:
+        try:
+            return [kind(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a comma-separated list") from None
+
+    return parse
+
+
+def _cmd_bench_serve(args: argparse.Namespace) -> int:
+    """greenai bench serve --endpoint URL: energy per request and token at each load level."""
+    from greenai.bench import serve
+    from greenai.meter import Meter
+    from greenai.report.serve import table_text, write_tradeoff
+
+    endpoint = serve.Endpoint(
+        args.endpoint,
+        api=args.api,
+        stream=not args.no_stream,
+        max_tokens=args.max_tokens,
+        model=args.model,
+        timeout_s=args.timeout,
+    )
+    prompts = serve.load_prompts(args.prompts or serve.default_prompts_path())
+    result = serve.run_serve(
+        endpoint,
+        prompts,
+        requests=args.requests,
+        concurrency=args.concurrency or (() if args.rate else (1,)),
+        rates_per_s=args.rate or (),
+        output=args.output,
+        meter_factory=lambda: Meter(task="chat", unit="token", idle_baseline_s=args.idle_baseline),
+        parameters=args.params,
+        software=args.software,
+        slo_p90_s=args.slo_p90,
+        log=lambda line: print(line, file=sys.stderr),
+        warmup=args.warmup,
+    )
+    page, png = write_tradeoff(result.summary, Path(args.output) / "tradeoff.html")
+    print(table_text(result.summary))
+    shown = ("summary.json", page.name, *([png.name] if png else []))
+    print(f"results in {args.output}: " + ", ".join(shown))
+    levels = result.levels
+    return 0 if levels and all(run.aborted is None for run in levels) else 3
 
 
 def _cmd_bench_slurm(args: argparse.Namespace) -> int:
@@ -1086,6 +1149,56 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--nodes", type=int, default=1, help="with --slurm: nodes (default 1)")
     bp.add_argument("--partition", default=None, help="with --slurm: Slurm partition")
     bp.add_argument("--wait", action="store_true", help="with --slurm: return when the job ends")
+    bp.set_defaults(func=_cmd_bench)
+    bp = bench.add_parser(
+        "serve", help="drive an OpenAI-compatible server: energy per request and token, latency"
+    )
+    bp.add_argument("--endpoint", required=True, help="base URL, e.g. http://127.0.0.1:8000/v1")
+    bp.add_argument(
+        "--concurrency",
+        type=_number_list(int),
+        default=None,
+        metavar="N,N",
+        help="closed-loop levels: requests in flight (default 1)",
+    )
+    bp.add_argument(
+        "--rate",
+        type=_number_list(float),
+        default=None,
+        metavar="R,R",
+        help="Poisson arrival levels, requests/s (instead of or besides --concurrency)",
+    )
+    bp.add_argument("--requests", type=int, default=40, help="requests per level (default 40)")
+    bp.add_argument("--prompts", default=None, help="prompt set .jsonl (default prompts-v1)")
+    bp.add_argument("--api", choices=("chat", "completions"), default="chat")
+    bp.add_argument("--no-stream", action="store_true", help="non-streaming requests (no TTFT)")
+    bp.add_argument("--max-tokens", type=int, default=64, help="max_tokens per request (64)")
+    bp.add_argument("--model", default=None, help="model id to ask for (default: GET /models)")
+    bp.add_argument("--params", type=int, default=None, help="model parameter count (declared)")
+    bp.add_argument("--software", default=None, help="server software and version (declared)")
+    bp.add_argument(
+        "--idle-baseline",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="measure idle power for S seconds before each level: net energy",
+    )
+    bp.add_argument(
+        "--slo-p90",
+        type=_seconds,
+        default=None,
+        metavar="T",
+        help="latency target (2s, 500ms): name the most efficient level that meets it",
+    )
+    bp.add_argument(
+        "--warmup",
+        type=int,
+        default=2,
+        metavar="N",
+        help="requests sent before each level's metering starts, not counted (default 2)",
+    )
+    bp.add_argument("--timeout", type=float, default=120.0, help="per-request timeout, s")
+    bp.add_argument("-o", "--output", default="serve-results", help="results folder")
     bp.set_defaults(func=_cmd_bench)
     bp = bench.add_parser("report", help="compare suite results of several hosts")
     bp.add_argument("folders", nargs="+")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from greenai.scoring import Population
 
 SUFFIXES = (".json", ".jsonl")
+SUMMARY_KINDS = ("greenai.bench-summary", "greenai.serve-summary")
 # Columns to_frame() adds in front of report.table's: where each result comes from.
 SOURCE_COLUMNS = (
     ("label", "string"),
@@ -123,7 +124,7 @@ def _read(path: Path, skipped: list[str]) -> Iterable[tuple[str, Mapping[str, An
         except jsonio.JSONInputError as exc:
             skipped.append(str(exc))
             continue
-        if isinstance(value, dict) and value.get("kind") == "greenai.bench-summary":
+        if isinstance(value, dict) and value.get("kind") in SUMMARY_KINDS:
             continue  # a suite's summary sits beside its disclosures; it is not one
         items = value if isinstance(value, list) else [value]
         for n, doc in enumerate(items):

@@ -34,6 +34,9 @@ def summary(m: Measurement) -> str:
             f"units       {count} {m.unit or 'units'}  ->  "
             f"{units.energy_per_unit_scale(per, m.unit)(per)}"
         )
+    serving = m.extra.get("serving")
+    if isinstance(serving, dict):
+        lines.append(_serving(serving))
     for name, d in m.domains.items():
         note = "" if d.complete else "  (incomplete: a probe failed)"
         lines.append(f"  {name:<9} {_fmt_j(d.energy_j):>16}  [{d.provenance}]{note}")
@@ -98,6 +101,30 @@ def summary(m: Measurement) -> str:
     if m.error:
         lines.append(f"error       {m.error['type']}: {m.error['message']}")
     return "\n".join(lines)
+
+
+def _serving(block: dict) -> str:
+    """Return the one-line summary of a `greenai bench serve` level's serving block."""
+    try:
+        load, req, att = block["load"], block["requests"], block.get("attribution") or {}
+        level = (
+            f"concurrency {load['concurrency']}"
+            if load.get("concurrency")
+            else (f"{load.get('rate_per_s')} requests/s (Poisson)")
+        )
+        text = f"serving     {level}: {req['done']} done, {req['failed']} failed"
+        overlap = att.get("overlap") or {}
+        per_req, per_tok = overlap.get("per_request_j"), overlap.get("per_output_token_j")
+        if per_req and per_tok:
+            window = att["window"]["duration_s"]
+            text += (
+                f"; {_fmt_j(per_req['mean'])}/request, {_fmt_j(per_tok['mean'])}/token "
+                f"(overlap share, steady {window:.3g} s)"
+            )
+        p90 = (block.get("latency_s") or {}).get("p90")
+        return text + (f"; latency p90 {p90:.3g} s" if p90 is not None else "")
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"serving     (block not readable: {type(exc).__name__} {exc})"
 
 
 def probe_report(found: Discovery) -> str:
