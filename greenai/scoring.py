@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenai.errors import DisclosureError
 from greenai.standard import DOMAINS, GRADES, Standard, TaskClass
+from greenai.work import Work, format_params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,6 +49,15 @@ _DOMAIN_MISSING, _DOMAIN_NOT_MEASURED, _DOMAIN_INCOMPLETE = 0, 1, 2
 # A figure taken from a published table (interop.table), under a class that does not grade
 # such figures; kept clear of the domain bits.
 THIRD_PARTY = 1 << 30
+# The run did not do the work the class holds fixed (standard.Workload, Quality, size
+# classes, phase), or its index is outside the class's plausible range: index, no grade.
+NOT_SAME_WORKLOAD = 1 << 22  # workload, dataset or split not disclosed or different
+QUALITY_NOT_MET = 1 << 23  # quality not disclosed, another metric, or below the target
+SIZE_NOT_DISCLOSED = 1 << 24  # a sized class, and the run gives no parameter count
+SIZE_OUTSIDE = 1 << 25  # the model's parameter count is in no (or another) size class
+PHASE_MISMATCH = 1 << 26  # phase not disclosed, or training under an inference class
+IMPLAUSIBLE = 1 << 27  # index outside the class's plausible range: not the same kind of work
+WORK_BITS = NOT_SAME_WORKLOAD | QUALITY_NOT_MET | SIZE_NOT_DISCLOSED | SIZE_OUTSIDE | PHASE_MISMATCH
 
 
 def domain_bit(domain: str, problem: int) -> int:
@@ -84,6 +94,7 @@ class RatingInput:
     status: str = "ok"
     water_l: float | None = None
     water_reason: str | None = None  # why water_l is None
+    work: Work = Work()  # what the run did: workload, dataset, model, params, quality, phase
 
     def with_energy(self, energy_j: float) -> RatingInput:
         """Return the same run with another energy (J); water scales with it."""
@@ -112,6 +123,7 @@ _ROW_FIELDS = (
     "status",
     "water_l",
     "water_reason",
+    "work",
 )
 
 
@@ -167,6 +179,7 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
         str(doc.get("status", "ok")),
         water_l,
         water_reason,
+        Work.from_dict(doc.get("work"), source),
     )
 
 
@@ -342,15 +355,30 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 # ----------------------------------------------------------------------- one run
+def resolve(std: Standard, task_name: str | None, params: float | None) -> TaskClass | None:
+    """Return the class a run is rated in: its task class, or the size class its model is in.
+
+    A sized task (text generation, training) is rated in the size class holding the run's
+    parameter count; without one (or outside every size class) the task itself is returned
+    and the rating says why there is no grade.
+    """
+    task = std.task_class(task_name)
+    if task is not None and task.sizes:
+        return task.size_class(params) or task
+    return task
+
+
 def rate(inp: RatingInput, std: Standard) -> Rating:
     """Return the rating of one run under `std`."""
-    task = std.task_class(inp.task)
+    task = resolve(std, inp.task, inp.work.params)
     bits = _check(inp, task)
     energy_index = water_index = None
     measured_j = measured_l = None
     if task is not None and not bits & (UNKNOWN_TASK | UNIT_MISMATCH | NO_UNITS):
         energy_index = inp.energy_j / (inp.units_done * task.energy.per_unit)
         measured_j = inp.energy_j / inp.units_done * task.per
+        if not task.plausible[0] <= energy_index <= task.plausible[1]:
+            bits |= IMPLAUSIBLE
         if inp.water_l is not None:
             water_index = inp.water_l / (inp.units_done * task.water.per_unit)
             measured_l = inp.water_l / inp.units_done * task.per
@@ -444,7 +472,102 @@ def _check(inp: RatingInput, task: TaskClass | None) -> int:
         bits |= NO_IDLE_BASELINE
     if inp.repetitions < req.min_repetitions:
         bits |= TOO_FEW_REPETITIONS
+    for bit, _ in work_problems(inp.work, task):
+        bits |= bit
     return bits
+
+
+def work_problems(work: Work, task: TaskClass) -> list[tuple[int, str]]:
+    """Return (reason bit, sentence) for each item `task` holds fixed that `work` misses."""
+    out: list[tuple[int, str]] = []
+    fixed = task.workload
+    if fixed.benchmark:
+        if work.workload is None:
+            out.append(
+                (
+                    NOT_SAME_WORKLOAD,
+                    f"workload not disclosed: {_class_id(task)} rates only the benchmark "
+                    f"workload {fixed.benchmark!r}",
+                )
+            )
+        elif work.workload != fixed.benchmark:
+            out.append(
+                (NOT_SAME_WORKLOAD, f"workload {work.workload!r} is not {fixed.benchmark!r}")
+            )
+    if fixed.dataset:
+        wanted = fixed.dataset + (f", split {fixed.split}" if fixed.split else "")
+        if work.dataset is None:
+            out.append((NOT_SAME_WORKLOAD, f"dataset not disclosed ({wanted} required)"))
+        elif work.dataset != fixed.dataset:
+            out.append((NOT_SAME_WORKLOAD, f"dataset {work.dataset!r} is not {fixed.dataset!r}"))
+        elif fixed.split and work.split != fixed.split:
+            shown = "not disclosed" if work.split is None else repr(work.split)
+            out.append((NOT_SAME_WORKLOAD, f"split {shown} is not {fixed.split!r}"))
+    q = task.quality
+    if q is not None:
+        need = f"{q.metric} {'>=' if q.higher_is_better else '<='} {q.target:g}"
+        if work.quality is None:
+            out.append((QUALITY_NOT_MET, f"quality not disclosed ({need} required)"))
+        elif work.quality_metric != q.metric:
+            out.append(
+                (QUALITY_NOT_MET, f"quality metric {work.quality_metric!r} is not {q.metric!r}")
+            )
+        elif not q.met(work.quality):
+            out.append(
+                (
+                    QUALITY_NOT_MET,
+                    f"quality {q.metric} {work.quality:g} does not reach the target ({need})",
+                )
+            )
+    if task.sizes or task.size:
+        sizes = task.sizes or ()
+        if work.params is None:
+            listed = ", ".join(s.size.label for s in sizes if s.size) or (
+                task.size.label if task.size else ""
+            )
+            out.append(
+                (
+                    SIZE_NOT_DISCLOSED,
+                    f"model size not disclosed: {_class_id(task)} is rated within model-size "
+                    f"classes ({listed}); disclose the parameter count (params)",
+                )
+            )
+        elif task.size is not None and not task.size.holds(work.params):
+            out.append(
+                (
+                    SIZE_OUTSIDE,
+                    f"model {format_params(work.params)} is outside class {task.size.label}",
+                )
+            )
+        elif task.size is None:  # a sized task the count fell outside of every size class
+            listed = ", ".join(s.size.label for s in sizes if s.size)
+            out.append(
+                (
+                    SIZE_OUTSIDE,
+                    f"model {format_params(work.params)} is in no size class of {task.id} "
+                    f"({listed})",
+                )
+            )
+    if task.phase is not None:
+        if work.phase is None:
+            out.append(
+                (
+                    PHASE_MISMATCH,
+                    f"phase not disclosed ({_class_id(task)} is a {task.phase} class)",
+                )
+            )
+        elif work.phase != task.phase:
+            out.append(
+                (
+                    PHASE_MISMATCH,
+                    f"phase {work.phase} does not fit {_class_id(task)}, a {task.phase} class",
+                )
+            )
+    return out
+
+
+def _class_id(task: TaskClass) -> str:
+    return task.id
 
 
 @dataclass(frozen=True)
@@ -461,9 +584,14 @@ class _Context:
     status: str
     provenance: Mapping[str, str]
     water_reason: str | None
+    work: Work = Work()
+    energy_index: float | None = None
 
     @classmethod
     def of(cls, inp: RatingInput, task: TaskClass | None, std: Standard) -> _Context:
+        index = None
+        if task is not None and inp.units_done > 0:
+            index = inp.energy_j / (inp.units_done * task.energy.per_unit)
         return cls(
             standard_id=std.id,
             task=task,
@@ -475,6 +603,8 @@ class _Context:
             status=inp.status,
             provenance={k: v.provenance for k, v in inp.domains.items()},
             water_reason=inp.water_reason,
+            work=inp.work,
+            energy_index=index,
         )
 
 
@@ -527,6 +657,14 @@ def _reason_texts(bits: int, c: _Context) -> tuple[str, ...]:
         out.append("no idle baseline measured")
     if bits & TOO_FEW_REPETITIONS:
         out.append(f"{c.repetitions} repetition(s) < {req.min_repetitions} required")
+    if bits & WORK_BITS:
+        out.extend(text for bit, text in work_problems(c.work, task) if bits & bit)
+    if bits & IMPLAUSIBLE and c.energy_index is not None:
+        low, high = task.plausible
+        out.append(
+            f"not the same kind of work: energy index {c.energy_index:.4g} is outside the "
+            f"plausible range of {task.id}, {low:g} to {high:g} times its reference"
+        )
     if bits & NO_WATER:
         out.append(f"water not computed: {c.water_reason or 'no footprint'}")
     return tuple(out)
@@ -556,6 +694,7 @@ class Population:
     labels: tuple[str, ...] = ()
     water_reason: tuple[str | None, ...] = ()
     skipped: tuple[str, ...] = ()  # "source: why" for entries that could not be read
+    work: tuple[Work, ...] = ()  # what each run did (empty: nothing disclosed by any)
 
     def __len__(self) -> int:
         return len(self.energy_j)
@@ -641,6 +780,7 @@ class Population:
             labels=tuple(labels),
             water_reason=tuple(col["water_reason"]),
             skipped=tuple(skipped),
+            work=tuple(col["work"]),
         )
 
     def input(self, i: int) -> RatingInput:
@@ -666,7 +806,12 @@ class Population:
             status=str(self.status[i]),
             water_l=None if math.isnan(water) else water,
             water_reason=self.water_reason[i] if self.water_reason else None,
+            work=self.work[i] if self.work else Work(),
         )
+
+    def work_of(self, i: int) -> Work:
+        """Return what run i disclosed of its work."""
+        return self.work[i] if self.work else Work()
 
 
 @dataclass(frozen=True, eq=False)
@@ -710,7 +855,7 @@ class RatingTable:
         bits = int((self.energy_reasons if kind == "energy" else self.water_reasons)[i])
         inp = self.population.input(i)
         return _reason_texts(
-            bits, _Context.of(inp, self.standard.task_class(inp.task), self.standard)
+            bits, _Context.of(inp, resolve(self.standard, inp.task, inp.work.params), self.standard)
         )
 
     def rating(self, i: int) -> Rating:
@@ -723,10 +868,20 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     import numpy as np
 
     n = len(population)
-    classes = list(std.tasks.values())
+    classes = list(std.rating_classes())
     k = len(classes)  # row k of every per-class table is the "unknown task" sentinel
     position = {c.id: i for i, c in enumerate(classes)}
-    task_idx = _codes(population.task, lambda name: _position(std, position, name), k)
+    works = [population.work_of(i) for i in range(n)]
+    resolved: dict[tuple[Any, Any], int] = {}
+    task_list = population.task.tolist()
+    for i in range(n):
+        key = (task_list[i], works[i].params)
+        if key not in resolved:
+            cls = resolve(std, *key)
+            resolved[key] = k if cls is None else position[cls.id]
+    task_idx = np.array(
+        [resolved[(task_list[i], works[i].params)] for i in range(n)], dtype=np.int64
+    )
     unit_names = sorted({u for u in population.unit.tolist() if u is not None})
     unit_idx = _codes(
         population.unit, lambda u: unit_names.index(u) if u in unit_names else None, len(unit_names)
@@ -769,6 +924,17 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     bits[known & idle_required & ~population.idle_baseline] |= NO_IDLE_BASELINE
     min_reps = per_class(lambda c: c.requirements.min_repetitions, np.int64, 0)
     bits[known & (population.repetitions < min_reps)] |= TOO_FEW_REPETITIONS
+    work_bits: dict[tuple[int, tuple[Any, ...]], int] = {}
+    extra = []
+    for c, work in zip(task_idx.tolist(), works, strict=True):
+        key = (c, work.key())
+        if key not in work_bits:
+            found = 0
+            for bit, _ in [] if c == k else work_problems(work, classes[c]):
+                found |= bit
+            work_bits[key] = found
+        extra.append(work_bits[key])
+    bits |= np.array(extra, dtype=np.uint32)
 
     indexable = known & ((bits & (UNIT_MISMATCH | NO_UNITS)) == 0)
     ref_energy = per_class(lambda c: c.energy.per_unit, np.float64, math.nan)
@@ -782,6 +948,11 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     water_index[indexable] = population.water_l[indexable] / (
         units[indexable] * ref_water[indexable]
     )
+    low = per_class(lambda c: c.plausible[0], np.float64, 0.0)
+    high = per_class(lambda c: c.plausible[1], np.float64, math.inf)
+    with np.errstate(invalid="ignore"):
+        outside = indexable & ~((energy_index >= low) & (energy_index <= high))
+    bits[outside] |= IMPLAUSIBLE
     water_bits = bits | np.where(np.isnan(population.water_l), NO_WATER, 0).astype(np.uint32)
 
     energy_grade = np.full(n, -1, dtype=np.int8)
@@ -806,11 +977,6 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
         water_grade=water_grade,
         water_reasons=water_bits,
     )
-
-
-def _position(std: Standard, position: Mapping[str, int], name: str) -> int | None:
-    task = std.task_class(name)
-    return None if task is None else position[task.id]
 
 
 def _codes(column: np.ndarray, lookup: Any, missing: int) -> np.ndarray:
