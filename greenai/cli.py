@@ -72,6 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         journal=journal,
         journal_period_s=args.journal_period,
         handle_signals=False,  # greenai run forwards signals to the child itself
+        work=_work_of(args),
     )
     m.command = tuple(command)
     forwarded: list[int] = []
@@ -392,6 +393,30 @@ def _cmd_bench_slurm(args: argparse.Namespace) -> int:
     where = Path(args.output) / suite.id
     print(f"results in {where}/<node>/; then: greenai bench report {args.output}")
     return 0
+
+
+_WORK_FLAGS = (
+    ("--workload", str, "the named benchmark workload run (e.g. greenai-gemm-fp32)"),
+    ("--dataset", str, "the dataset id the work ran on (e.g. imagenet-1k)"),
+    ("--split", str, "the dataset split (e.g. validation)"),
+    ("--model", str, "the model id (e.g. meta-llama/Llama-3.1-8B)"),
+    ("--params", float, "the model's parameter count (e.g. 8e9)"),
+    ("--quality-metric", str, "the quality metric reached (e.g. top1-accuracy)"),
+    ("--quality", float, "the value reached on --quality-metric"),
+    ("--phase", str, "training or inference"),
+)
+
+
+def _add_work_flags(p: argparse.ArgumentParser) -> None:
+    """Add the flags that disclose what the work was (the rating checks them)."""
+    for flag, kind, text in _WORK_FLAGS:
+        p.add_argument(flag, type=kind, default=None, help=text)
+
+
+def _work_of(args: argparse.Namespace) -> dict[str, object]:
+    """Return the work fields given on the command line (greenai.work.Work)."""
+    names = [flag[2:].replace("-", "_") for flag, _, _ in _WORK_FLAGS]
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
 
 
 def _cmd_rate(args: argparse.Namespace) -> int:
@@ -800,6 +825,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
     p.add_argument("--units", type=float, default=None, help="functional units the command did")
+    _add_work_flags(p)
     p.add_argument(
         "--idle-baseline",
         type=float,

@@ -342,6 +342,7 @@ class Meter:
         sleep: Callable[[float], None] = time.sleep,
         timeline: bool = True,
         tune: Any = None,
+        work: Any = None,
     ):
         self.task = task
         self.unit = unit
@@ -386,6 +387,15 @@ class Meter:
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
         self._optimisation: Any = None  # the tuner's Optimisation once it has ended
+        self.work = _as_work(work)  # what the run did (workload, model, quality, phase)
+
+    def disclose(self, **fields: Any) -> None:
+        """Record what the run did: workload, dataset, split, model, params, quality_metric,
+        quality, phase (greenai.work.Work); call it again to add a field, e.g. the quality
+        reached after evaluation. The disclosure's `work` block; the rating checks it."""
+        from dataclasses import replace
+
+        self.work = replace(self.work, **fields)
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -773,7 +783,10 @@ class Meter:
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        m = attach_rating(attach_footprint(_replace_extra(m, self.extra), self.site), self.standard)
+        extra = dict(self.extra)
+        if not self.work.empty:
+            extra["work"] = self.work.to_dict()
+        m = attach_rating(attach_footprint(_replace_extra(m, extra), self.site), self.standard)
         self._footprint, self._rating = m.footprint, m.rating
         if self._optimisation is not None:
             from dataclasses import replace
@@ -847,6 +860,7 @@ def _rating_view(m: Measurement) -> dict[str, Any]:
         "idle": m.idle is not None,
         "repetitions": m.extra.get("repetitions", 1),
         "footprint": m.footprint.to_dict() if m.footprint is not None else None,
+        "work": m.extra.get("work"),
     }
 
 
@@ -868,6 +882,15 @@ def attach_rating(m: Measurement, standard: Any = None) -> Measurement:
         warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=3)
         return replace(m, rating=None)
     return replace(m, rating=rating)
+
+
+def _as_work(work: Any) -> Any:
+    """Return a Work from a Work, a mapping of its fields, or None (nothing disclosed)."""
+    from greenai.work import Work
+
+    if isinstance(work, Work):
+        return work
+    return Work.from_dict(work, "Meter(work=...)")
 
 
 def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:

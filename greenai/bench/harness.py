@@ -265,7 +265,11 @@ def _run_workload(
         workload.step()
     workload.sync()
     progress.advance(spec.warmup_s, f"{label} rep 1")
-    m = Meter(spec.task, unit, idle=idle, **meter_kwargs)
+    work = {
+        "workload": getattr(workload, "benchmark", None),
+        "phase": getattr(workload, "phase", None),
+    }
+    m = Meter(spec.task, unit, idle=idle, work={k: v for k, v in work.items() if v}, **meter_kwargs)
     per_rep: list[dict[str, float]] = []
     live: list[float] = []  # J/unit of each repetition, read live, for the adaptive stop
     stopped_by = None
