@@ -514,39 +514,61 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(load_standard(args.standard).to_toml(), end="")
         return 0
-    from greenai.calibration import calibrate, load_population
+    from greenai.calibration import calibrate, calibrated_toml, load_population
     from greenai.measurement import write_atomic
 
     population = load_population(list(args.sources))
+    base = load_standard(args.standard)
+    report: list = []
     draft = calibrate(
         population,
-        load_standard(args.standard),
+        base,
         method=args.method,
         n_bands=args.bands,
         min_population=args.min_population,
         new_id=args.id,
         new_version=args.version,
         source=", ".join(args.sources),
+        relax=args.relax,
+        uncertainty=args.uncertainty,
+        report=report,
     )
-    write_atomic(Path(args.output), draft.to_toml())
-    cal = draft.calibration
+    # the drafter's file, edited: its comments and layout stay (tomlkit)
+    text = calibrated_toml(draft, Path(base.path).read_text(encoding="utf-8"))
+    write_atomic(Path(args.output), text)
     print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
-    for refused in cal.refused if cal else ():
-        print(f"  not calibrated: {refused}")
-    _print_grade_counts(population, draft)
+    _print_calibration_table(population, draft, report)
+    if args.relax:
+        relaxed = [r.task for r in report if draft.task_class(r.task).requirements.third_party]
+        if relaxed:
+            print(f"  --relax: third-party requirements in {', '.join(relaxed)}")
     return 0
 
 
-def _print_grade_counts(population: object, draft: object) -> None:
-    """Print how many results of each calibrated class fall in each grade of the draft."""
+def _print_calibration_table(population: object, draft: object, report: list) -> None:
+    """Print one line per class with results (calibrated or why not), one for the rest."""
     from greenai.scoring import rate_many
 
     table = rate_many(population, draft)  # type: ignore[arg-type]
     grades = table.grades("energy")
-    for task_id in draft.calibration.calibrated:  # type: ignore[attr-defined]
-        rows = [g for t, g in zip(table.task.tolist(), grades, strict=True) if t == task_id]
-        counts = " ".join(f"{g}:{rows.count(g)}" for g in sorted({g for g in rows if g}))
-        print(f"  {task_id}: {len(rows)} results, graded {counts or 'none'}")
+    tasks = table.task.tolist()
+    print(f"  {'class':<24} {'results':>7} {'graded':>6}  outcome")
+    empty = []
+    for row in report:
+        if not row.results:
+            empty.append(row.task)
+            continue
+        if row.bands is not None:
+            got = [g for t, g in zip(tasks, grades, strict=True) if t == row.task]
+            counts = " ".join(f"{g}:{got.count(g)}" for g in row.bands.grades)
+            outcome = f"calibrated, {len(row.bands.bands)} grades ({counts})"
+            if row.note != "calibrated":
+                outcome += f"; {row.note}"
+        else:
+            outcome = f"not calibrated: {row.note}"
+        print(f"  {row.task:<24} {row.results:>7} {row.conformant:>6}  {outcome}")
+    if empty:
+        print(f"  no results, not calibrated: {', '.join(empty)}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -924,7 +946,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp = std_sub.add_parser("calibrate", help="derive grade bands from a population of results")
     sp.add_argument("sources", nargs="+", help="folders of disclosures, JSON files or a CSV")
     sp.add_argument("--standard", default=None, help="the standard to start from")
-    sp.add_argument("--method", choices=("quantile", "log-equal"), default="quantile")
+    sp.add_argument(
+        "--method",
+        choices=("quantile", "log-equal", "equal-range"),
+        default="quantile",
+        help="quantile (equal counts), log-equal, equal-range (the AI Energy Score's sections)",
+    )
+    sp.add_argument(
+        "--relax",
+        action="store_true",
+        help="calibrate a class of third-party figures under the requirements they can meet",
+    )
+    sp.add_argument(
+        "--uncertainty",
+        type=float,
+        default=None,
+        metavar="U",
+        help="relative 95%% uncertainty of the results (default: their CIs, else 0.05)",
+    )
     sp.add_argument("--bands", type=int, default=7, help="number of grades (default 7: A-G)")
     sp.add_argument("--min-population", type=int, default=30)
     sp.add_argument("--id", default=None, help="id of the new standard")

@@ -95,6 +95,7 @@ class RatingInput:
     water_l: float | None = None
     water_reason: str | None = None  # why water_l is None
     work: Work = Work()  # what the run did: workload, dataset, model, params, quality, phase
+    energy_ci_rel: float | None = None  # relative 95 % CI of energy per unit (bench results)
 
     def with_energy(self, energy_j: float) -> RatingInput:
         """Return the same run with another energy (J); water scales with it."""
@@ -124,6 +125,7 @@ _ROW_FIELDS = (
     "water_l",
     "water_reason",
     "work",
+    "energy_ci_rel",
 )
 
 
@@ -180,7 +182,22 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
         water_l,
         water_reason,
         Work.from_dict(doc.get("work"), source),
+        _ci_rel(doc.get("benchmark")),
     )
+
+
+def _ci_rel(block: Any) -> float | None:
+    """Return the relative 95 % CI half-width of a bench result's energy per unit, if any."""
+    summary = block.get("energy_per_unit_j") if isinstance(block, Mapping) else None
+    if not isinstance(summary, Mapping):
+        return None
+    try:
+        mean, low, high = (float(summary[k]) for k in ("mean", "ci95_low", "ci95_high"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (mean > 0 and math.isfinite(low) and math.isfinite(high)):
+        return None
+    return max(high - mean, mean - low) / mean
 
 
 def _number(source: str, key: str, value: Any) -> float:
@@ -348,6 +365,10 @@ class Rating:
             water=IndexRating.from_dict(data.get("water"), "l", f"{where}.water"),
             notes=tuple(_strings(data, "notes", where)),
         )
+
+
+def _nan_none(value: Any) -> float | None:
+    return None if math.isnan(float(value)) else float(value)
 
 
 def _finite_or_none(value: float | None) -> float | None:
@@ -695,6 +716,7 @@ class Population:
     water_reason: tuple[str | None, ...] = ()
     skipped: tuple[str, ...] = ()  # "source: why" for entries that could not be read
     work: tuple[Work, ...] = ()  # what each run did (empty: nothing disclosed by any)
+    energy_ci_rel: Any = ()  # float64 column, NaN where no CI is disclosed (empty: none)
 
     def __len__(self) -> int:
         return len(self.energy_j)
@@ -781,6 +803,9 @@ class Population:
             water_reason=tuple(col["water_reason"]),
             skipped=tuple(skipped),
             work=tuple(col["work"]),
+            energy_ci_rel=np.array(
+                [nan if v is None else v for v in col["energy_ci_rel"]], dtype=np.float64
+            ),
         )
 
     def input(self, i: int) -> RatingInput:
@@ -807,6 +832,7 @@ class Population:
             water_l=None if math.isnan(water) else water,
             water_reason=self.water_reason[i] if self.water_reason else None,
             work=self.work[i] if self.work else Work(),
+            energy_ci_rel=_nan_none(self.energy_ci_rel[i]) if len(self.energy_ci_rel) else None,
         )
 
     def work_of(self, i: int) -> Work:

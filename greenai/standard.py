@@ -26,7 +26,7 @@ from greenai import units
 from greenai._resources import standards_dir
 from greenai.errors import StandardError
 
-DEFAULT_STANDARD = "greenai-2026.1"
+DEFAULT_STANDARD = "greenai-2026.2"
 STATUSES = ("draft", "adopted")
 GRADES = ("A", "B", "C", "D", "E", "F", "G")
 MIN_GRADES = 2
@@ -471,7 +471,7 @@ _TASK_KEYS = (
 )
 _WORKLOAD_KEYS = ("benchmark", "dataset", "split", "description")
 _QUALITY_KEYS = ("metric", "target", "higher_is_better", "source")
-_SIZE_KEYS = ("id", "name", "params", "energy", "water", "bands", "water_bands")
+_SIZE_KEYS = ("id", "name", "params", "energy", "water", "bands", "water_bands", "requirements")
 _REFERENCE_KEYS = ("value", "unit", "source", "note")
 _BAND_META_KEYS = ("method", "population", "date")
 _CALIBRATION_KEYS = (
@@ -1069,9 +1069,15 @@ class _Parser:
                 if "water_bands" in body
                 else (task.water_bands if task.water_bands != task.bands else bands)
             )
+            requirements = (
+                self.requirements(body["requirements"], (*where, "requirements"), task.requirements)
+                if "requirements" in body
+                else task.requirements
+            )
             out.append(
                 replace(
                     task,
+                    requirements=requirements,
                     id=f"{task.id}/{size_id}",
                     name=f"{task.name}, {size.name or size.label}",
                     aliases=(),
@@ -1474,6 +1480,17 @@ class _Writer:
                     ]
                 )
                 self._references(entry, size_class)
+                own = [
+                    item
+                    for item, base in zip(
+                        _requirement_items(size_class.requirements),
+                        _requirement_items(task.requirements),
+                        strict=True,
+                    )
+                    if item != base
+                ]
+                if own:
+                    entry.add("requirements", self._table(own))
                 if size_class.bands != task.bands:
                     entry.add("bands", self._bands(size_class.bands))
                 if size_class.water_bands != size_class.bands:
