@@ -37,6 +37,7 @@ from greenai.standard import (
     TaskClass,
     parse_standard,
 )
+from greenai.work import Work
 
 DEFAULT_MIN_POPULATION = 30
 EDGE_DIGITS = 6  # significant digits kept in a derived band edge
@@ -59,6 +60,17 @@ TABLE_COLUMNS = (
     "repetitions",
     "status",
     "water_l",
+)
+# What each run did (greenai.work.Work), optional columns of a population table.
+WORK_COLUMNS = (
+    "workload",
+    "dataset",
+    "split",
+    "model",
+    "params",
+    "quality_metric",
+    "quality",
+    "phase",
 )
 _REQUIRED_COLUMNS = ("task", "units_done", "energy_j", "duration_s")
 
@@ -186,6 +198,7 @@ def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "tab
         provenance[d] = np.array([codes[v] for v in values], dtype=np.int8)
         complete[d] = np.array([_truth(v) for v in column(f"{d}_complete", True)], dtype=bool)
     labels = column("label")
+    work = _work_columns(column, n, source)
     return Population(
         task=np.array([None if v is None else str(v) for v in column("task")], dtype=object),
         unit=np.array([None if v is None else str(v) for v in column("unit")], dtype=object),
@@ -200,7 +213,31 @@ def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "tab
         provenance=provenance,
         complete=complete,
         labels=tuple(str(v) if v is not None else f"{source}#{i}" for i, v in enumerate(labels)),
+        work=work,
     )
+
+
+def _work_columns(column: Any, n: int, source: str) -> tuple[Work, ...]:
+    """Return each row's Work from the optional WORK_COLUMNS (blank cells: not disclosed)."""
+    cells = {key: column(key) for key in WORK_COLUMNS}
+    out = []
+    for i in range(n):
+        row = {k: v[i] for k, v in cells.items() if v[i] is not None}
+        for key in ("params", "quality"):
+            if key in row:
+                try:
+                    row[key] = float(row[key])
+                except (TypeError, ValueError):
+                    raise DisclosureError(
+                        f"{source}: column {key!r}, row {i + 1}: {row[key]!r} is not a number"
+                    ) from None
+        out.append(
+            Work.from_dict(
+                {k: v if k in ("params", "quality") else str(v) for k, v in row.items()},
+                f"{source} row {i + 1}",
+            )
+        )
+    return tuple(out)
 
 
 def save_population_csv(population: Population, path: str | os.PathLike[str]) -> Path:
@@ -210,6 +247,7 @@ def save_population_csv(population: Population, path: str | os.PathLike[str]) ->
         *TABLE_COLUMNS,
         *(f"{d}_provenance" for d in DOMAINS),
         *(f"{d}_complete" for d in DOMAINS),
+        *WORK_COLUMNS,
     ]
     out = Path(path)
     with out.open("w", newline="", encoding="utf-8") as fh:
@@ -233,9 +271,15 @@ def save_population_csv(population: Population, path: str | os.PathLike[str]) ->
                     "" if math.isnan(water) else repr(water),
                     *(names.get(int(population.provenance[d][i]), "") for d in DOMAINS),
                     *("true" if population.complete[d][i] else "false" for d in DOMAINS),
+                    *_work_cells(population.work_of(i)),
                 ]
             )
     return out
+
+
+def _work_cells(work: Work) -> list[str]:
+    values = [getattr(work, key) for key in WORK_COLUMNS]
+    return ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values]
 
 
 def _blank(value: Any) -> bool:
