@@ -773,7 +773,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr
     )
-    with meter(task="matrix-multiply", unit="GFLOP", output=args.output) as m:
+    work = {"workload": "greenai-gemm-fp32", "phase": "inference"}  # what the demo runs
+    with meter(task="greenai-gemm-fp32", unit="GFLOP", output=args.output, work=work) as m:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
             a @ b

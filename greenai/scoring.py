@@ -574,14 +574,14 @@ def work_problems(work: Work, task: TaskClass) -> list[tuple[int, str]]:
             out.append(
                 (
                     PHASE_MISMATCH,
-                    f"phase not disclosed ({_class_id(task)} is a {task.phase} class)",
+                    f"phase not disclosed ({_class_id(task)} is {_a(task.phase)} class)",
                 )
             )
         elif work.phase != task.phase:
             out.append(
                 (
                     PHASE_MISMATCH,
-                    f"phase {work.phase} does not fit {_class_id(task)}, a {task.phase} class",
+                    f"phase {work.phase} does not fit {_class_id(task)}, {_a(task.phase)} class",
                 )
             )
     return out
@@ -589,6 +589,10 @@ def work_problems(work: Work, task: TaskClass) -> list[tuple[int, str]]:
 
 def _class_id(task: TaskClass) -> str:
     return task.id
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 @dataclass(frozen=True)
