@@ -437,9 +437,10 @@ def _cmd_rate(args: argparse.Namespace) -> int:
             print(f"{kind} grades: {other.id} -> {std.id}")
             print(f"  {'disclosure':<40} {'task':<22} {'was':>4} {'now':>4}  change")
             for row in cmp.rows:
+                why = f": {row.cause}" if row.cause else ""
                 print(
                     f"  {row.label[-40:]:<40} {str(row.task)[:22]:<22} "
-                    f"{row.grade_against or '-':>4} {row.grade or '-':>4}  {row.change}"
+                    f"{row.grade_against or '-':>4} {row.grade or '-':>4}  {row.change}{why}"
                 )
             counts = ", ".join(f"{k} {v}" for k, v in cmp.summary().items() if v)
             print(f"  moved {len(cmp.moved)} of {len(cmp.rows)} ({counts})")

@@ -1045,6 +1045,7 @@ class GradeChange:
     index: float | None
     grade: str | None
     change: str  # one of CHANGES
+    cause: str = ""  # why the grade moved (new band edges, a new requirement, a new reference)
 
 
 @dataclass(frozen=True)
@@ -1091,11 +1092,21 @@ def compare_ratings(
         population = Population.from_inputs(list(population), labels=labels)
     new, old = rate_many(population, standard), rate_many(population, against)
     grades_new, grades_old = new.grades(kind), old.grades(kind)
+    reasons_new = getattr(new, f"{kind}_reasons").tolist()
+    reasons_old = getattr(old, f"{kind}_reasons").tolist()
     index_new = getattr(new, f"{kind}_index").tolist()
     index_old = getattr(old, f"{kind}_index").tolist()
     rows = []
     for i in range(len(population)):
         g_new, g_old = grades_new[i], grades_old[i]
+        change = _change(g_old, g_new)
+        moved = change not in ("same", "not graded")
+        differs = change == "not graded" and (
+            reasons_new[i] != reasons_old[i] or new.task[i] != old.task[i]
+        )
+        cause = ""
+        if moved or differs:
+            cause = explain_change(population.input(i), standard, against, kind)
         rows.append(
             GradeChange(
                 label=population.label(i),
@@ -1104,10 +1115,52 @@ def compare_ratings(
                 grade_against=g_old,
                 index=None if math.isnan(index_new[i]) else index_new[i],
                 grade=g_new,
-                change=_change(g_old, g_new),
+                change=change,
+                cause=cause,
             )
         )
     return RatingComparison(standard.id, against.id, kind, tuple(rows))
+
+
+def explain_change(inp: RatingInput, standard: Standard, against: Standard, kind: str) -> str:
+    """Return why a run's grade differs between `against` and `standard`, in a few words.
+
+    Each cause found is listed: the run is rated in another class, the class has a new
+    reference, new band edges, a requirement the run now misses or no longer misses.
+    """
+    new, old = rate(inp, standard), rate(inp, against)
+    new_task = resolve(standard, inp.task, inp.work.params)
+    old_task = resolve(against, inp.task, inp.work.params)
+    causes = []
+    if (new_task and new_task.id) != (old_task and old_task.id):
+        causes.append(
+            f"another class: {old_task.id if old_task else 'none'} -> "
+            f"{new_task.id if new_task else 'none'}"
+        )
+    if new_task is not None and old_task is not None:
+        ref_new, ref_old = getattr(new_task, kind), getattr(old_task, kind)
+        if not math.isclose(ref_new.per_unit, ref_old.per_unit, rel_tol=1e-12):
+            causes.append(
+                f"a new reference ({ref_old.per_unit * old_task.per:.4g} -> "
+                f"{ref_new.per_unit * new_task.per:.4g} {'J' if kind == 'energy' else 'L'} "
+                f"per {new_task.functional_unit})"
+            )
+        bands_new = new_task.bands if kind == "energy" else new_task.water_bands
+        bands_old = old_task.bands if kind == "energy" else old_task.water_bands
+        if bands_new.bands != bands_old.bands:
+            causes.append(f"new band edges ({_edges_text(bands_old)} -> {_edges_text(bands_new)})")
+    before, after = getattr(old, kind), getattr(new, kind)
+    added = [r for r in after.reasons if r not in before.reasons]
+    dropped = [r for r in before.reasons if r not in after.reasons]
+    if added:
+        causes.append("a new requirement: " + "; ".join(added))
+    if dropped:
+        causes.append("a requirement no longer missed: " + "; ".join(dropped))
+    return "; ".join(causes) or "the same class, reference, bands and requirements"
+
+
+def _edges_text(bands: Any) -> str:
+    return "/".join(f"{e:.3g}" for e in bands.edges)
 
 
 def _change(before: str | None, after: str | None) -> str:
