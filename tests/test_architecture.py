@@ -21,8 +21,9 @@ PACKAGE = Path(greenai.__file__).parent
 FLOORS: list[tuple[int, tuple[str, ...]]] = [
     # 0 foundation: no greenai imports but each other
     (0, ("_version", "errors", "units", "_resources", "jsonio", "runtime", "bench.stats")),
-    # 1 sources and rule books: hardware probes, the standard, site factors, the journal file
-    (1, ("probes", "standard", "site", "journal")),
+    # 1 sources and rule books: hardware probes, the standard, site factors, the journal file,
+    # and what a run says it did (work: workload, model, quality, phase)
+    (1, ("probes", "standard", "site", "journal", "work")),
     # 2 what turns readings into numbers: the sampler; pure footprint, scoring, disclosure
     (2, ("sampler", "footprint", "scoring", "disclosure")),
     # 3 assessment: footprint + rating (+ embodied) of a Measurement
