@@ -384,3 +384,51 @@ def test_rerating_says_why_each_grade_moved():
         assert row.change in ("worse", "no longer graded"), name
         assert expected[name] in row.cause, (name, row.cause)
     assert math.isfinite(rate(run, std).energy.index)
+
+
+# ----------------------------------------------------------------------- disclosing the work
+def test_the_decorator_and_disclose_record_the_work(clock):
+    from greenai.meter import measure
+    from tests.fakes.probes import ClockProbe, constant
+
+    sampler = Sampler([ClockProbe("rapl:package-0", clock, constant(10.0))], clock=clock)
+    sampler.sample()
+    work = {"model": "m/classifier", "params": 2.5e7, "phase": "inference"}
+
+    @measure("image-classification", "image", units=100, sampler=sampler, work=work)
+    def classify() -> None:
+        clock.advance(1.0)
+        sampler.sample()
+
+    classify()
+    doc = classify.last_result.to_dict()
+    assert doc["work"] == {"model": "m/classifier", "params": 2.5e7, "phase": "inference"}
+    with Meter("image-classification", "image", sampler=sampler, work=work) as m:
+        clock.advance(1.0)
+        sampler.sample()
+        m.count(10)
+        m.disclose(quality_metric="top1-accuracy", quality=0.71)  # known after evaluation
+    assert m.result.to_dict()["work"]["quality"] == 0.71
+    with pytest.raises(Exception, match="phase: 'train' is not one of training, inference"):
+        Meter("x", "image", work={"phase": "train"})
+
+
+def test_greenai_run_records_the_work_given_on_the_command_line(tmp_path):
+    import sys
+
+    from tests.cli import greenai_cli
+
+    out = tmp_path / "run.json"
+    res = greenai_cli(
+        "run", "-q", "--task", "text-generation", "--unit", "token", "--units", "1000",
+        "--model", "meta-llama/Llama-3.1-70B", "--params", "70e9", "--phase", "inference",
+        "-o", str(out), "--", sys.executable, "-c", "pass",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert doc["work"] == {
+        "model": "meta-llama/Llama-3.1-70B",
+        "params": 70e9,
+        "phase": "inference",
+    }
+    assert doc["rating"]["task"] == "text-generation/large"
