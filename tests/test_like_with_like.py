@@ -432,3 +432,32 @@ def test_greenai_run_records_the_work_given_on_the_command_line(tmp_path):
         "phase": "inference",
     }
     assert doc["rating"]["task"] == "text-generation/large"
+
+
+def test_the_uncertainty_comes_from_the_disclosed_confidence_intervals():
+    std = load_standard(MINIMAL)
+    task = std.tasks["classify"]
+    ci = {"mean": 1.0, "ci95_low": 0.9, "ci95_high": 1.1}  # +-10 %
+    docs = []
+    for i in range(40):
+        inp = _fitting(task, 1.0 + 0.01 * i)  # 1.00 to 1.39: edges a few % apart
+        docs.append(
+            {
+                "task": inp.task,
+                "unit": inp.unit,
+                "units_done": inp.units_done,
+                "energy_j": inp.energy_j,
+                "duration_s": inp.duration_s,
+                "domains": {"cpu": {"energy_j": inp.energy_j, "provenance": "measured"}},
+                "sampling": {"interval_s": 0.1},
+                "benchmark": {"energy_per_unit_j": ci},
+            }
+        )  # fmt: skip
+    population = Population.from_disclosures(docs)
+    assert population.energy_ci_rel.tolist() == pytest.approx([0.1] * 40)
+    report = []
+    draft = calibrate(population, std, n_bands=5, min_population=30, report=report,
+                      on="2026-12-03")  # fmt: skip
+    edges = draft.tasks["classify"].bands.edges
+    assert all(b / a >= 1.1 / 0.9 for a, b in zip(edges, edges[1:], strict=False))
+    assert "±10 %, median disclosed 95 % CI of 40 results" in report[0].note
