@@ -95,14 +95,36 @@ def test_the_smoke_embed_infer_result_is_never_graded_in_embeddings():
                    rating.energy.reasons)  # fmt: skip
 
 
-def test_the_smoke_suite_names_a_benchmark_class_for_every_workload():
+@pytest.mark.parametrize("suite", ["smoke", "standard"])
+def test_every_suite_workload_names_the_benchmark_class_of_exactly_that_workload(suite: str):
     std = load_standard()
-    for workload in load_suite("smoke").workloads:
-        task = std.task_class(workload.task)
-        assert (
-            task is not None
-            and task.workload.benchmark == make(workload.kind, workload.params).benchmark
-        ), workload.id
+    for spec in load_suite(suite).workloads:
+        if spec.kind in ("cnn-train", "image-classify", "text-generate"):
+            pytest.importorskip("torch")
+        workload = make(spec.kind, spec.params, "cpu")
+        task = std.task_class(spec.task)
+        assert task is not None, spec.id
+        assert task.workload.benchmark == workload.benchmark == task.id, spec.id
+        assert task.phase == workload.phase and task.accepts_unit(workload.unit), spec.id
+
+
+def test_torch_workloads_count_the_flop_pytorch_finds_in_a_step():
+    pytest.importorskip("torch")
+    d, vocab, batch, new = 64, 100, 2, 4
+    params = {"batch": batch, "d_model": d, "layers": 1, "vocab": vocab, "new_tokens": new}
+    workload = make("text-generate", {**params, "count": "gflop"}, "cpu")
+    workload.setup()
+    # by hand, per generated token over a sequence of n: q, k, v, out (4 d^2) and the
+    # feed-forward (8 d^2) matrix products, attention scores and mix (4 n^2 d), the head
+    by_hand = sum(
+        batch * (2 * n * 12 * d * d + 4 * n * n * d + 2 * d * vocab) for n in range(8, 8 + new)
+    )
+    assert workload.unit == "gflop"
+    assert workload.gflop_per_step == pytest.approx(by_hand / 1e9, rel=0.05)
+    assert workload.step() == workload.gflop_per_step
+    tokens = make("text-generate", params, "cpu")
+    tokens.setup()
+    assert tokens.unit == "token" and tokens.step() == batch * new
 
 
 def test_smoke_embed_infer_is_graded_in_its_benchmark_class_where_rapl_is_readable(powercap, clock):

@@ -184,20 +184,55 @@ def _resolve_device(device: str) -> str:
 
 
 class _TorchWorkload(Workload):
+    """A PyTorch workload. With ``count = "gflop"`` it counts the floating-point operations
+    of its steps instead of samples, tokens or images: one step is counted once at setup by
+    PyTorch's own FlopCounterMode (matrix products and convolutions, backward included), the
+    unit of the standard's benchmark classes for these toy models."""
+
     def __init__(self, params: dict[str, Any], device: str = "auto"):
         super().__init__(params, _resolve_device(device))
         self.torch = _torch(self.device)
+        self.gflop_per_step: float | None = None
+        if params.get("count") == "gflop":
+            self.unit = "gflop"
 
     def sync(self) -> None:
         if self.device.startswith("cuda"):
             self.torch.cuda.synchronize()
+
+    def count_flops(self) -> None:
+        """Count one step's GFLOP (setup, outside any metered window), if counting FLOP."""
+        if self.unit != "gflop":
+            return
+        from torch.utils.flop_counter import FlopCounterMode
+
+        # the fused attention fast path of eval-mode transformer layers is one op the counter
+        # does not see into: count with it off (same arithmetic), then restore it
+        mha = self.torch.backends.mha
+        fast = mha.get_fastpath_enabled()
+        mha.set_fastpath_enabled(False)
+        try:
+            counter = FlopCounterMode(display=False)
+            with counter:
+                self._work()
+            self.sync()
+        finally:
+            mha.set_fastpath_enabled(fast)
+        self.gflop_per_step = counter.get_total_flops() / 1e9
+
+    def _work(self) -> float:
+        raise NotImplementedError
+
+    def step(self) -> float:
+        done = self._work()
+        return self.gflop_per_step if self.gflop_per_step is not None else done
 
 
 class CnnTrain(_TorchWorkload):
     """A small CNN trained on synthetic 32x32 images; units: samples."""
 
     name, unit = "cnn-train", "sample"
-    benchmark, phase = "greenai-cnn-train", "training"
+    benchmark, phase = "greenai-cnn-train-fp32", "training"
 
     def setup(self) -> None:
         torch = self.torch
@@ -219,8 +254,9 @@ class CnnTrain(_TorchWorkload):
         self.x = torch.randn(self.batch, 3, size, size, device=self.device)
         self.y = torch.randint(0, 10, (self.batch,), device=self.device)
         self.loss_fn = nn.CrossEntropyLoss()
+        self.count_flops()
 
-    def step(self) -> float:
+    def _work(self) -> float:
         self.opt.zero_grad()
         loss = self.loss_fn(self.model(self.x), self.y)
         loss.backward()
@@ -232,9 +268,9 @@ class ImageClassify(CnnTrain):
     """Inference of the same small CNN on synthetic images; units: queries (images)."""
 
     name, unit = "image-classify", "query"
-    benchmark, phase = "greenai-image-classify", "inference"
+    benchmark, phase = "greenai-image-classify-fp32", "inference"
 
-    def step(self) -> float:
+    def _work(self) -> float:
         with self.torch.inference_mode():
             self.model(self.x)
         return float(self.batch)
@@ -244,7 +280,7 @@ class TextGenerate(_TorchWorkload):
     """Greedy generation with a small decoder-only transformer (random weights); units: tokens."""
 
     name, unit = "text-generate", "token"
-    benchmark = "greenai-text-generate"
+    benchmark = "greenai-text-generate-fp32"
 
     def setup(self) -> None:
         torch = self.torch
@@ -263,8 +299,9 @@ class TextGenerate(_TorchWorkload):
         self.body = nn.TransformerEncoder(layer, layers).to(self.device).eval()
         self.head = nn.Linear(d, self.vocab).to(self.device)
         self.prompt = torch.randint(0, self.vocab, (self.batch, 8), device=self.device)
+        self.count_flops()
 
-    def step(self) -> float:
+    def _work(self) -> float:
         torch = self.torch
         tokens = self.prompt
         with torch.inference_mode():
