@@ -454,6 +454,8 @@ def test_greenai_run_records_the_work_given_on_the_command_line(tmp_path):
         "phase": "inference",
     }
     assert doc["rating"]["task"] == "text-generation/large"
+    shown = greenai_cli("show", str(out)).stdout
+    assert "work        model meta-llama/Llama-3.1-70B, params 70 B, phase inference" in shown
 
 
 def test_the_uncertainty_comes_from_the_disclosed_confidence_intervals():
