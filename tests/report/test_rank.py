@@ -58,6 +58,16 @@ def test_a_comparable_run_gets_its_rank_percentile_and_grade_with_flags(a40, dra
     assert "SHA-256" in ranking.sources[0] and "measured gpu" in ranking.sources[0]
 
 
+def test_a_run_of_another_size_class_is_not_placed(a40, draft):
+    large = make_doc(task="chat", units=3000, work={"params": 70e9, "phase": "inference"})
+    (run,) = rank(a40, [large], names=["70b"], standard=draft).runs
+    assert not run.placed
+    assert run.refused == (
+        "different task class: 70b is rated in text-generation/large, the population in "
+        "text-generation/small",
+    )
+
+
 def test_labels_of_the_chart_never_overlap():
     from greenai.report.rank import label_rows
 
