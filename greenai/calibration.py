@@ -433,9 +433,14 @@ def calibrate(
             # water bands the class shared with its energy bands stay as they were
             changes.setdefault("water_bands", task.water_bands)
             changed[task.id] = replace(task, **changes)
-        bands = changed[task.id].bands if task.id in changed else None
         reports.append(
-            ClassReport(task.id, n_results, n_conformant, bands, "; ".join(notes) or "calibrated")
+            ClassReport(
+                task.id,
+                n_results,
+                n_conformant,
+                changes.get("bands"),
+                "; ".join(notes) or "calibrated",
+            )
         )
     if report is not None:
         report.extend(reports)
