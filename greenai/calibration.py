@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai import jsonio
-from greenai.errors import DisclosureError, StandardError
+from greenai.errors import DisclosureError, GreenAIWarning, StandardError
 from greenai.scoring import PROVENANCE_CODES, Population, RatingInput, rate_many
 from greenai.standard import (
     CALIBRATION_METHODS,
@@ -421,9 +422,13 @@ def calibrate(
             edges = _edges(values, method, n_bands)
             kept, merged = merge_noisy_bands(edges, u)
             if merged:
-                notes.append(
+                note = (
                     f"{kind}: {merged} adjacent band(s) narrower than the uncertainty "
                     f"(±{u * 100:g} %, {u_source}) merged: {len(kept) + 1} grades, not {n_bands}"
+                )
+                notes.append(note)
+                warnings.warn(
+                    f"greenai: calibrating {task.id}: {note}", GreenAIWarning, stacklevel=2
                 )
             changes["bands" if kind == "energy" else "water_bands"] = Bands.from_edges(
                 kept, method=method, population=int(values.size), on=on

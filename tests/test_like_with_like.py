@@ -22,6 +22,7 @@ from greenai.calibration import (
     calibrated_toml,
     merge_noisy_bands,
 )
+from greenai.errors import GreenAIWarning
 from greenai.meter import Meter
 from greenai.probes import rapl
 from greenai.sampler import Sampler
@@ -356,8 +357,9 @@ def test_bands_narrower_than_the_uncertainty_are_merged():
     assert merge_noisy_bands([1.0, 1.01, 1.02], 0.0) == ([1.0, 1.01, 1.02], 0)
     indices = [1.0 + 0.001 * i for i in range(40)] + [3.0 + 0.01 * i for i in range(10)]
     report = []
-    draft = calibrate(_population_of(indices), load_standard(MINIMAL), n_bands=4,
-                      min_population=10, report=report, on="2026-12-03")  # fmt: skip
+    with pytest.warns(GreenAIWarning, match="calibrating classify: energy: 2 adjacent band"):
+        draft = calibrate(_population_of(indices), load_standard(MINIMAL), n_bands=4,
+                          min_population=10, report=report, on="2026-12-03")  # fmt: skip
     bands = draft.tasks["classify"].bands
     assert all(b / a >= ratio for a, b in zip(bands.edges, bands.edges[1:], strict=False))
     assert len(bands.bands) < 4
