@@ -1219,7 +1219,9 @@ def _one_line_warning(
     line: str | None = None,
 ) -> str:
     """Return a warning as one line without the source line Python prints by default."""
-    return f"greenai: warning: {message}\n"
+    text = str(message)
+    text = text[len("greenai: ") :] if text.startswith("greenai: ") else text  # said once
+    return f"greenai: warning: {text}\n"
 
 
 if __name__ == "__main__":
