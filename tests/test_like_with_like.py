@@ -487,3 +487,36 @@ def test_the_uncertainty_comes_from_the_disclosed_confidence_intervals():
     edges = draft.tasks["classify"].bands.edges
     assert all(b / a >= 1.1 / 0.9 for a, b in zip(edges, edges[1:], strict=False))
     assert "±10 %, median disclosed 95 % CI of 40 results" in report[0].note
+
+
+def test_a_suite_workload_adds_to_the_work_it_discloses(tmp_path):
+    from greenai.bench import harness
+    from greenai.bench.suite import SuiteError, parse_suite
+    from greenai.probes.base import Method
+    from tests.fakes.probes import ClockProbe, constant
+
+    item = {
+        "id": "gemm",
+        "kind": "gemm",
+        "task": "greenai-gemm-fp32",
+        "params": {"n": 32},
+        "warmup_s": 0.0,
+        "repetitions": 1,
+        "min_duration_s": 0.05,
+        "work": {"model": "none (a kernel)"},
+    }
+    suite = parse_suite({"suite": {"id": "w"}, "workload": [item]})
+    assert suite.workloads[0].work == {"model": "none (a kernel)"}
+    import time
+
+    probe = ClockProbe("rapl:package-0", time.monotonic, constant(10.0), method=Method.POWER)
+    run = harness.run_suite(suite, tmp_path, probes=[probe], stream=None)
+    doc = json.loads((run.directory / "gemm.json").read_text())
+    assert doc["work"] == {
+        "workload": "greenai-gemm-fp32",
+        "phase": "inference",
+        "model": "none (a kernel)",
+    }
+    bad = {**item, "work": {"phase": "train"}}
+    with pytest.raises(SuiteError, match=r"workload\[0\]: work.phase: 'train' is not one of"):
+        parse_suite({"suite": {"id": "w"}, "workload": [bad]}, "s.toml")
