@@ -216,7 +216,8 @@ class Meter:
     def disclose(self, **fields: Any) -> None:
         """Record what the run did: workload, dataset, split, model, params, quality_metric,
         quality, phase (greenai.work.Work); call it again to add a field, e.g. the quality
-        reached after evaluation. The disclosure's `work` block; the rating checks it."""
+        reached after evaluation (quality_metric and quality go together). The disclosure's
+        `work` block; the rating checks it."""
         from dataclasses import replace
 
         self.work = replace(self.work, **fields)
