@@ -413,7 +413,7 @@ def calibrate(
             if problem:
                 if wanted is not None and kind == "energy":
                     raise CalibrationError(f"cannot calibrate {task.id}: {problem}")
-                if n_results or kind == "energy":
+                if n_results:  # classes without any result share one entry (below)
                     refused.append(f"{label}: {problem}")
                 if kind == "energy":
                     notes.append(problem)
@@ -447,6 +447,9 @@ def calibrate(
                 "; ".join(notes) or "calibrated",
             )
         )
+    empty_classes = [r.task for r in reports if not r.results]
+    if empty_classes:
+        refused.append(f"no results: {', '.join(empty_classes)}")
     if report is not None:
         report.extend(reports)
     new_tasks = _with_classes(std, changed)

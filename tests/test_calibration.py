@@ -129,7 +129,9 @@ def test_a_class_with_too_few_results_is_refused_and_keeps_its_bands():
     assert draft.tasks["embeddings"].bands == std.tasks["embeddings"].bands
     assert draft.tasks["text-classification"].bands != std.tasks["text-classification"].bands
     assert "embeddings: 12 conformant results < 30 minimum" in draft.calibration.refused
-    assert "image-generation: 0 conformant results < 30 minimum" in draft.calibration.refused
+    # the classes without a single result share one entry, not one line each
+    (empty,) = [r for r in draft.calibration.refused if r.startswith("no results: ")]
+    assert "image-generation" in empty and "embeddings" not in empty
     too_few = "cannot calibrate embeddings: 12 conformant results < 30"
     with pytest.raises(CalibrationError, match=too_few):
         calibrate(Population.from_inputs(inputs), std, tasks=["embeddings"], on="2026-03-01")
