@@ -123,6 +123,7 @@ def rating_view(m: Any, footprint: Any = ...) -> dict[str, Any]:
         "idle": m.idle is not None,
         "repetitions": m.extra.get("repetitions", 1),
         "footprint": footprint.to_dict() if footprint is not None else None,
+        "work": m.extra.get("work"),  # what the run did: the class checks what it holds fixed
     }
 
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 import csv
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from greenai import jsonio
-from greenai.errors import DisclosureError, StandardError
+from greenai.errors import DisclosureError, GreenAIWarning, StandardError
 from greenai.scoring import PROVENANCE_CODES, Population, RatingInput, rate_many
 from greenai.standard import (
     CALIBRATION_METHODS,
@@ -34,11 +35,18 @@ from greenai.standard import (
     Calibration,
     Requirements,
     Standard,
+    TaskClass,
     parse_standard,
 )
+from greenai.work import Work
 
 DEFAULT_MIN_POPULATION = 30
 EDGE_DIGITS = 6  # significant digits kept in a derived band edge
+# The relative uncertainty (95 %) of a figure when its population discloses none: third-party
+# tables publish no confidence interval, and a metered run without repetitions has none. 5 %
+# is the stated measurement uncertainty assumed for both (MLPerf Power itself asks <= 1 % of
+# the power analyser alone; a leaderboard's run-to-run spread is larger).
+DEFAULT_UNCERTAINTY = 0.05
 
 # Columns of a population table (CSV); per domain also <domain>_provenance, <domain>_complete.
 TABLE_COLUMNS = (
@@ -53,6 +61,17 @@ TABLE_COLUMNS = (
     "repetitions",
     "status",
     "water_l",
+)
+# What each run did (greenai.work.Work), optional columns of a population table.
+WORK_COLUMNS = (
+    "workload",
+    "dataset",
+    "split",
+    "model",
+    "params",
+    "quality_metric",
+    "quality",
+    "phase",
 )
 _REQUIRED_COLUMNS = ("task", "units_done", "energy_j", "duration_s")
 
@@ -197,6 +216,7 @@ def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "tab
         provenance[d] = np.array([codes[v] for v in values], dtype=np.int8)
         complete[d] = np.array([_truth(v) for v in column(f"{d}_complete", True)], dtype=bool)
     labels = column("label")
+    work = _work_columns(column, n, source)
     return Population(
         task=np.array([None if v is None else str(v) for v in column("task")], dtype=object),
         unit=np.array([None if v is None else str(v) for v in column("unit")], dtype=object),
@@ -211,7 +231,31 @@ def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "tab
         provenance=provenance,
         complete=complete,
         labels=tuple(str(v) if v is not None else f"{source}#{i}" for i, v in enumerate(labels)),
+        work=work,
     )
+
+
+def _work_columns(column: Any, n: int, source: str) -> tuple[Work, ...]:
+    """Return each row's Work from the optional WORK_COLUMNS (blank cells: not disclosed)."""
+    cells = {key: column(key) for key in WORK_COLUMNS}
+    out = []
+    for i in range(n):
+        row = {k: v[i] for k, v in cells.items() if v[i] is not None}
+        for key in ("params", "quality"):
+            if key in row:
+                try:
+                    row[key] = float(row[key])
+                except (TypeError, ValueError):
+                    raise DisclosureError(
+                        f"{source}: column {key!r}, row {i + 1}: {row[key]!r} is not a number"
+                    ) from None
+        out.append(
+            Work.from_dict(
+                {k: v if k in ("params", "quality") else str(v) for k, v in row.items()},
+                f"{source} row {i + 1}",
+            )
+        )
+    return tuple(out)
 
 
 def save_population_csv(population: Population, path: str | os.PathLike[str]) -> Path:
@@ -221,6 +265,7 @@ def save_population_csv(population: Population, path: str | os.PathLike[str]) ->
         *TABLE_COLUMNS,
         *(f"{d}_provenance" for d in DOMAINS),
         *(f"{d}_complete" for d in DOMAINS),
+        *WORK_COLUMNS,
     ]
     out = Path(path)
     with out.open("w", newline="", encoding="utf-8") as fh:
@@ -244,9 +289,15 @@ def save_population_csv(population: Population, path: str | os.PathLike[str]) ->
                     "" if math.isnan(water) else repr(water),
                     *(names.get(int(population.provenance[d][i]), "") for d in DOMAINS),
                     *("true" if population.complete[d][i] else "false" for d in DOMAINS),
+                    *_work_cells(population.work_of(i)),
                 ]
             )
     return out
+
+
+def _work_cells(work: Work) -> list[str]:
+    values = [getattr(work, key) for key in WORK_COLUMNS]
+    return ["" if v is None else repr(v) if isinstance(v, float) else str(v) for v in values]
 
 
 def _blank(value: Any) -> bool:
@@ -277,6 +328,9 @@ def calibrate(
     new_version: str | None = None,
     on: str | None = None,
     source: str = "",
+    relax: bool = False,
+    uncertainty: float | None = None,
+    report: list[ClassReport] | None = None,
 ) -> Standard:
     """Return a new draft standard whose band edges are derived from `population`, per class.
 
@@ -285,10 +339,19 @@ def calibrate(
     Only results that meet the requirements of `std` count unless conformant_only is False.
     Classes with fewer than min_population results keep their bands and are listed as
     refused; CalibrationError when none can be calibrated, or when a class named in `tasks`
-    has too few. A class whose results are all third-party figures (imported tables) is
-    calibrated on them with third_party_requirements, so its grades rank such figures among
-    themselves; a class mixing them with greenai results is refused. `on` is the calibration
-    date (ISO; default today). References, requirements and sources are carried over.
+    has too few. "equal-range" divides the range between the smallest and largest index into
+    n_bands equal sections (the AI Energy Score's stars: five 20 % sections of the energy
+    range, within a size class).
+
+    No band is narrower than the population's uncertainty (`uncertainty`, relative, 95 %; by
+    default the median disclosed CI of the results, else DEFAULT_UNCERTAINTY): adjacent bands
+    that noise cannot separate are merged, and the class's report says so.
+
+    Requirements are never changed unless `relax`: then a class whose results are all
+    third-party figures (imported tables) is calibrated on them with third_party_requirements,
+    so its grades rank such figures among themselves. A class mixing them with greenai results
+    is refused. `on` is the calibration date (ISO; default today). References and sources are
+    carried over. `report`, when given, receives one ClassReport per class (the CLI's table).
     """
     import numpy as np
 
@@ -309,20 +372,38 @@ def calibrate(
             if task is None:
                 raise CalibrationError(f"task {name!r} is not a task class of {std.id}")
             wanted.append(task.id)
-    std, refused = _third_party_classes(population, std)
+    if uncertainty is not None and not 0 <= uncertainty < 1:
+        raise ValueError(f"uncertainty must be a fraction in [0, 1), not {uncertainty!r}")
+    third = _third_party_rows(population)
+    if relax:
+        std, refused = _third_party_classes(population, std)
+    else:
+        refused = []
     table = rate_many(population, std)
-    new_tasks = dict(std.tasks)
+    changed: dict[str, TaskClass] = {}
     calibrated: list[str] = []
-    for task in std.tasks.values():
-        if wanted is not None and task.id not in wanted:
+    reports: list[ClassReport] = []
+    for task in std.rating_classes():
+        if wanted is not None and task.id not in wanted and task.parent not in wanted:
             continue
-        mixed = [r for r in refused if r.startswith(f"{task.id}: ")]
+        in_class = table.task == task.id
+        n_results = int(in_class.sum())
+        if task.sizes:  # a sized task grades nothing itself: its size classes do
+            if n_results:
+                why = "model size not disclosed or outside every size class"
+                refused.append(f"{task.id}: {n_results} results not in a size class ({why})")
+            reports.append(ClassReport(task.id, n_results, 0, None, "rated in its size classes"))
+            continue
+        mixed = [r for r in refused if r.startswith(f"{task.id}: mixes")]
         if mixed:
             if wanted is not None:
                 raise CalibrationError(f"cannot calibrate {mixed[0]}")
+            reports.append(ClassReport(task.id, n_results, 0, None, mixed[0].split(": ", 1)[1]))
             continue
-        in_class = table.task == task.id
+        n_third = int((third & in_class).sum())
         changes: dict[str, Bands] = {}
+        notes: list[str] = []
+        n_conformant = int((in_class & (table.energy_reasons == 0)).sum())
         for kind, index, reasons in (
             ("energy", table.energy_index, table.energy_reasons),
             ("water", table.water_index, table.water_reasons),
@@ -333,24 +414,62 @@ def calibrate(
             values = index[usable]
             label = task.id if kind == "energy" else f"{task.id} (water)"
             problem = _too_few(values, min_population, method, conformant_only)
+            if problem and n_third and not relax and kind == "energy":
+                problem += (
+                    f": {n_third} third-party figures cannot meet its requirements "
+                    "(--relax calibrates on them under the requirements they can meet)"
+                )
             if problem:
                 if wanted is not None and kind == "energy":
                     raise CalibrationError(f"cannot calibrate {task.id}: {problem}")
-                refused.append(f"{label}: {problem}")
+                if n_results:  # classes without any result share one entry (below)
+                    refused.append(f"{label}: {problem}")
+                if kind == "energy":
+                    notes.append(problem)
                 continue
+            u, u_source = _uncertainty(population, usable, uncertainty, n_third)
             edges = _edges(values, method, n_bands)
+            kept, merged = merge_noisy_bands(edges, u)
+            if merged:
+                note = (
+                    f"{kind}: {merged} adjacent band(s) narrower than the uncertainty "
+                    f"(±{u * 100:g} %, {u_source}) merged: {len(kept) + 1} grades, not {n_bands}"
+                )
+                notes.append(note)
+                warnings.warn(
+                    f"greenai: calibrating {task.id}: {note}", GreenAIWarning, stacklevel=2
+                )
             changes["bands" if kind == "energy" else "water_bands"] = Bands.from_edges(
-                edges, method=method, population=int(values.size), on=on
+                kept, method=method, population=int(values.size), on=on
             )
             calibrated.append(label)
         if changes:
             # water bands the class shared with its energy bands stay as they were
             changes.setdefault("water_bands", task.water_bands)
-            new_tasks[task.id] = replace(task, **changes)
+            changed[task.id] = replace(task, **changes)
+        reports.append(
+            ClassReport(
+                task.id,
+                n_results,
+                n_conformant,
+                changes.get("bands"),
+                "; ".join(notes) or "calibrated",
+            )
+        )
+    empty_classes = [r.task for r in reports if not r.results]
+    if empty_classes:
+        refused.append(f"no results: {', '.join(empty_classes)}")
+    if report is not None:
+        report.extend(reports)
+    new_tasks = _with_classes(std, changed)
     if not calibrated:
+        with_results = [r for r in reports if r.results]
+        empty = len(reports) - len(with_results)
+        why = [f"{r.task}: {r.note}" for r in with_results]
+        if empty:
+            why.append(f"{empty} other class(es) have no results")
         raise CalibrationError(
-            f"no task class could be calibrated from {len(population)} results: "
-            + "; ".join(refused)
+            f"no task class could be calibrated from {len(population)} results: " + "; ".join(why)
         )
     draft = replace(
         std,
@@ -373,6 +492,70 @@ def calibrate(
     )
     # the file form is the product: make sure it reads back as the same standard
     return replace(parse_standard(draft.to_toml(), source=f"<calibrated {draft.id}>"), path=None)
+
+
+@dataclass(frozen=True)
+class ClassReport:
+    """One class in a calibration: its results, conformant ones, new bands (None: not
+    calibrated) and, in a few words, what happened (why not, or which bands were merged)."""
+
+    task: str
+    results: int
+    conformant: int
+    bands: Bands | None
+    note: str
+
+
+def merge_noisy_bands(edges: Sequence[float], uncertainty: float) -> tuple[list[float], int]:
+    """Return the edges with every inner band at least as wide as the uncertainty, and how
+    many bands were merged.
+
+    A band [a, b) is too narrow when b / a < (1 + u) / (1 - u): an index known to ±u (95 %)
+    at its lower edge could lie at its upper edge, so noise cannot tell its results from its
+    neighbours'. Such a band is merged with the band above it (the edge between them goes).
+    """
+    if uncertainty <= 0 or not edges:
+        return list(edges), 0
+    ratio = (1 + uncertainty) / (1 - uncertainty)
+    kept = [float(edges[0])]
+    for edge in edges[1:]:
+        if edge / kept[-1] < ratio:
+            continue
+        kept.append(float(edge))
+    return kept, len(edges) - len(kept)
+
+
+def _uncertainty(
+    population: Population, rows: Any, stated: float | None, n_third: int
+) -> tuple[float, str]:
+    """Return (relative 95 % uncertainty, where it comes from) of the results in `rows`."""
+    import numpy as np
+
+    if stated is not None:
+        return stated, "stated"
+    ci = population.energy_ci_rel[rows] if len(population.energy_ci_rel) else np.array([])
+    ci = ci[np.isfinite(ci)]
+    if ci.size:
+        return float(np.median(ci)), f"median disclosed 95 % CI of {ci.size} results"
+    if n_third:
+        return DEFAULT_UNCERTAINTY, "stated uncertainty of third-party figures, which publish none"
+    return DEFAULT_UNCERTAINTY, "assumed: the results disclose no CI"
+
+
+def _third_party_rows(population: Population) -> Any:
+    import numpy as np
+
+    code = PROVENANCE_CODES["third-party"]
+    return np.logical_or.reduce([population.provenance[d] == code for d in DOMAINS])
+
+
+def _with_classes(std: Standard, changed: Mapping[str, TaskClass]) -> dict[str, TaskClass]:
+    """Return std's tasks with the changed classes (size classes put back in their task)."""
+    tasks = dict(std.tasks)
+    for task_id, task in std.tasks.items():
+        sizes = tuple(changed.get(s.id, s) for s in task.sizes)
+        tasks[task_id] = replace(changed.get(task_id, task), sizes=sizes)
+    return tasks
 
 
 def third_party_requirements(domains: Iterable[str]) -> Requirements:
@@ -404,12 +587,12 @@ def _third_party_classes(population: Population, std: Standard) -> tuple[Standar
     if not any_third.any():
         return std, []
     task_of = rate_many(population, std).task
-    tasks = dict(std.tasks)
+    changed: dict[str, TaskClass] = {}
     refused = []
-    for task in std.tasks.values():
+    for task in std.rating_classes():
         in_class = task_of == task.id
         n_third, n_all = int((any_third & in_class).sum()), int(in_class.sum())
-        if n_third == 0:
+        if n_third == 0 or task.sizes:
             continue
         if n_third < n_all:
             refused.append(
@@ -418,15 +601,15 @@ def _third_party_classes(population: Population, std: Standard) -> tuple[Standar
             )
             continue
         domains = [d for d in DOMAINS if third[d][in_class].all()]
-        tasks[task.id] = replace(task, requirements=third_party_requirements(domains))
-    return replace(std, tasks=tasks), refused
+        changed[task.id] = replace(task, requirements=third_party_requirements(domains))
+    return replace(std, tasks=_with_classes(std, changed)), refused
 
 
 def _too_few(values: Any, min_population: int, method: str, conformant_only: bool) -> str | None:
     which = "conformant results" if conformant_only else "results"
     if values.size < min_population:
         return f"{values.size} {which} < {min_population} minimum"
-    if method == "log-equal" and values.min() == values.max():
+    if method in ("log-equal", "equal-range") and values.min() == values.max():
         return f"all {values.size} {which} have the same index"
     return None
 
@@ -437,6 +620,8 @@ def _edges(values: Any, method: str, n_bands: int) -> list[float]:
 
     if method == "quantile":
         raw = np.quantile(values, np.arange(1, n_bands) / n_bands)
+    elif method == "equal-range":  # the AI Energy Score: equal sections of the range
+        raw = np.linspace(values.min(), values.max(), n_bands + 1)[1:-1]
     else:
         raw = np.geomspace(values.min(), values.max(), n_bands + 1)[1:-1]
     edges: list[float] = []
@@ -447,3 +632,86 @@ def _edges(values: Any, method: str, n_bands: int) -> list[float]:
             edge = float(np.nextafter(floor, math.inf))
         edges.append(edge)
     return edges
+
+
+# ----------------------------------------------------------------------- writing
+def calibrated_toml(draft: Standard, base_text: str) -> str:
+    """Return the source standard's text with the draft's calibration written into it.
+
+    The drafter's file is edited in place (tomlkit), not rewritten: its comments, order and
+    layout stay; what calibration changed is replaced: the [standard] head, each calibrated
+    class's bands (and requirements, where --relax changed them), and [calibration]. The
+    result reads back as `draft` (checked).
+    """
+    import tomlkit
+
+    from greenai.standard import _date, _requirement_items, _Writer
+
+    doc = tomlkit.parse(base_text)
+    writer = _Writer(draft)
+    head = doc["standard"]
+    for key in ("id", "version", "status"):
+        head[key] = getattr(draft, key)
+    head["date"] = _date(draft.date)
+    for task in draft.rating_classes():
+        table = _class_table(doc, task)
+        if table is None:
+            continue
+        if task.bands.method != "manual":
+            table["bands"] = writer._bands(task.bands)
+        if task.parent is None:
+            derived = draft.water_bands or task.bands
+        else:
+            parent = draft.tasks[task.parent]
+            derived = parent.water_bands if parent.water_bands != parent.bands else task.bands
+        if task.water_bands != derived or (
+            "water_bands" in table and task.water_bands.method != "manual"
+        ):
+            table["water_bands"] = writer._bands(task.water_bands)
+        base = _requirement_items(draft.requirements)
+        if task.parent is not None:
+            base = _requirement_items(draft.tasks[task.parent].requirements)
+        own = [
+            i for i, b in zip(_requirement_items(task.requirements), base, strict=True) if i != b
+        ]
+        if own and task.requirements.third_party:  # set by --relax only
+            table["requirements"] = writer._table(own)
+    cal = draft.calibration
+    if cal is not None:
+        if "calibration" in doc:
+            del doc["calibration"]
+        doc.add(
+            "calibration",
+            writer._table(
+                [
+                    ("method", cal.method),
+                    ("date", cal.date),
+                    ("population", cal.population),
+                    ("min_population", cal.min_population),
+                    ("n_bands", cal.n_bands),
+                    ("calibrated", list(cal.calibrated)),
+                    ("refused", list(cal.refused)),
+                    ("source", cal.source or None),
+                ]
+            ),
+        )
+    text = tomlkit.dumps(doc)
+    again = parse_standard(text, source=f"<calibrated {draft.id}>")
+    if replace(again, path=None) != replace(draft, path=None):
+        raise CalibrationError(
+            f"the calibrated file of {draft.id} does not read back as calibrated "
+            "(a greenai bug): write it with Standard.to_toml() instead"
+        )
+    return text
+
+
+def _class_table(doc: Any, task: TaskClass) -> Any:
+    """Return the TOML table of a class in a parsed standard (a size class's [[sizes]] entry)."""
+    tasks = doc.get("tasks", {})
+    if task.parent is None:
+        return tasks.get(task.id)
+    size_id = task.size.id if task.size else None
+    for entry in tasks.get(task.parent, {}).get("sizes", []):
+        if entry.get("id") == size_id:
+            return entry
+    return None

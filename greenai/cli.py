@@ -107,6 +107,7 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
         journal=journal,
         journal_period_s=args.journal_period,
         handle_signals=False,  # greenai run forwards signals to the child itself
+        work=_work_of(args),
     )
     m.command = tuple(command)
     preexec = None if args.no_kill_child else _child_death_signal()
@@ -511,6 +512,30 @@ def _cmd_bench_slurm(args: argparse.Namespace) -> int:
     return 0
 
 
+_WORK_FLAGS = (
+    ("--workload", str, "the named benchmark workload run (e.g. greenai-gemm-fp32)"),
+    ("--dataset", str, "the dataset id the work ran on (e.g. imagenet-1k)"),
+    ("--split", str, "the dataset split (e.g. validation)"),
+    ("--model", str, "the model id (e.g. meta-llama/Llama-3.1-8B)"),
+    ("--params", float, "the model's parameter count (e.g. 8e9)"),
+    ("--quality-metric", str, "the quality metric reached (e.g. top1-accuracy)"),
+    ("--quality", float, "the value reached on --quality-metric"),
+    ("--phase", str, "training or inference"),
+)
+
+
+def _add_work_flags(p: argparse.ArgumentParser) -> None:
+    """Add the flags that disclose what the work was (the rating checks them)."""
+    for flag, kind, text in _WORK_FLAGS:
+        p.add_argument(flag, type=kind, default=None, help=text)
+
+
+def _work_of(args: argparse.Namespace) -> dict[str, object]:
+    """Return the work fields given on the command line (greenai.work.Work)."""
+    names = [flag[2:].replace("-", "_") for flag, _, _ in _WORK_FLAGS]
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def _cmd_rate(args: argparse.Namespace) -> int:
     from greenai.calibration import load_population
     from greenai.scoring import compare_ratings, rate_many
@@ -540,9 +565,10 @@ def _cmd_rate(args: argparse.Namespace) -> int:
             print(f"{kind} grades: {other.id} -> {std.id}")
             print(f"  {'disclosure':<40} {'task':<22} {'was':>4} {'now':>4}  change")
             for row in cmp.rows:
+                why = f": {row.cause}" if row.cause else ""
                 print(
                     f"  {row.label[-40:]:<40} {str(row.task)[:22]:<22} "
-                    f"{row.grade_against or '-':>4} {row.grade or '-':>4}  {row.change}"
+                    f"{row.grade_against or '-':>4} {row.grade or '-':>4}  {row.change}{why}"
                 )
             counts = ", ".join(f"{k} {v}" for k, v in cmp.summary().items() if v)
             print(f"  moved {len(cmp.moved)} of {len(cmp.rows)} ({counts})")
@@ -626,41 +652,63 @@ def _cmd_standard(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(load_standard(args.standard).to_toml(), end="")
         return 0
-    from greenai.calibration import calibrate, load_population
+    from greenai.calibration import calibrate, calibrated_toml, load_population
     from greenai.measurement import write_atomic
 
     with _registry_population(args, list(args.sources)) as sources:
         population = load_population(sources)
     args.sources = args.sources or [args.registry]
+    base = load_standard(args.standard)
+    report: list = []
     draft = calibrate(
         population,
-        load_standard(args.standard),
+        base,
         method=args.method,
         n_bands=args.bands,
         min_population=args.min_population,
         new_id=args.id,
         new_version=args.version,
         source=", ".join(args.sources),
+        relax=args.relax,
+        uncertainty=args.uncertainty,
+        report=report,
     )
-    write_atomic(Path(args.output), draft.to_toml())
-    cal = draft.calibration
+    # the drafter's file, edited: its comments and layout stay (tomlkit)
+    text = calibrated_toml(draft, Path(base.path).read_text(encoding="utf-8"))
+    write_atomic(Path(args.output), text)
     print(f"{args.output}: {draft.id} ({args.method}, population {len(population)})")
-    for refused in cal.refused if cal else ():
-        print(f"  not calibrated: {refused}")
-    _print_grade_counts(population, draft)
+    _print_calibration_table(population, draft, report)
+    if args.relax:
+        relaxed = [r.task for r in report if draft.task_class(r.task).requirements.third_party]
+        if relaxed:
+            print(f"  --relax: third-party requirements in {', '.join(relaxed)}")
     return 0
 
 
-def _print_grade_counts(population: object, draft: object) -> None:
-    """Print how many results of each calibrated class fall in each grade of the draft."""
+def _print_calibration_table(population: object, draft: object, report: list) -> None:
+    """Print one line per class with results (calibrated or why not), one for the rest."""
     from greenai.scoring import rate_many
 
     table = rate_many(population, draft)  # type: ignore[arg-type]
     grades = table.grades("energy")
-    for task_id in draft.calibration.calibrated:  # type: ignore[attr-defined]
-        rows = [g for t, g in zip(table.task.tolist(), grades, strict=True) if t == task_id]
-        counts = " ".join(f"{g}:{rows.count(g)}" for g in sorted({g for g in rows if g}))
-        print(f"  {task_id}: {len(rows)} results, graded {counts or 'none'}")
+    tasks = table.task.tolist()
+    print(f"  {'class':<24} {'results':>7} {'graded':>6}  outcome")
+    empty = []
+    for row in report:
+        if not row.results:
+            empty.append(row.task)
+            continue
+        if row.bands is not None:
+            got = [g for t, g in zip(tasks, grades, strict=True) if t == row.task]
+            counts = " ".join(f"{g}:{got.count(g)}" for g in row.bands.grades)
+            outcome = f"calibrated, {len(row.bands.bands)} grades ({counts})"
+            if row.note != "calibrated":
+                outcome += f"; {row.note}"
+        else:
+            outcome = f"not calibrated: {row.note}"
+        print(f"  {row.task:<24} {row.results:>7} {row.conformant:>6}  {outcome}")
+    if empty:
+        print(f"  no results, not calibrated: {', '.join(empty)}")
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -901,7 +949,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(
         f"greenai demo: metering {args.seconds:g} s of {n}x{n} float32 matmuls...", file=sys.stderr
     )
-    with meter(task="matrix-multiply", unit="GFLOP", output=args.output) as m:
+    work = {"workload": "greenai-gemm-fp32", "phase": "inference"}  # what the demo runs
+    with meter(task="greenai-gemm-fp32", unit="GFLOP", output=args.output, work=work) as m:
         deadline = time.monotonic() + args.seconds
         while time.monotonic() < deadline:
             a @ b
@@ -987,6 +1036,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
     p.add_argument("--units", type=float, default=None, help="functional units the command did")
+    _add_work_flags(p)
     p.add_argument(
         "--idle-baseline",
         type=float,
@@ -1092,7 +1142,24 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("sources", nargs="*", help="folders of disclosures, JSON files or a CSV")
     _add_registry_flags(sp)
     sp.add_argument("--standard", default=None, help="the standard to start from")
-    sp.add_argument("--method", choices=("quantile", "log-equal"), default="quantile")
+    sp.add_argument(
+        "--method",
+        choices=("quantile", "log-equal", "equal-range"),
+        default="quantile",
+        help="quantile (equal counts), log-equal, equal-range (the AI Energy Score's sections)",
+    )
+    sp.add_argument(
+        "--relax",
+        action="store_true",
+        help="calibrate a class of third-party figures under the requirements they can meet",
+    )
+    sp.add_argument(
+        "--uncertainty",
+        type=float,
+        default=None,
+        metavar="U",
+        help="relative 95%% uncertainty of the results (default: their CIs, else 0.05)",
+    )
     sp.add_argument("--bands", type=int, default=7, help="number of grades (default 7: A-G)")
     sp.add_argument("--min-population", type=int, default=30)
     sp.add_argument("--id", default=None, help="id of the new standard")
@@ -1328,7 +1395,9 @@ def _one_line_warning(
     line: str | None = None,
 ) -> str:
     """Return a warning as one line without the source line Python prints by default."""
-    return f"greenai: warning: {message}\n"
+    text = str(message)
+    text = text[len("greenai: ") :] if text.startswith("greenai: ") else text  # said once
+    return f"greenai: warning: {text}\n"
 
 
 if __name__ == "__main__":

@@ -191,6 +191,7 @@ class Meter:
         sleep: Callable[[float], None] = time.sleep,
         timeline: bool = True,
         tune: Any = None,
+        work: Any = None,
     ):
         self.task = task
         self.unit = unit
@@ -244,6 +245,16 @@ class Meter:
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
         self._tuning: TuningSession | None = None
+        self.work = _as_work(work)  # what the run did (workload, model, quality, phase)
+
+    def disclose(self, **fields: Any) -> None:
+        """Record what the run did: workload, dataset, split, model, params, quality_metric,
+        quality, phase (greenai.work.Work); call it again to add a field, e.g. the quality
+        reached after evaluation (quality_metric and quality go together). The disclosure's
+        `work` block; the rating checks it."""
+        from dataclasses import replace
+
+        self.work = replace(self.work, **fields)
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -555,7 +566,8 @@ class Meter:
             sampling=sampling,
             command=self.command,
             exit_code=self.exit_code,
-            extra=self.extra,
+            # the caller's blocks, and what the run did (the rating checks it)
+            extra={**self.extra, **({} if self.work.empty else {"work": self.work.to_dict()})},
             optimisation=self._optimisation,
         )
 
@@ -596,6 +608,15 @@ class Meter:
         m = assess(m, self.site, self.standard, stacklevel=3)
         self._footprint, self._rating = m.footprint, m.rating
         return m
+
+
+def _as_work(work: Any) -> Any:
+    """Return a Work from a Work, a mapping of its fields, or None (nothing disclosed)."""
+    from greenai.work import Work
+
+    if isinstance(work, Work):
+        return work
+    return Work.from_dict(work, "Meter(work=...)")
 
 
 def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:

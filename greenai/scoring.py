@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from greenai.errors import DisclosureError
 from greenai.standard import DOMAINS, GRADES, Standard, TaskClass
+from greenai.work import Work, format_params
 
 if TYPE_CHECKING:
     import numpy as np
@@ -48,6 +49,15 @@ _DOMAIN_MISSING, _DOMAIN_NOT_MEASURED, _DOMAIN_INCOMPLETE = 0, 1, 2
 # A figure taken from a published table (interop.table), under a class that does not grade
 # such figures; kept clear of the domain bits.
 THIRD_PARTY = 1 << 30
+# The run did not do the work the class holds fixed (standard.Workload, Quality, size
+# classes, phase), or its index is outside the class's plausible range: index, no grade.
+NOT_SAME_WORKLOAD = 1 << 22  # workload, dataset or split not disclosed or different
+QUALITY_NOT_MET = 1 << 23  # quality not disclosed, another metric, or below the target
+SIZE_NOT_DISCLOSED = 1 << 24  # a sized class, and the run gives no parameter count
+SIZE_OUTSIDE = 1 << 25  # the model's parameter count is in no (or another) size class
+PHASE_MISMATCH = 1 << 26  # phase not disclosed, or training under an inference class
+IMPLAUSIBLE = 1 << 27  # index outside the class's plausible range: not the same kind of work
+WORK_BITS = NOT_SAME_WORKLOAD | QUALITY_NOT_MET | SIZE_NOT_DISCLOSED | SIZE_OUTSIDE | PHASE_MISMATCH
 
 
 def domain_bit(domain: str, problem: int) -> int:
@@ -84,6 +94,8 @@ class RatingInput:
     status: str = "ok"
     water_l: float | None = None
     water_reason: str | None = None  # why water_l is None
+    work: Work = Work()  # what the run did: workload, dataset, model, params, quality, phase
+    energy_ci_rel: float | None = None  # relative 95 % CI of energy per unit (bench results)
 
     def with_energy(self, energy_j: float) -> RatingInput:
         """Return the same run with another energy (J); water scales with it."""
@@ -112,6 +124,8 @@ _ROW_FIELDS = (
     "status",
     "water_l",
     "water_reason",
+    "work",
+    "energy_ci_rel",
 )
 
 
@@ -178,10 +192,26 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
         str(doc.get("status", "ok")),
         water_l,
         water_reason,
+        Work.from_dict(doc.get("work"), source),
+        _ci_rel(doc.get("benchmark")),
     )
 
 
 MAX_FIGURE = 1e18  # J, s, units: the disclosure schema's bound on a physical figure
+
+
+def _ci_rel(block: Any) -> float | None:
+    """Return the relative 95 % CI half-width of a bench result's energy per unit, if any."""
+    summary = block.get("energy_per_unit_j") if isinstance(block, Mapping) else None
+    if not isinstance(summary, Mapping):
+        return None
+    try:
+        mean, low, high = (float(summary[k]) for k in ("mean", "ci95_low", "ci95_high"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (mean > 0 and math.isfinite(low) and math.isfinite(high)):
+        return None
+    return max(high - mean, mean - low) / mean
 
 
 def _number(source: str, key: str, value: Any) -> float:
@@ -359,20 +389,39 @@ class Rating:
         )
 
 
+def _nan_none(value: Any) -> float | None:
+    return None if math.isnan(float(value)) else float(value)
+
+
 def _finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
 # ----------------------------------------------------------------------- one run
+def resolve(std: Standard, task_name: str | None, params: float | None) -> TaskClass | None:
+    """Return the class a run is rated in: its task class, or the size class its model is in.
+
+    A sized task (text generation, training) is rated in the size class holding the run's
+    parameter count; without one (or outside every size class) the task itself is returned
+    and the rating says why there is no grade.
+    """
+    task = std.task_class(task_name)
+    if task is not None and task.sizes:
+        return task.size_class(params) or task
+    return task
+
+
 def rate(inp: RatingInput, std: Standard) -> Rating:
     """Return the rating of one run under `std`."""
-    task = std.task_class(inp.task)
+    task = resolve(std, inp.task, inp.work.params)
     bits = _check(inp, task)
     energy_index = water_index = None
     measured_j = measured_l = None
     if task is not None and not bits & (UNKNOWN_TASK | UNIT_MISMATCH | NO_UNITS):
         energy_index = inp.energy_j / (inp.units_done * task.energy.per_unit)
         measured_j = inp.energy_j / inp.units_done * task.per
+        if not task.plausible[0] <= energy_index <= task.plausible[1]:
+            bits |= IMPLAUSIBLE
         if inp.water_l is not None:
             water_index = inp.water_l / (inp.units_done * task.water.per_unit)
             measured_l = inp.water_l / inp.units_done * task.per
@@ -466,7 +515,106 @@ def _check(inp: RatingInput, task: TaskClass | None) -> int:
         bits |= NO_IDLE_BASELINE
     if inp.repetitions < req.min_repetitions:
         bits |= TOO_FEW_REPETITIONS
+    for bit, _ in work_problems(inp.work, task):
+        bits |= bit
     return bits
+
+
+def work_problems(work: Work, task: TaskClass) -> list[tuple[int, str]]:
+    """Return (reason bit, sentence) for each item `task` holds fixed that `work` misses."""
+    out: list[tuple[int, str]] = []
+    fixed = task.workload
+    if fixed.benchmark:
+        if work.workload is None:
+            out.append(
+                (
+                    NOT_SAME_WORKLOAD,
+                    f"workload not disclosed: {_class_id(task)} rates only the benchmark "
+                    f"workload {fixed.benchmark!r}",
+                )
+            )
+        elif work.workload != fixed.benchmark:
+            out.append(
+                (NOT_SAME_WORKLOAD, f"workload {work.workload!r} is not {fixed.benchmark!r}")
+            )
+    if fixed.dataset:
+        wanted = fixed.dataset + (f", split {fixed.split}" if fixed.split else "")
+        if work.dataset is None:
+            out.append((NOT_SAME_WORKLOAD, f"dataset not disclosed ({wanted} required)"))
+        elif work.dataset != fixed.dataset:
+            out.append((NOT_SAME_WORKLOAD, f"dataset {work.dataset!r} is not {fixed.dataset!r}"))
+        elif fixed.split and work.split != fixed.split:
+            shown = "not disclosed" if work.split is None else repr(work.split)
+            out.append((NOT_SAME_WORKLOAD, f"split {shown} is not {fixed.split!r}"))
+    q = task.quality
+    if q is not None:
+        need = f"{q.metric} {'>=' if q.higher_is_better else '<='} {q.target:g}"
+        if work.quality is None:
+            out.append((QUALITY_NOT_MET, f"quality not disclosed ({need} required)"))
+        elif work.quality_metric != q.metric:
+            out.append(
+                (QUALITY_NOT_MET, f"quality metric {work.quality_metric!r} is not {q.metric!r}")
+            )
+        elif not q.met(work.quality):
+            out.append(
+                (
+                    QUALITY_NOT_MET,
+                    f"quality {q.metric} {work.quality:g} does not reach the target ({need})",
+                )
+            )
+    if task.sizes or task.size:
+        sizes = task.sizes or ()
+        if work.params is None:
+            listed = ", ".join(s.size.label for s in sizes if s.size) or (
+                task.size.label if task.size else ""
+            )
+            out.append(
+                (
+                    SIZE_NOT_DISCLOSED,
+                    f"model size not disclosed: {_class_id(task)} is rated within model-size "
+                    f"classes ({listed}); disclose the parameter count (params)",
+                )
+            )
+        elif task.size is not None and not task.size.holds(work.params):
+            out.append(
+                (
+                    SIZE_OUTSIDE,
+                    f"model {format_params(work.params)} is outside class {task.size.label}",
+                )
+            )
+        elif task.size is None:  # a sized task the count fell outside of every size class
+            listed = ", ".join(s.size.label for s in sizes if s.size)
+            out.append(
+                (
+                    SIZE_OUTSIDE,
+                    f"model {format_params(work.params)} is in no size class of {task.id} "
+                    f"({listed})",
+                )
+            )
+    if task.phase is not None:
+        if work.phase is None:
+            out.append(
+                (
+                    PHASE_MISMATCH,
+                    f"phase not disclosed ({_class_id(task)} is {_a(task.phase)} class)",
+                )
+            )
+        elif work.phase != task.phase:
+            out.append(
+                (
+                    PHASE_MISMATCH,
+                    f"phase {work.phase} does not fit {_class_id(task)}, {_a(task.phase)} class",
+                )
+            )
+    return out
+
+
+def _class_id(task: TaskClass) -> str:
+    return task.id
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 @dataclass(frozen=True)
@@ -483,9 +631,14 @@ class _Context:
     status: str
     provenance: Mapping[str, str]
     water_reason: str | None
+    work: Work = Work()
+    energy_index: float | None = None
 
     @classmethod
     def of(cls, inp: RatingInput, task: TaskClass | None, std: Standard) -> _Context:
+        index = None
+        if task is not None and inp.units_done > 0:
+            index = inp.energy_j / (inp.units_done * task.energy.per_unit)
         return cls(
             standard_id=std.id,
             task=task,
@@ -497,6 +650,8 @@ class _Context:
             status=inp.status,
             provenance={k: v.provenance for k, v in inp.domains.items()},
             water_reason=inp.water_reason,
+            work=inp.work,
+            energy_index=index,
         )
 
 
@@ -549,6 +704,14 @@ def _reason_texts(bits: int, c: _Context) -> tuple[str, ...]:
         out.append("no idle baseline measured")
     if bits & TOO_FEW_REPETITIONS:
         out.append(f"{c.repetitions} repetition(s) < {req.min_repetitions} required")
+    if bits & WORK_BITS:
+        out.extend(text for bit, text in work_problems(c.work, task) if bits & bit)
+    if bits & IMPLAUSIBLE and c.energy_index is not None:
+        low, high = task.plausible
+        out.append(
+            f"not the same kind of work: energy index {c.energy_index:.4g} is outside the "
+            f"plausible range of {task.id}, {low:g} to {high:g} times its reference"
+        )
     if bits & NO_WATER:
         out.append(f"water not computed: {c.water_reason or 'no footprint'}")
     return tuple(out)
@@ -578,6 +741,8 @@ class Population:
     labels: tuple[str, ...] = ()
     water_reason: tuple[str | None, ...] = ()
     skipped: tuple[str, ...] = ()  # "source: why" for entries that could not be read
+    work: tuple[Work, ...] = ()  # what each run did (empty: nothing disclosed by any)
+    energy_ci_rel: Any = ()  # float64 column, NaN where no CI is disclosed (empty: none)
 
     def __len__(self) -> int:
         return len(self.energy_j)
@@ -663,6 +828,10 @@ class Population:
             labels=tuple(labels),
             water_reason=tuple(col["water_reason"]),
             skipped=tuple(skipped),
+            work=tuple(col["work"]),
+            energy_ci_rel=np.array(
+                [nan if v is None else v for v in col["energy_ci_rel"]], dtype=np.float64
+            ),
         )
 
     def input(self, i: int) -> RatingInput:
@@ -688,7 +857,13 @@ class Population:
             status=str(self.status[i]),
             water_l=None if math.isnan(water) else water,
             water_reason=self.water_reason[i] if self.water_reason else None,
+            work=self.work[i] if self.work else Work(),
+            energy_ci_rel=_nan_none(self.energy_ci_rel[i]) if len(self.energy_ci_rel) else None,
         )
+
+    def work_of(self, i: int) -> Work:
+        """Return what run i disclosed of its work."""
+        return self.work[i] if self.work else Work()
 
 
 @dataclass(frozen=True, eq=False)
@@ -732,7 +907,7 @@ class RatingTable:
         bits = int((self.energy_reasons if kind == "energy" else self.water_reasons)[i])
         inp = self.population.input(i)
         return _reason_texts(
-            bits, _Context.of(inp, self.standard.task_class(inp.task), self.standard)
+            bits, _Context.of(inp, resolve(self.standard, inp.task, inp.work.params), self.standard)
         )
 
     def rating(self, i: int) -> Rating:
@@ -745,10 +920,20 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     import numpy as np
 
     n = len(population)
-    classes = list(std.tasks.values())
+    classes = list(std.rating_classes())
     k = len(classes)  # row k of every per-class table is the "unknown task" sentinel
     position = {c.id: i for i, c in enumerate(classes)}
-    task_idx = _codes(population.task, lambda name: _position(std, position, name), k)
+    works = [population.work_of(i) for i in range(n)]
+    resolved: dict[tuple[Any, Any], int] = {}
+    task_list = population.task.tolist()
+    for i in range(n):
+        key = (task_list[i], works[i].params)
+        if key not in resolved:
+            cls = resolve(std, *key)
+            resolved[key] = k if cls is None else position[cls.id]
+    task_idx = np.array(
+        [resolved[(task_list[i], works[i].params)] for i in range(n)], dtype=np.int64
+    )
     unit_names = sorted({u for u in population.unit.tolist() if u is not None})
     unit_idx = _codes(
         population.unit, lambda u: unit_names.index(u) if u in unit_names else None, len(unit_names)
@@ -791,6 +976,17 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     bits[known & idle_required & ~population.idle_baseline] |= NO_IDLE_BASELINE
     min_reps = per_class(lambda c: c.requirements.min_repetitions, np.int64, 0)
     bits[known & (population.repetitions < min_reps)] |= TOO_FEW_REPETITIONS
+    work_bits: dict[tuple[int, tuple[Any, ...]], int] = {}
+    extra = []
+    for c, work in zip(task_idx.tolist(), works, strict=True):
+        key = (c, work.key())
+        if key not in work_bits:
+            found = 0
+            for bit, _ in [] if c == k else work_problems(work, classes[c]):
+                found |= bit
+            work_bits[key] = found
+        extra.append(work_bits[key])
+    bits |= np.array(extra, dtype=np.uint32)
 
     indexable = known & ((bits & (UNIT_MISMATCH | NO_UNITS)) == 0)
     ref_energy = per_class(lambda c: c.energy.per_unit, np.float64, math.nan)
@@ -804,6 +1000,11 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
     water_index[indexable] = population.water_l[indexable] / (
         units[indexable] * ref_water[indexable]
     )
+    low = per_class(lambda c: c.plausible[0], np.float64, 0.0)
+    high = per_class(lambda c: c.plausible[1], np.float64, math.inf)
+    with np.errstate(invalid="ignore"):
+        outside = indexable & ~((energy_index >= low) & (energy_index <= high))
+    bits[outside] |= IMPLAUSIBLE
     water_bits = bits | np.where(np.isnan(population.water_l), NO_WATER, 0).astype(np.uint32)
 
     energy_grade = np.full(n, -1, dtype=np.int8)
@@ -828,11 +1029,6 @@ def rate_many(population: Population, std: Standard) -> RatingTable:
         water_grade=water_grade,
         water_reasons=water_bits,
     )
-
-
-def _position(std: Standard, position: Mapping[str, int], name: str) -> int | None:
-    task = std.task_class(name)
-    return None if task is None else position[task.id]
 
 
 def _codes(column: np.ndarray, lookup: Any, missing: int) -> np.ndarray:
@@ -871,6 +1067,7 @@ class GradeChange:
     index: float | None
     grade: str | None
     change: str  # one of CHANGES
+    cause: str = ""  # why the grade moved (new band edges, a new requirement, a new reference)
 
 
 @dataclass(frozen=True)
@@ -917,11 +1114,21 @@ def compare_ratings(
         population = Population.from_inputs(list(population), labels=labels)
     new, old = rate_many(population, standard), rate_many(population, against)
     grades_new, grades_old = new.grades(kind), old.grades(kind)
+    reasons_new = getattr(new, f"{kind}_reasons").tolist()
+    reasons_old = getattr(old, f"{kind}_reasons").tolist()
     index_new = getattr(new, f"{kind}_index").tolist()
     index_old = getattr(old, f"{kind}_index").tolist()
     rows = []
     for i in range(len(population)):
         g_new, g_old = grades_new[i], grades_old[i]
+        change = _change(g_old, g_new)
+        moved = change not in ("same", "not graded")
+        differs = change == "not graded" and (
+            reasons_new[i] != reasons_old[i] or new.task[i] != old.task[i]
+        )
+        cause = ""
+        if moved or differs:
+            cause = explain_change(population.input(i), standard, against, kind)
         rows.append(
             GradeChange(
                 label=population.label(i),
@@ -930,10 +1137,52 @@ def compare_ratings(
                 grade_against=g_old,
                 index=None if math.isnan(index_new[i]) else index_new[i],
                 grade=g_new,
-                change=_change(g_old, g_new),
+                change=change,
+                cause=cause,
             )
         )
     return RatingComparison(standard.id, against.id, kind, tuple(rows))
+
+
+def explain_change(inp: RatingInput, standard: Standard, against: Standard, kind: str) -> str:
+    """Return why a run's grade differs between `against` and `standard`, in a few words.
+
+    Each cause found is listed: the run is rated in another class, the class has a new
+    reference, new band edges, a requirement the run now misses or no longer misses.
+    """
+    new, old = rate(inp, standard), rate(inp, against)
+    new_task = resolve(standard, inp.task, inp.work.params)
+    old_task = resolve(against, inp.task, inp.work.params)
+    causes = []
+    if (new_task and new_task.id) != (old_task and old_task.id):
+        causes.append(
+            f"another class: {old_task.id if old_task else 'none'} -> "
+            f"{new_task.id if new_task else 'none'}"
+        )
+    if new_task is not None and old_task is not None:
+        ref_new, ref_old = getattr(new_task, kind), getattr(old_task, kind)
+        if not math.isclose(ref_new.per_unit, ref_old.per_unit, rel_tol=1e-12):
+            causes.append(
+                f"a new reference ({ref_old.per_unit * old_task.per:.4g} -> "
+                f"{ref_new.per_unit * new_task.per:.4g} {'J' if kind == 'energy' else 'L'} "
+                f"per {new_task.functional_unit})"
+            )
+        bands_new = new_task.bands if kind == "energy" else new_task.water_bands
+        bands_old = old_task.bands if kind == "energy" else old_task.water_bands
+        if bands_new.bands != bands_old.bands:
+            causes.append(f"new band edges ({_edges_text(bands_old)} -> {_edges_text(bands_new)})")
+    before, after = getattr(old, kind), getattr(new, kind)
+    added = [r for r in after.reasons if r not in before.reasons]
+    dropped = [r for r in before.reasons if r not in after.reasons]
+    if added:
+        causes.append("a new requirement: " + "; ".join(added))
+    if dropped:
+        causes.append("a requirement no longer missed: " + "; ".join(dropped))
+    return "; ".join(causes) or "the same class, reference, bands and requirements"
+
+
+def _edges_text(bands: Any) -> str:
+    return "/".join(f"{e:.3g}" for e in bands.edges)
 
 
 def _change(before: str | None, after: str | None) -> str:

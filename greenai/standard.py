@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -26,12 +26,17 @@ from greenai import units
 from greenai._resources import standards_dir
 from greenai.errors import StandardError
 
-DEFAULT_STANDARD = "greenai-2026.1"
+DEFAULT_STANDARD = "greenai-2026.2"
 STATUSES = ("draft", "adopted")
 GRADES = ("A", "B", "C", "D", "E", "F", "G")
 MIN_GRADES = 2
 DOMAINS = ("cpu", "dram", "gpu", "system")
-CALIBRATION_METHODS = ("quantile", "log-equal")
+CALIBRATION_METHODS = ("quantile", "log-equal", "equal-range")
+PHASES = ("training", "inference")
+# A class grades an index only inside [low, high]: outside it the run did not do the same
+# kind of work as the reference (a toy kernel rated against a real model, a training loop
+# under an inference class). 1/100 to 100 times the reference unless a class says otherwise.
+DEFAULT_PLAUSIBLE = (0.01, 100.0)
 BAND_METHODS = ("manual", *CALIBRATION_METHODS)
 
 # Functional units a standard may rate per, with the plural a run may count them under.
@@ -67,7 +72,7 @@ def canonical_unit(name: str | None) -> str | None:
 
 def normalise_task(name: str) -> str:
     """Return a task name as standards spell ids: lower case, words joined by hyphens."""
-    return re.sub(r"[\s_]+", "-", name.strip().lower())
+    return re.sub(r"[\s_]+", "-", re.sub(r"\s*/\s*", "/", name.strip().lower()))
 
 
 class StandardFileError(StandardError):
@@ -189,6 +194,61 @@ class ReferenceSite:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """The work a class holds fixed: a named benchmark workload, or a dataset and split."""
+
+    benchmark: str | None = None  # e.g. "greenai-gemm-fp32"
+    dataset: str | None = None  # e.g. "imagenet-1k"
+    split: str | None = None  # e.g. "validation"
+    description: str = ""
+
+    @property
+    def fixed(self) -> bool:
+        """Return True when the class names an identity a run must match."""
+        return bool(self.benchmark or self.dataset)
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The quality a run must disclose and reach: metric, target, direction, source."""
+
+    metric: str  # e.g. "top1-accuracy"
+    target: float
+    higher_is_better: bool = True
+    source: str = ""
+
+    def met(self, value: float) -> bool:
+        """Return True when `value` reaches the target."""
+        return value >= self.target if self.higher_is_better else value <= self.target
+
+
+@dataclass(frozen=True)
+class SizeClass:
+    """A model-size class of a task class: parameter counts low <= params < high."""
+
+    id: str
+    low: float
+    high: float
+    name: str = ""
+
+    def holds(self, params: float) -> bool:
+        """Return True when a model with `params` parameters is in this size class."""
+        return self.low <= params < self.high
+
+    @property
+    def label(self) -> str:
+        """Return the band in words, e.g. '1-8 B' or '>= 20 B'."""
+        lo, hi = _fmt_params(self.low), _fmt_params(self.high)
+        if math.isinf(self.high):
+            return f">= {lo} B"
+        return f"{lo}-{hi} B" if self.low > 0 else f"< {hi} B"
+
+
+def _fmt_params(value: float) -> str:
+    return "inf" if math.isinf(value) else f"{value / 1e9:g}"
+
+
+@dataclass(frozen=True)
 class TaskClass:
     """One task class: functional unit, references, bands and requirements (resolved)."""
 
@@ -204,6 +264,21 @@ class TaskClass:
     aliases: tuple[str, ...] = ()
     unit_aliases: tuple[str, ...] = ()  # other names the run may count the same unit under
     description: str = ""
+    phase: str | None = None  # training | inference; None: not fixed (older files)
+    workload: Workload = Workload()
+    quality: Quality | None = None
+    plausible: tuple[float, float] = DEFAULT_PLAUSIBLE  # index range a grade is given in
+    # Size classes of a sized task (text generation, training): each is a TaskClass with its
+    # own reference (id "<task>/<size>"); `size` is set on those, `sizes` on the parent.
+    sizes: tuple[TaskClass, ...] = ()
+    size: SizeClass | None = None
+    parent: str | None = None  # the id of the sized task a size class belongs to
+
+    def size_class(self, params: float | None) -> TaskClass | None:
+        """Return the size class holding a model of `params` parameters (None if none)."""
+        if params is None:
+            return None
+        return next((s for s in self.sizes if s.size and s.size.holds(params)), None)
 
     @property
     def functional_unit(self) -> str:
@@ -250,18 +325,23 @@ class Standard:
     _lookup: dict[str, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        lookup = {}
+        lookup: dict[str, TaskClass] = {}
         for task in self.tasks.values():
             for name in (task.id, *task.aliases):
-                lookup[normalise_task(name)] = task.id
+                lookup[normalise_task(name)] = task
+            for size in task.sizes:
+                lookup[normalise_task(size.id)] = size
         object.__setattr__(self, "_lookup", lookup)
 
     def task_class(self, name: str | None) -> TaskClass | None:
-        """Return the task class a run's task name (id or alias) belongs to, None if unknown."""
+        """Return the task class a run's task name (id, alias or 'task/size') names, or None."""
         if not name:
             return None
-        task_id = self._lookup.get(normalise_task(name))
-        return None if task_id is None else self.tasks[task_id]
+        return self._lookup.get(normalise_task(name))
+
+    def rating_classes(self) -> tuple[TaskClass, ...]:
+        """Return every class a run can be graded in: each task, and each of its size classes."""
+        return tuple(c for t in self.tasks.values() for c in (t, *t.sizes))
 
     def to_toml(self) -> str:
         """Return the standard as TOML text that load_standard reads back to an equal Standard."""
@@ -383,7 +463,15 @@ _TASK_KEYS = (
     "bands",
     "water_bands",
     "requirements",
+    "phase",
+    "workload",
+    "quality",
+    "plausible",
+    "sizes",
 )
+_WORKLOAD_KEYS = ("benchmark", "dataset", "split", "description")
+_QUALITY_KEYS = ("metric", "target", "higher_is_better", "source")
+_SIZE_KEYS = ("id", "name", "params", "energy", "water", "bands", "water_bands", "requirements")
 _REFERENCE_KEYS = ("value", "unit", "source", "note")
 _BAND_META_KEYS = ("method", "population", "date")
 _CALIBRATION_KEYS = (
@@ -840,7 +928,12 @@ class _Parser:
             if "requirements" in body
             else requirements
         )
-        return TaskClass(
+        phase = self.get(body, where, "phase", "str", False, None)
+        if phase is not None and phase not in PHASES:
+            self.fail(
+                (*where, "phase"), f"{phase!r} is not a phase", f"use one of: {', '.join(PHASES)}"
+            )
+        task = TaskClass(
             id=task_id,
             name=name,
             unit=unit,
@@ -853,7 +946,150 @@ class _Parser:
             aliases=aliases,
             unit_aliases=unit_aliases,
             description=self.get(body, where, "description", "str", False, ""),
+            phase=phase,
+            workload=self.workload(body.get("workload"), (*where, "workload")),
+            quality=self.quality(body.get("quality"), (*where, "quality")),
+            plausible=self.plausible(body, where),
         )
+        if "sizes" in body:
+            sizes = self.sizes(body["sizes"], (*where, "sizes"), task, site)
+            task = replace(task, sizes=sizes)
+        return task
+
+    def workload(self, table: Any, where: Sequence[str]) -> Workload:
+        if table is None:
+            return Workload()
+        if not isinstance(table, dict):
+            self.fail(where, f"expected a table, found {_describe(table)}", "write benchmark = ...")
+        self.keys(table, where, _WORKLOAD_KEYS)
+        values = {k: self.get(table, where, k, "str", False, None) for k in _WORKLOAD_KEYS}
+        if values["benchmark"] and values["dataset"]:
+            self.fail(
+                (*where, "dataset"),
+                "a class fixes either a benchmark workload or a dataset, not both",
+                "keep benchmark (a named workload) or dataset and split",
+            )
+        if values["split"] and not values["dataset"]:
+            self.fail((*where, "split"), "a split without a dataset", "add dataset = <id>")
+        if not (values["benchmark"] or values["dataset"] or values["description"]):
+            self.fail(where, "empty", "give benchmark, or dataset and split")
+        values["description"] = values["description"] or ""
+        return Workload(**values)
+
+    def quality(self, table: Any, where: Sequence[str]) -> Quality | None:
+        if table is None:
+            return None
+        if not isinstance(table, dict):
+            self.fail(where, f"expected a table, found {_describe(table)}", "write metric, target")
+        self.keys(table, where, _QUALITY_KEYS)
+        target = self.get(table, where, "target", "number")
+        if not math.isfinite(target):
+            self.fail((*where, "target"), "must be a finite number", "give the target value")
+        return Quality(
+            metric=self.get(table, where, "metric", "str"),
+            target=target,
+            higher_is_better=self.get(table, where, "higher_is_better", "bool", False, True),
+            source=self.source_text(table, where, "source"),
+        )
+
+    def plausible(self, body: Mapping[str, Any], where: Sequence[str]) -> tuple[float, float]:
+        if "plausible" not in body:
+            return DEFAULT_PLAUSIBLE
+        value = body["plausible"]
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(_is_kind(v, "number") for v in value)
+        )
+        if not ok or not 0 < float(value[0]) < float(value[1]):
+            self.fail(
+                (*where, "plausible"),
+                f"expected [low, high] with 0 < low < high, found {_describe(value)}",
+                "write plausible = [0.01, 100] (indices a grade is given for)",
+            )
+        return float(value[0]), float(value[1])
+
+    def sizes(
+        self, items: Any, where: Sequence[str], task: TaskClass, site: ReferenceSite | None
+    ) -> tuple[TaskClass, ...]:
+        if not (isinstance(items, list) and items and all(isinstance(i, dict) for i in items)):
+            self.fail(
+                where,
+                f"expected one or more [[{_keypath(where)}]] tables, found {_describe(items)}",
+                "write each size class as [[tasks.<id>.sizes]] with id, params and energy",
+            )
+        out: list[TaskClass] = []
+        for body in items:
+            self.keys(body, where, _SIZE_KEYS)
+            size_id = self.get(body, where, "id", "str")
+            if not _TASK_ID_RE.fullmatch(size_id):
+                self.fail((*where, "id"), f"{size_id!r} is not a valid id", "e.g. id = 'small'")
+            bounds = body.get("params")
+            ok = (
+                isinstance(bounds, list)
+                and len(bounds) == 2
+                and all(_is_kind(v, "number") for v in bounds)
+            )
+            if not ok or not 0 <= float(bounds[0]) < float(bounds[1]):
+                self.fail(
+                    (*where, "params"),
+                    f"size class {size_id!r}: expected [low, high] parameter counts with "
+                    f"0 <= low < high, found {_describe(bounds)}",
+                    "write params = [1e9, 8e9] (high may be inf)",
+                )
+            size = SizeClass(size_id, float(bounds[0]), float(bounds[1]), body.get("name", ""))
+            if out and size.low < out[-1].size.high:  # type: ignore[union-attr]
+                self.fail(
+                    (*where, "params"),
+                    f"size class {size_id!r} ({size.label}) overlaps or precedes "
+                    f"{out[-1].size.id!r} ({out[-1].size.label})",  # type: ignore[union-attr]
+                    "list size classes by increasing parameter count, without overlap",
+                )
+            if "energy" not in body:
+                self.fail(
+                    (*where, "energy"),
+                    f"size class {size_id!r}: missing (required): each size class has its own "
+                    "reference energy",
+                    "add energy = { value = ..., unit = ..., source = ... }",
+                )
+            energy = self.reference(
+                body["energy"], (*where, "energy"), task.unit, units.ENERGY_UNITS_J, "energy"
+            )
+            if "water" in body:
+                water = self.reference(
+                    body["water"], (*where, "water"), task.unit, units.WATER_UNITS_L, "water"
+                )
+            elif site is not None:
+                water = _derived_water(energy, site, task.per, task.unit)
+            else:
+                self.fail((*where, "water"), "missing", "add water or a [reference_site]")
+            bands = self.bands(body["bands"], (*where, "bands")) if "bands" in body else task.bands
+            water_bands = (
+                self.bands(body["water_bands"], (*where, "water_bands"))
+                if "water_bands" in body
+                else (task.water_bands if task.water_bands != task.bands else bands)
+            )
+            requirements = (
+                self.requirements(body["requirements"], (*where, "requirements"), task.requirements)
+                if "requirements" in body
+                else task.requirements
+            )
+            out.append(
+                replace(
+                    task,
+                    requirements=requirements,
+                    id=f"{task.id}/{size_id}",
+                    name=f"{task.name}, {size.name or size.label}",
+                    aliases=(),
+                    energy=energy,
+                    water=water,
+                    bands=bands,
+                    water_bands=water_bands,
+                    size=size,
+                    parent=task.id,
+                )
+            )
+        return tuple(out)
 
     def unit(self, text: str, where: Sequence[str]) -> str:
         unit = canonical_unit(text)
@@ -1188,8 +1424,85 @@ class _Writer:
                 ("unit_aliases", list(task.unit_aliases) or None),
                 ("per", _whole(task.per)),
                 ("aliases", list(task.aliases) or None),
+                ("phase", task.phase),
+                (
+                    "plausible",
+                    None if task.plausible == DEFAULT_PLAUSIBLE else list(task.plausible),
+                ),
             ]
         )
+        if task.workload != Workload():
+            w = task.workload
+            table.add(
+                "workload",
+                self._table(
+                    [
+                        ("benchmark", w.benchmark),
+                        ("dataset", w.dataset),
+                        ("split", w.split),
+                        ("description", w.description or None),
+                    ]
+                ),
+            )
+        if task.quality is not None:
+            q = task.quality
+            table.add(
+                "quality",
+                self._table(
+                    [
+                        ("metric", q.metric),
+                        ("target", _whole(q.target)),
+                        ("higher_is_better", None if q.higher_is_better else False),
+                        ("source", q.source),
+                    ]
+                ),
+            )
+        self._references(table, task)
+        inherited = _requirement_items(std.requirements)
+        own = [
+            item
+            for item, base in zip(_requirement_items(task.requirements), inherited, strict=True)
+            if item != base
+        ]
+        if own:
+            table.add("requirements", self._table(own))
+        if task.bands != std.bands:
+            table.add("bands", self._bands(task.bands))
+        if task.water_bands != (std.water_bands or task.bands):
+            table.add("water_bands", self._bands(task.water_bands))
+        if task.sizes:
+            sizes = self.tk.aot()
+            for size_class in task.sizes:
+                size = size_class.size
+                assert size is not None
+                entry = self._table(
+                    [
+                        ("id", size.id),
+                        ("name", size.name or None),
+                        ("params", [_whole(size.low), _whole(size.high)]),
+                    ]
+                )
+                self._references(entry, size_class)
+                own = [
+                    item
+                    for item, base in zip(
+                        _requirement_items(size_class.requirements),
+                        _requirement_items(task.requirements),
+                        strict=True,
+                    )
+                    if item != base
+                ]
+                if own:
+                    entry.add("requirements", self._table(own))
+                if size_class.bands != task.bands:
+                    entry.add("bands", self._bands(size_class.bands))
+                if size_class.water_bands != size_class.bands:
+                    entry.add("water_bands", self._bands(size_class.water_bands))
+                sizes.append(entry)
+            table.add("sizes", sizes)
+        return table
+
+    def _references(self, table: Any, task: TaskClass) -> None:
         for kind in ("energy", "water"):
             ref: Reference = getattr(task, kind)
             if ref.derived:
@@ -1205,19 +1518,6 @@ class _Writer:
                     ]
                 ),
             )
-        inherited = _requirement_items(std.requirements)
-        own = [
-            item
-            for item, base in zip(_requirement_items(task.requirements), inherited, strict=True)
-            if item != base
-        ]
-        if own:
-            table.add("requirements", self._table(own))
-        if task.bands != std.bands:
-            table.add("bands", self._bands(task.bands))
-        if task.water_bands != (std.water_bands or task.bands):
-            table.add("water_bands", self._bands(task.water_bands))
-        return table
 
 
 def _whole(value: float) -> float | int:

@@ -33,8 +33,9 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
             "bench.stats",
         ),
     ),
-    # 1 sources and rule books: hardware probes, the standard, site factors, the journal file
-    (1, ("probes", "standard", "site", "journal")),
+    # 1 sources and rule books: hardware probes, the standard, site factors, the journal file,
+    # and what a run says it did (work: workload, model, quality, phase)
+    (1, ("probes", "standard", "site", "journal", "work")),
     # 2 what turns readings into numbers: the sampler; pure footprint, scoring, disclosure
     (2, ("sampler", "footprint", "scoring", "disclosure")),
     # 3 assessment: footprint + rating (+ embodied) of a Measurement

@@ -43,6 +43,7 @@ def _disclosure(rng: random.Random, task: str = "text-classification", **changes
         "idle": None,
         "sampling": {"interval_s": 0.1},
         "footprint": {"computed": True, "water_l": {"total": index * units * 1e-6}},
+        "work": {"phase": "inference"},
     }
     doc.update(changes)
     return doc
@@ -91,7 +92,7 @@ def test_calibration_records_method_population_and_date_in_the_file():
     assert again.calibration.method == "quantile" and again.calibration.population == 200
     assert again.calibration.source == "runs/"
     assert again.calibration.calibrated == ("text-classification", "text-classification (water)")
-    assert draft.status == "draft" and draft.id == "greenai-2026.1-calibrated"
+    assert draft.status == "draft" and draft.id == "greenai-2026.2-calibrated"
     # references, sources and requirements are carried over unchanged
     before, after = load_standard().tasks, again.tasks
     assert after["text-classification"].energy == before["text-classification"].energy
@@ -128,7 +129,9 @@ def test_a_class_with_too_few_results_is_refused_and_keeps_its_bands():
     assert draft.tasks["embeddings"].bands == std.tasks["embeddings"].bands
     assert draft.tasks["text-classification"].bands != std.tasks["text-classification"].bands
     assert "embeddings: 12 conformant results < 30 minimum" in draft.calibration.refused
-    assert "image-generation: 0 conformant results < 30 minimum" in draft.calibration.refused
+    # the classes without a single result share one entry, not one line each
+    (empty,) = [r for r in draft.calibration.refused if r.startswith("no results: ")]
+    assert "image-generation" in empty and "embeddings" not in empty
     too_few = "cannot calibrate embeddings: 12 conformant results < 30"
     with pytest.raises(CalibrationError, match=too_few):
         calibrate(Population.from_inputs(inputs), std, tasks=["embeddings"], on="2026-03-01")
@@ -198,6 +201,7 @@ def test_population_from_a_dataframe_and_partial_columns():
             "duration_s": [120.0, 120.0],
             "sampling_interval_s": [0.1, 0.1],
             "cpu_provenance": ["measured", "modelled"],
+            "phase": ["inference", "inference"],
         }
     )
     table = rate_many(load_population(frame), load_standard())
@@ -243,7 +247,7 @@ def test_a_third_party_population_is_calibrated_among_itself_and_then_graded():
     )
     std = load_standard()
     assert set(rate_many(population, std).grades()) == {None}  # greenai does not grade them
-    draft = calibrate(population, std, min_population=21, tasks=["text-classification"])
+    draft = calibrate(population, std, min_population=21, tasks=["text-classification"], relax=True)
     req = draft.tasks["text-classification"].requirements
     assert req.third_party and req.required_domains == ("gpu",) and req.measured_domains == ()
     assert math.isinf(req.max_sampling_interval_s) and req.min_duration_s == 0
@@ -259,4 +263,10 @@ def test_a_class_mixing_third_party_and_greenai_results_is_refused():
     docs = [_third_party(rng) for _ in range(20)] + [_disclosure(rng) for _ in range(20)]
     population = Population.from_inputs([RatingInput.from_disclosure(d) for d in docs])
     with pytest.raises(CalibrationError, match="mixes 20 third-party figures with 20 greenai"):
-        calibrate(population, load_standard(), min_population=10, tasks=["text-classification"])
+        calibrate(
+            population,
+            load_standard(),
+            min_population=10,
+            tasks=["text-classification"],
+            relax=True,
+        )

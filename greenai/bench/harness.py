@@ -251,7 +251,13 @@ def _run_workload(
         workload.step()
     workload.sync()
     progress.advance(spec.warmup_s, f"{label} rep 1")
-    m = Meter(spec.task, unit, idle=idle, **meter_kwargs)
+    # what the run did: the workload's own benchmark id and phase, and what the suite adds
+    own = {
+        "workload": getattr(workload, "benchmark", None),
+        "phase": getattr(workload, "phase", None),
+    }
+    work = {**{k: v for k, v in own.items() if v}, **spec.work}
+    m = Meter(spec.task, unit, idle=idle, work=work, **meter_kwargs)
     per_rep: list[dict[str, float]] = []
     live: list[float] = []  # J/unit of each repetition, read live, for the adaptive stop
     stopped_by = None

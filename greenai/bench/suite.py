@@ -23,11 +23,25 @@ WORKLOAD_KEYS = {
     "warmup_s",
     "repetitions",
     "min_duration_s",
+    "work",
 }
 
 
 # Suite and workload ids become folder and file names: no separators, no leading dot.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _work(table: Any, where: str) -> dict[str, Any]:
+    """Return a workload's `work` table, checked as a disclosure's work block would be."""
+    from greenai.errors import DisclosureError
+    from greenai.work import Work
+
+    if not isinstance(table, dict):
+        raise SuiteError(f'{where}.work: expected a table, e.g. work = {{ dataset = "..." }}')
+    try:
+        return Work.from_dict(table, f"{where}").to_dict()
+    except DisclosureError as exc:
+        raise SuiteError(f"{exc} (suite files: benchmarks/suites/)") from None
 
 
 class SuiteError(GreenAIError):
@@ -47,6 +61,9 @@ class WorkloadSpec:
     warmup_s: float = 1.0
     repetitions: int = 3
     min_duration_s: float = 5.0
+    # what the workload does beyond its own benchmark id (greenai.work.Work fields, e.g. a
+    # dataset, model, quality reached): disclosed with each result, checked by the rating
+    work: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -153,6 +170,7 @@ def parse_suite(doc: dict[str, Any], source: str = "<suite>") -> Suite:
             raise SuiteError(f"{source}: {where}.repetitions: expected an integer >= 1")
         if not isinstance(w.get("params", {}), dict):
             raise SuiteError(f"{source}: {where}.params: expected a table")
+        work = _work(w.get("work", {}), f"{source}: {where}")
         workloads.append(
             WorkloadSpec(
                 id=w["id"],
@@ -166,6 +184,7 @@ def parse_suite(doc: dict[str, Any], source: str = "<suite>") -> Suite:
                 min_duration_s=_number(
                     source, f"{where}.min_duration_s", w.get("min_duration_s", 5.0), 0.0
                 ),
+                work=work,
             )
         )
     return Suite(

@@ -19,6 +19,7 @@ import csv
 import hashlib
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ ROLES = (
     "batch_size",
     "gpu",
     "task",
+    "parameters",
 )
 COUNTED_UNITS = ("token", "response")
 ENERGY_PER = ("response", "row")
@@ -57,7 +59,11 @@ _IMPORTER_KEYS = (
     "energy_per",
     "gpu_count",
     "delegate",
+    "phase",
 )
+# A parameter count in a model id, as published models name themselves: "vicuna-7B",
+# "dolly-v2-12b", "t5-3b" (not "300bt": a token count). Used only without a parameters column.
+_PARAMS_IN_NAME = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)[bB](?![A-Za-z0-9])")
 
 
 class MappingError(DisclosureError):
@@ -83,6 +89,7 @@ class TableMapping:
     gpu_count: int = 1
     delegate: str | None = None  # a built-in importer that reads this format instead
     path: str | None = None
+    phase: str | None = None  # training | inference: what the published figures measured
 
     @property
     def energy_unit(self) -> str:
@@ -217,7 +224,27 @@ def parse_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> TableMa
         energy_per=energy_per,
         gpu_count=gpu_count,
         path=source,
+        phase=_phase(head.get("phase"), fail),
     )
+
+
+def _phase(value: Any, fail: Any) -> str | None:
+    from greenai.work import PHASES
+
+    if value is not None and value not in PHASES:
+        raise fail("importer.phase", f"{value!r} is not one of {PHASES}")
+    return value
+
+
+def model_params(model: str, published_b: float | None = None) -> tuple[float | None, str]:
+    """Return (parameter count, how it was obtained) of a model: a published column (in
+    billions) first, else the size its id states ('vicuna-7B' -> 7e9), else (None, why)."""
+    if published_b is not None:
+        return published_b * 1e9, "published (parameters column, billions)"
+    found = _PARAMS_IN_NAME.findall(model.rsplit("/", 1)[-1])
+    if len(found) == 1:
+        return float(found[0]) * 1e9, f"read from the model id {model!r}"
+    return None, f"not published, and the model id {model!r} does not state one size"
 
 
 def _strings(table: Any, name: str, fail: Any) -> dict[str, str]:
@@ -373,6 +400,7 @@ class TableStream:
                 info=device_info,
             ),
         )
+        params, params_how = model_params(model, cells.number("parameters", positive=True))
         published = {m.columns[r]: row[m.columns[r]] for r in m.columns if m.columns[r] in row}
         source = {
             "kind": "third-party",
@@ -391,7 +419,9 @@ class TableStream:
             "throughput": throughput,
             "batch_size": None if batch_size is None else int(batch_size),
             "published": published,
+            "params_source": params_how,
         }
+        work = {"model": model, "params": params, "phase": m.phase}
         gpus = [
             {"name": gpu, "uuid": None, "power_limit_w": None, "driver_version": None}
             for _ in range(m.gpu_count if gpu else 0)
@@ -417,6 +447,7 @@ class TableStream:
                 ).to_dict(),
                 "rating": None,
                 "source": source,
+                "work": {k: v for k, v in work.items() if v is not None},
             },
             greenai_version=__version__,
         ).to_dict()

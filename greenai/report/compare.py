@@ -128,6 +128,10 @@ def _reasons(
     key_a, key_b = (normalise_task(t) if t else None for t in (task_a, task_b))
     if not same_class and key_a != key_b:
         reasons.append(f"different task: {name_a} is {task_a!r}, {name_b} is {task_b!r}")
+    elif not same_class and class_a and class_b:  # one task, two classes: model-size classes
+        reasons.append(
+            f"different task class: {name_a} is rated in {class_a}, {name_b} in {class_b}"
+        )
     unit_a, unit_b = table.text(a.get("unit")), table.text(b.get("unit"))
     key_a, key_b = (
         canonical_unit(u) or (u or "").strip().lower() or None for u in (unit_a, unit_b)

@@ -125,7 +125,12 @@ def rank(
     placed = tuple(
         _place(run, name, main_rep, values) for run, name in zip(run_docs, names, strict=True)
     )
-    task = std.task_class(main[0]) if main[0] else None
+    # the class the population is graded in: a size class of a sized task where its rows are
+    rated_in = [ratings.task[i] for i in rows if ratings.task[i] is not None]
+    if rated_in:
+        task = std.task_class(max(set(rated_in), key=lambda t: (rated_in.count(t), t)))
+    else:
+        task = std.task_class(main[0]) if main[0] else None
     return Ranking(
         standard=label,
         task=task.id if task else main[0],
@@ -235,13 +240,15 @@ def _chart(ranking: Ranking) -> Any:
     placed = [r for r in ranking.runs if r.placed]
     shown = [*values, *(r.energy_per_unit_j for r in placed)]
     low, high = min(shown) / 1.5, max(shown) * 1.5
-    for band in ranking.bands:
-        lo, hi = max(band.low_j, low), min(band.high_j, high)
+    spans = [(b, max(b.low_j, low), min(b.high_j, high)) for b in ranking.bands]
+    spans = [(b, lo, hi) for b, lo, hi in spans if lo < hi]
+    grade_rows = label_rows([math.sqrt(lo * hi) for _, lo, hi in spans], low, high, width=0.03)
+    for (band, lo, hi), row in zip(spans, grade_rows, strict=True):
         if lo < hi:
             ax.axvspan(lo, hi, color=fmt.GRADE_COLOURS[band.grade], alpha=0.35, lw=0)
             ax.text(
                 math.sqrt(lo * hi),
-                1.02,
+                1.02 + 0.07 * row,
                 band.grade,
                 ha="center",
                 va="bottom",
@@ -251,12 +258,13 @@ def _chart(ranking: Ranking) -> Any:
             )
     y = [0.15 + 0.7 * (i % 7) / 6 for i in range(len(values))]  # spread, so ties stay visible
     ax.scatter(values, y, s=22, color="#1a1a1a", zorder=3, label="population")
-    for n, run in enumerate(placed):
+    run_rows = label_rows([r.energy_per_unit_j for r in placed], low, high, width=0.32)
+    for n, (run, row) in enumerate(zip(placed, run_rows, strict=True)):
         colour = fmt._CYCLE[n % len(fmt._CYCLE)]
         ax.axvline(run.energy_per_unit_j, color=colour, lw=2, zorder=4)
         ax.text(
             run.energy_per_unit_j,
-            0.95 - 0.1 * (n % 4),
+            0.95 - 0.1 * row,
             fmt.chart_text(f" {run.name}: {run.percentile:.0f}th percentile"),
             color=colour,
             fontsize=8,
@@ -270,6 +278,26 @@ def _chart(ranking: Ranking) -> Any:
     ax.set_xlabel(fmt.chart_text(f"energy per {ranking.unit or 'unit'} (J, log scale)"))
     ax.grid(axis="x", which="both", alpha=0.3)
     return fig
+
+
+def label_rows(xs: Sequence[float], low: float, high: float, width: float) -> list[int]:
+    """Return a row for each label at x (log axis low..high) so that no two labels overlap.
+
+    A label is taken to span `width` of the axis from its x, rightwards (left-aligned
+    texts) or centred when drawn centred: two labels in one row are at least `width` apart.
+    Rows are filled first come, first served in order of x.
+    """
+    span = math.log(high) - math.log(low)
+    where = [(math.log(x) - math.log(low)) / span for x in xs]
+    rows = [0] * len(xs)
+    last: list[float] = []  # the right end of the last label in each row
+    for i in sorted(range(len(xs)), key=lambda i: where[i]):
+        row = next((r for r, end in enumerate(last) if where[i] >= end), len(last))
+        if row == len(last):
+            last.append(0.0)
+        last[row] = where[i] + width
+        rows[i] = row
+    return rows
 
 
 def write_html(ranking: Ranking, path: str | os.PathLike[str]) -> tuple[Path, Path]:

@@ -16,12 +16,27 @@ def _fmt_j(energy_j: float | None) -> str:
     return text
 
 
+def _work_line(m: Measurement) -> list[str]:
+    """Return the 'work' line: what the run says it did (none when it says nothing)."""
+    work = m.extra.get("work") or {}
+    if not isinstance(work, dict) or not work:
+        return []
+    from greenai.work import format_params
+
+    parts = [
+        f"params {format_params(v)}" if k == "params" and isinstance(v, int | float) else f"{k} {v}"
+        for k, v in work.items()
+    ]
+    return [f"work        {', '.join(parts)}"]
+
+
 def summary(m: Measurement) -> str:
     """Return a short human summary of a measurement, with how each figure was obtained."""
     lines = [
         f"status      {m.status}"
         + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
         f"task        {m.task or '-'}",
+        *_work_line(m),
         f"duration    {m.duration_s:.3f} s",
         f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power "
         f"{units.si(m.power_w, 'W')}",

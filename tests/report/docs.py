@@ -12,6 +12,9 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.probes import ClockProbe, constant
 
 H100 = "NVIDIA H100 80GB HBM3"
+# What the test run says it did: an inference run of an 8 B model, so that a sized class
+# (text generation) can grade it. Pass work=None for a run that discloses nothing.
+WORK = {"model": "test/model-8b", "params": 8e9, "phase": "inference"}
 
 
 class NamedProbe(ClockProbe):
@@ -39,6 +42,7 @@ def make_doc(
     rate: bool = True,
     step_s: float = 0.5,
     gpu_fails_after_s: float | None = None,
+    work: dict[str, Any] | None = WORK,
 ) -> dict[str, Any]:
     """Return a metered run's document: Measurement.to_dict() with site, footprint, rating."""
     clock = FakeClock()
@@ -58,7 +62,7 @@ def make_doc(
     sampler = Sampler(probes, clock=clock)
     sampler.sample()
     steps = round(seconds / step_s)
-    with Meter(task, unit, sampler=sampler, handle_signals=False, site=site) as m:
+    with Meter(task, unit, sampler=sampler, handle_signals=False, site=site, work=work) as m:
         for i, name in enumerate(phases or (None,)):
             share = steps // len(phases or (None,)) + (
                 steps % len(phases or (None,)) if i == 0 else 0

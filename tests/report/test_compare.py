@@ -86,7 +86,7 @@ def test_unrated_document_is_flagged(measured):
     bare["rating"] = None
     reasons = compare([measured, bare], names=["a", "b"]).reasons("a", "b")
     assert reasons == (
-        "rated under different standards: a greenai-2026.1 2026.1, b not rated "
+        "rated under different standards: a greenai-2026.2 2026.2, b not rated "
         "(re-rate both under one with standard=...)",
     )
 
