@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from greenai.errors import DisclosureError, GreenAIError
 
 if TYPE_CHECKING:
+    from greenai.embodied import Embodied
     from greenai.footprint import Footprint
     from greenai.scoring import Rating
     from greenai.site import Site
@@ -120,6 +121,7 @@ class Measurement:
     site: Site | None = None  # where the run's energy became water and carbon
     footprint: Footprint | None = None  # facility energy, water, carbon
     rating: Rating | None = None  # indices and grades under a standard
+    embodied: Embodied | None = None  # the hardware's embodied share, totals, SCI
     optimisation: Any = None  # greenai.optimize.Optimisation: settings tried and chosen
     extra: dict[str, Any] = field(default_factory=dict)  # blocks of later greenai versions
     schema_version: str = SCHEMA_VERSION
@@ -192,6 +194,8 @@ class Measurement:
             doc["site"] = self.site.to_dict() if self.site is not None else None
             doc["footprint"] = self.footprint.to_dict() if self.footprint is not None else None
             doc["rating"] = self.rating.to_dict() if self.rating is not None else None
+        if self.embodied is not None:
+            doc["embodied"] = _block_dict(self.embodied)
         if self.optimisation is not None:
             doc["optimisation"] = _block_dict(self.optimisation)
         return doc
@@ -273,6 +277,7 @@ TYPED_BLOCKS = {
     "footprint": ("greenai.footprint", "Footprint"),
     "rating": ("greenai.scoring", "Rating"),
     "optimisation": ("greenai.optimize", "Optimisation"),
+    "embodied": ("greenai.embodied", "Embodied"),
 }
 
 
@@ -335,6 +340,10 @@ def load(path: str | os.PathLike[str], *, site: Any = None, standard: Any = None
         from greenai.meter import attach_footprint, attach_rating
 
         m = attach_rating(attach_footprint(m, site), standard)
+    elif m.embodied is None:  # a file from before embodied impacts: computed as the Meter would
+        from greenai.embodied import attach
+
+        m = attach(m, site)
     return m
 
 

@@ -783,7 +783,7 @@ class Meter:
 
 
 def attach_footprint(m: Measurement, site: Any) -> Measurement:
-    """Return m with its site and footprint at `site`; never raises SiteError (it warns)."""
+    """Return m with its site, footprint and embodied block at `site`; never raises SiteError."""
     from dataclasses import replace
 
     from greenai.footprint import Footprint, compute
@@ -793,10 +793,13 @@ def attach_footprint(m: Measurement, site: Any) -> Measurement:
         key = _site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
         resolved = site if isinstance(site, Site) else _resolve_site(site, key)
         fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
-        return replace(m, site=resolved, footprint=fp)
+        m = replace(m, site=resolved, footprint=fp)
     except (SiteError, ValueError) as exc:
         warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
-        return replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))
+        m = replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))
+    from greenai.embodied import attach
+
+    return attach(m, site)
 
 
 _SITE_ENV = (

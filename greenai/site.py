@@ -442,6 +442,7 @@ _SITE_FILE_KEYS = (
     "preset",
     "grid",
     "hydro_evaporation",
+    "embodied",  # read by greenai.embodied: service life, utilisation, server inventory
     *_RULES,
 )
 

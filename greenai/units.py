@@ -67,6 +67,18 @@ def bytes_to_gb(size_bytes: float) -> float:
 
 
 BYTES_PER_GIB = 2**30
+S_PER_HOUR = 3600.0
+S_PER_YEAR = 365.25 * 24 * S_PER_HOUR  # Julian year: service lives are given in years
+
+
+def years_to_s(years: float) -> float:
+    """Return seconds from (Julian) years."""
+    return years * S_PER_YEAR
+
+
+def hours_to_s(hours: float) -> float:
+    """Return seconds from hours."""
+    return hours * S_PER_HOUR
 
 
 def bytes_to_gib(size_bytes: float) -> float:

@@ -1,0 +1,757 @@
+"""Embodied impacts of the hardware a run used: carbon, fab water, abiotic depletion.
+
+    share of a device = impact x (devices used / devices in the server)
+                        x charged time / (service life x utilisation)
+
+The server's own parts (chassis, CPUs, memory, storage, power supplies) are split per GPU
+as Luccioni et al. (2023) split the node of BLOOM's training: a run on k of the n GPUs of a
+server carries k/n of the server (k > n: k/n servers). A run with no GPU carries the whole
+server. Factors come from standards/factors/ (embodied_published.csv, embodied_boavizta.csv,
+cpu_die.csv, embodied.toml), each with its source, year and kind; they are read on first use.
+
+    SCI = ((E x I) + M) / R        ISO/IEC 21031:2024 (Software Carbon Intensity)
+
+with E the run's facility energy (kWh), I the grid's carbon intensity (g/kWh), M the
+embodied carbon allocated to the run (g) and R the functional units done.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import functools
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from greenai import units
+from greenai._resources import factors_dir
+from greenai.errors import DisclosureError, SiteError
+
+PUBLISHED_FILE = "embodied_published.csv"
+BOAVIZTA_FILE = "embodied_boavizta.csv"
+CPU_DIE_FILE = "cpu_die.csv"
+SETTINGS_FILE = "embodied.toml"
+FACTOR_COLUMNS = (
+    "component",
+    "model",
+    "per",
+    "carbon_kg",
+    "adp_kg_sb",
+    "water_deprivation_m3_eq",
+    "source",
+    "year",
+    "kind",
+    "note",
+)
+COMPONENTS = ("gpu", "cpu", "dram", "ssd", "hdd", "psu", "server")
+FACTOR_KINDS = ("published", "modelled", "measured")
+WAFER_DIAMETER_MM = 300.0
+KERF_MM = 0.2  # BoaviztAPI 2.5.0 models/component/gpu.py
+WATER_SCOPE = (
+    "foundry water of the GPU logic die (TSMC unit water per wafer mask layer); memory dies, "
+    "packaging, upstream materials and other components not counted"
+)
+BOUNDARY = (
+    "manufacture (cradle to gate) of the server hardware; transport, use and end of life "
+    "not included (use is the operational footprint)"
+)
+ENV_SERVER = "GREENAI_EMBODIED"  # a TOML file with an [embodied] table (else the site file)
+
+
+# ----------------------------------------------------------------------------- factors
+
+
+@dataclass(frozen=True)
+class EmbodiedFactor:
+    """Embodied impact of one component per `per` (device, GB, TB, mm2 of die).
+
+    carbon_kg is kg CO2e; adp_kg_sb abiotic depletion (kg Sb-eq); water_l foundry water in
+    litres (see WATER_SCOPE), None where no method gives it; water_deprivation_m3_eq is
+    Boavizta's PEF water-use indicator (m3 world-eq deprived), kept apart from litres.
+    """
+
+    component: str
+    model: str
+    per: str
+    carbon_kg: float
+    source: str
+    year: int
+    kind: str
+    adp_kg_sb: float | None = None
+    water_l: float | None = None
+    water_source: str | None = None
+    water_deprivation_m3_eq: float | None = None
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the factor as the disclosure shows it."""
+        return {
+            "component": self.component,
+            "model": self.model,
+            "per": self.per,
+            "carbon_kg": self.carbon_kg,
+            "adp_kg_sb": self.adp_kg_sb,
+            "water_l": self.water_l,
+            "water_source": self.water_source,
+            "water_deprivation_m3_eq": self.water_deprivation_m3_eq,
+            "source": self.source,
+            "year": self.year,
+            "kind": self.kind,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EmbodiedFactor:
+        """Return the factor that to_dict() wrote."""
+        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+
+
+def _number(path: Path, line: int, column: str, text: str, optional: bool) -> float | None:
+    if not text and optional:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise SiteError(f"{path}, line {line}, column {column!r}: {text!r} is not a number") from None
+    if not math.isfinite(value) or value < 0:
+        raise SiteError(f"{path}, line {line}, column {column!r}: {text!r} must be finite, >= 0")
+    return value
+
+
+def _read_factor_csv(path: Path) -> list[EmbodiedFactor]:
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in FACTOR_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise SiteError(f"embodied factor file {path}: missing column(s) {missing}")
+            rows = [(reader.line_num, row) for row in reader]
+    except FileNotFoundError:
+        raise SiteError(f"embodied factor file {path} not found; reinstall greenai") from None
+    out = []
+    for line, row in rows:
+        where = f"{path}, line {line}"
+        if row["component"] not in COMPONENTS:
+            raise SiteError(f"{where}: component {row['component']!r} not one of {COMPONENTS}")
+        if row["kind"] not in FACTOR_KINDS:
+            raise SiteError(f"{where}: kind {row['kind']!r} not one of {FACTOR_KINDS}")
+        if not row["source"].strip() or not row["year"].strip().isdigit():
+            raise SiteError(f"{where}: every embodied factor needs a source and a year")
+        out.append(
+            EmbodiedFactor(
+                component=row["component"],
+                model=row["model"],
+                per=row["per"],
+                carbon_kg=_number(path, line, "carbon_kg", row["carbon_kg"], False),
+                adp_kg_sb=_number(path, line, "adp_kg_sb", row["adp_kg_sb"], True),
+                water_deprivation_m3_eq=_number(
+                    path, line, "water_deprivation_m3_eq", row["water_deprivation_m3_eq"], True
+                ),
+                source=row["source"],
+                year=int(row["year"]),
+                kind=row["kind"],
+                note=row["note"],
+            )
+        )
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    from greenai.site import _read_toml as read
+
+    return read(path, "embodied settings file")
+
+
+def effective_die_area_mm2(die_mm2: float) -> float:
+    """Return the wafer area (mm2) one good die takes: die + kerf, edge loss, yield.
+
+    The formula of BoaviztAPI 2.5.0 (models/component/gpu.py): dies per wafer by the
+    square-in-circle estimate, usable ratio exp(-sqrt(area_cm2 x 0.1)).
+    """
+    wafer_mm2 = math.pi * (WAFER_DIAMETER_MM / 2) ** 2
+    side = math.sqrt(die_mm2) + KERF_MM
+    area = side * side
+    dies = wafer_mm2 / area - math.pi * WAFER_DIAMETER_MM / math.sqrt(2 * area)
+    effective = area * wafer_mm2 / (dies * area)
+    return effective / math.exp(-math.sqrt(area / 100 * 0.1))
+
+
+def wafer_water_l(die_mm2: float, mask_layers: float, litres_per_layer: float) -> float:
+    """Return foundry water (L) of one good logic die: L/layer x layers x its wafer share."""
+    wafer_mm2 = math.pi * (WAFER_DIAMETER_MM / 2) ** 2
+    return litres_per_layer * mask_layers * effective_die_area_mm2(die_mm2) / wafer_mm2
+
+
+@dataclass(frozen=True)
+class FactorTable:
+    """Every shipped embodied factor, and the CPU die areas, read once."""
+
+    factors: tuple[EmbodiedFactor, ...]
+    cpu_die_mm2: Mapping[str, float]
+    settings: Mapping[str, Any]
+    directory: Path
+
+    def find(self, component: str, model: str | None) -> EmbodiedFactor:
+        """Return the factor of a component model (case, dashes, spaces ignored).
+
+        An unknown GPU or CPU model gets the component's 'default' row, whose note says so;
+        any other unknown model raises SiteError listing the ones known.
+        """
+        rows = [f for f in self.factors if f.component == component]
+        if not rows:
+            raise SiteError(f"no embodied factor for component {component!r}")
+        wanted = _norm(model or "default")
+        for f in rows:
+            if _norm(f.model) == wanted:
+                return f
+        if component == "cpu" and model:
+            return self._cpu(model)
+        close = difflib.get_close_matches(wanted, [_norm(f.model) for f in rows], n=1, cutoff=0.85)
+        if close:
+            return next(f for f in rows if _norm(f.model) == close[0])
+        if component == "gpu":
+            default = next(f for f in rows if f.model == "default")
+            return replace(default, note=f"{model!r} is not in the table: default GPU used")
+        raise SiteError(
+            f"no embodied factor for {component} {model!r}; known: "
+            + ", ".join(f.model for f in rows)
+        )
+
+    def _cpu(self, model: str) -> EmbodiedFactor:
+        wanted = _norm_cpu(model)
+        names = {_norm_cpu(n): n for n in self.cpu_die_mm2}
+        hit = names.get(wanted)
+        if hit is None:
+            close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.9)
+            hit = names[close[0]] if close else None
+        default = self.find("cpu", "default")
+        if hit is None:
+            return replace(default, note=f"{model!r} is not in {CPU_DIE_FILE}: default CPU used")
+        die, package = self.find("cpu", "die"), self.find("cpu", "package")
+        area = self.cpu_die_mm2[hit]
+        return EmbodiedFactor(
+            component="cpu",
+            model=hit,
+            per="device",
+            carbon_kg=package.carbon_kg + die.carbon_kg * area,
+            adp_kg_sb=_sum_optional(package.adp_kg_sb, die.adp_kg_sb, area),
+            source=f"{die.source}; die {area:g} mm2 from {CPU_DIE_FILE}",
+            year=die.year,
+            kind="modelled",
+        )
+
+
+def _sum_optional(base: float | None, per: float | None, n: float) -> float | None:
+    return None if base is None or per is None else base + per * n
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+def _norm_cpu(text: str) -> str:
+    text = re.sub(r"\((r|tm)\)|\bcpu\b|@.*$|\d+-core processor|processor", " ", text.lower())
+    return _norm(text)
+
+
+@functools.lru_cache(maxsize=4)
+def table(directory: Path | None = None) -> FactorTable:
+    """Return the shipped embodied factor table (read on first call, then cached)."""
+    directory = Path(directory) if directory is not None else factors_dir()
+    settings = _read_toml(directory / SETTINGS_FILE)
+    factors = _read_factor_csv(directory / PUBLISHED_FILE) + _read_factor_csv(
+        directory / BOAVIZTA_FILE
+    )
+    factors = [_with_wafer_water(f, settings, directory) for f in factors]
+    cpu_path = directory / CPU_DIE_FILE
+    with cpu_path.open(encoding="utf-8", newline="") as fh:
+        dies = {}
+        for row in csv.DictReader(fh):
+            dies[row["name"]] = _number(cpu_path, 0, "die_mm2", row["die_mm2"], False)
+    return FactorTable(tuple(factors), dies, settings, directory)
+
+
+def _with_wafer_water(f: EmbodiedFactor, settings: Mapping[str, Any], d: Path) -> EmbodiedFactor:
+    if f.component != "gpu":
+        return f
+    water = settings.get("wafer_water", {})
+    per_layer = water.get("litres_per_mask_layer")
+    for name, die in water.get("dies", {}).items():
+        if per_layer and any(m.lower() in f.model.lower() for m in die["matches"]):
+            litres = wafer_water_l(die["die_mm2"], die["mask_layers"], per_layer["value"])
+            source = (
+                f"modelled, {d / SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
+                f"wafer mask layer ({per_layer['source']}, {per_layer['year']}) x "
+                f"{die['mask_layers']} mask layers ({die['mask_layers_source']}) x the wafer "
+                f"share of one good {name} die of {die['die_mm2']} mm2 ({die['die_source']})"
+            )
+            return replace(f, water_l=litres, water_source=source)
+    return f
+
+
+# ---------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A site setting of the embodied model: value, source, year, kind (default/measured)."""
+
+    value: Any
+    source: str
+    year: int | None = None
+    kind: str = "default"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return {value, source, year, kind}."""
+        return {"value": self.value, "source": self.source, "year": self.year, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Server:
+    """The hardware of one server, as counted for embodied impacts.
+
+    gpus is how many GPUs the server holds; dram_gb and ssd_tb are totals.
+    """
+
+    gpu: str | None = None
+    gpus: int = 0
+    cpu: str | None = None
+    cpus: int = 0
+    dram_gb: float = 0.0
+    ssd_tb: float = 0.0
+    hdds: int = 0
+    psus: int = 0
+    chassis: str = "rack chassis"
+    source: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the inventory."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Service life, utilisation, whether reserved-but-idle time is charged, and the server."""
+
+    service_life_years: Setting
+    utilisation: Setting
+    charge_reserved_idle: Setting
+    server: dict[str, Any] = field(default_factory=dict)  # keys of Server given by the site
+    server_source: str = ""
+
+    @classmethod
+    def default(cls) -> Settings:
+        """Return the shipped defaults (standards/factors/embodied.toml)."""
+        return cls.from_table({}, "defaults")
+
+    @classmethod
+    def from_table(cls, data: Mapping[str, Any], origin: str) -> Settings:
+        """Return the settings of an [embodied] table on top of the shipped defaults."""
+        defaults = table().settings["defaults"]
+        known = {"service_life_years", "utilisation", "charge_reserved_idle", "server"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SiteError(f"{origin}: [embodied]: unknown key(s) {unknown}; expected {sorted(known)}")
+
+        def setting(key: str, check: Any) -> Setting:
+            base = defaults[key]
+            if key not in data:
+                return Setting(base["value"], base["source"], base.get("year"), "default")
+            raw = data[key]
+            value = raw.get("value") if isinstance(raw, Mapping) else raw
+            problem = check(value)
+            if problem:
+                raise SiteError(f"{origin}: [embodied] {key} = {value!r}: {problem}")
+            src = raw.get("source") if isinstance(raw, Mapping) else None
+            year = raw.get("year") if isinstance(raw, Mapping) else None
+            return Setting(value, src or f"operator-supplied ({origin})", year, "measured")
+
+        server = dict(data.get("server", {}))
+        bad = sorted(set(server) - set(Server.__dataclass_fields__) - {"year"})
+        if bad:
+            raise SiteError(
+                f"{origin}: [embodied.server]: unknown key(s) {bad}; expected "
+                + ", ".join(k for k in Server.__dataclass_fields__ if k != "source")
+            )
+        return cls(
+            service_life_years=setting("service_life_years", _positive),
+            utilisation=setting(
+                "utilisation",
+                lambda v: None if _is_number(v) and 0 < v <= 1 else "must be in (0, 1]",
+            ),
+            charge_reserved_idle=setting(
+                "charge_reserved_idle",
+                lambda v: None if isinstance(v, bool) else "must be true or false",
+            ),
+            server=server,
+            server_source=str(server.pop("source", f"operator-supplied ({origin})"))
+            if server
+            else "",
+        )
+
+    @classmethod
+    def resolve(cls, site: Any = None, environ: Mapping[str, str] | None = None) -> Settings:
+        """Return the settings for a run: the [embodied] table of the site file, else defaults.
+
+        The file is `site` when it is a .toml path, else GREENAI_EMBODIED, else GREENAI_SITE
+        when that is a .toml path.
+        """
+        env = os.environ if environ is None else environ
+        for spec in (site, env.get(ENV_SERVER), env.get("GREENAI_SITE")):
+            if isinstance(spec, str | Path) and str(spec).endswith(".toml"):
+                doc = _read_toml(Path(spec))
+                body = doc.get("embodied", doc.get("site", {}).get("embodied", {}))
+                return cls.from_table(body, str(spec))
+        return cls.default()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the three settings with their sources."""
+        return {
+            "service_life_years": self.service_life_years.to_dict(),
+            "utilisation": self.utilisation.to_dict(),
+            "charge_reserved_idle": self.charge_reserved_idle.to_dict(),
+        }
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _positive(v: Any) -> str | None:
+    return None if _is_number(v) and v > 0 else "must be a number > 0"
+
+
+def server_for(host: Mapping[str, Any], settings: Settings) -> Server:
+    """Return the server a run is charged for: the site's inventory over the host's.
+
+    GPU model and count, CPU model and memory come from the run's host inventory unless the
+    site file gives them; the rest from the default archetype of embodied.toml.
+    """
+    defaults = dict(table().settings["defaults"]["server"])
+    default_source = f"{defaults.pop('source')} ({defaults.pop('year')})"
+    gpus = [g for g in host.get("gpus") or [] if isinstance(g, Mapping)]
+    memory = host.get("memory_bytes")
+    found = {
+        "gpu": gpus[0].get("name") if gpus else None,
+        "gpus": len(gpus),
+        "cpu": host.get("cpu") or None,
+        "dram_gb": units.bytes_to_gb(memory) if _is_number(memory) else 0.0,
+    }
+    values = {**defaults, **found, **settings.server}
+    sources = ["GPUs, CPU model and memory: the run's host inventory"]
+    sources.append(f"CPU count, storage, power supplies, chassis: {default_source}")
+    if settings.server:
+        sources.insert(0, f"{', '.join(sorted(settings.server))}: {settings.server_source}")
+    try:
+        return Server(**values, source="; ".join(sources))
+    except TypeError as exc:
+        raise SiteError(f"embodied server inventory: {exc}") from None
+
+
+# ---------------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class ComponentShare:
+    """One component's embodied impact and the share of it charged to the run."""
+
+    component: str
+    quantity: float  # in factor.per (devices, GB, TB)
+    share: float  # of the quantity, before the time share
+    factor: EmbodiedFactor
+    carbon_g: float
+    water_l: float | None
+    adp_kg_sb: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the row of the disclosure's embodied.components list."""
+        return {
+            "component": self.component,
+            "quantity": self.quantity,
+            "share": self.share,
+            "carbon_g": self.carbon_g,
+            "water_l": self.water_l,
+            "adp_kg_sb": self.adp_kg_sb,
+            "factor": self.factor.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ComponentShare:
+        """Return the row that to_dict() wrote."""
+        return cls(**{**data, "factor": EmbodiedFactor.from_dict(data["factor"])})
+
+
+@dataclass(frozen=True)
+class Embodied:
+    """Embodied carbon (g CO2e), fab water (L) and abiotic depletion (kg Sb-eq) of a run.
+
+    When computed is False the figures are None and reason says why. `totals` joins them
+    with the operational footprint, `sci` gives the SCI score (both None without a
+    footprint); the dict forms carry per-unit figures.
+    """
+
+    computed: bool
+    reason: str | None = None
+    carbon_g: float | None = None
+    water_l: float | None = None
+    adp_kg_sb: float | None = None
+    components: tuple[ComponentShare, ...] = ()
+    allocation: Mapping[str, Any] = field(default_factory=dict)
+    server: Mapping[str, Any] = field(default_factory=dict)
+    unit: str | None = None
+    units_done: float | None = None
+    totals: Mapping[str, Any] | None = None
+    sci: Mapping[str, Any] | None = None
+
+    def per(self, count: float) -> dict[str, float | None] | None:
+        """Return embodied carbon, water, ADP per `count` functional units (None: no units)."""
+        if not self.computed or not self.units_done:
+            return None
+        share = count / self.units_done
+        return {
+            "per": count,
+            "carbon_g": self.carbon_g * share,
+            "water_l": None if self.water_l is None else self.water_l * share,
+            "adp_kg_sb": None if self.adp_kg_sb is None else self.adp_kg_sb * share,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the disclosure's embodied block."""
+        return {
+            "computed": self.computed,
+            "reason": self.reason,
+            "boundary": BOUNDARY,
+            "water_scope": WATER_SCOPE,
+            "carbon_g": self.carbon_g,
+            "water_l": self.water_l,
+            "adp_kg_sb": self.adp_kg_sb,
+            "unit": self.unit,
+            "units_done": self.units_done,
+            "per_unit": self.per(1.0),
+            "per_1000_units": self.per(1000.0),
+            "allocation": dict(self.allocation),
+            "server": dict(self.server),
+            "components": [c.to_dict() for c in self.components],
+            "totals": None if self.totals is None else dict(self.totals),
+            "sci": None if self.sci is None else dict(self.sci),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "embodied block") -> Embodied:
+        """Return the Embodied that to_dict() wrote; DisclosureError naming `where` if not."""
+        try:
+            return cls(
+                computed=bool(data["computed"]),
+                reason=data.get("reason"),
+                carbon_g=_optional(data.get("carbon_g")),
+                water_l=_optional(data.get("water_l")),
+                adp_kg_sb=_optional(data.get("adp_kg_sb")),
+                components=tuple(ComponentShare.from_dict(c) for c in data.get("components", [])),
+                allocation=dict(data.get("allocation") or {}),
+                server=dict(data.get("server") or {}),
+                unit=data.get("unit"),
+                units_done=_optional(data.get("units_done")),
+                totals=data.get("totals"),
+                sci=data.get("sci"),
+            )
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise DisclosureError(f"{where}: malformed ({exc!r})") from None
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def allocate(
+    server: Server,
+    settings: Settings,
+    *,
+    duration_s: float,
+    gpus_used: int | None = None,
+    reserved_idle_s: float = 0.0,
+    units_done: float | None = None,
+    unit: str | None = None,
+    directory: Path | None = None,
+) -> Embodied:
+    """Return the embodied impacts charged to a run of duration_s on gpus_used GPUs.
+
+    gpus_used None means all the server's GPUs. reserved_idle_s (time the run held the
+    hardware without working) is charged when settings.charge_reserved_idle is true.
+    """
+    for name, value in (("duration_s", duration_s), ("reserved_idle_s", reserved_idle_s)):
+        if not _is_number(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    t = table(directory)
+    used = server.gpus if gpus_used is None else gpus_used
+    server_share = used / server.gpus if server.gpus > 0 else 1.0
+    charge_idle = bool(settings.charge_reserved_idle.value)
+    charged_s = duration_s + (reserved_idle_s if charge_idle else 0.0)
+    life_s = units.years_to_s(settings.service_life_years.value)
+    time_share = charged_s / (life_s * settings.utilisation.value)
+
+    wanted = [
+        ("gpu", server.gpu, server.gpus),
+        ("cpu", server.cpu, server.cpus),
+        ("dram", "default", server.dram_gb),
+        ("ssd", "default", server.ssd_tb),
+        ("hdd", "default", server.hdds),
+        ("psu", "default", server.psus),
+        ("server", server.chassis, 1),
+    ]
+    shares = []
+    for component, model, quantity in wanted:
+        if not quantity:
+            continue
+        f = t.find(component, model)
+        n = quantity * server_share * time_share
+        shares.append(
+            ComponentShare(
+                component=component,
+                quantity=float(quantity),
+                share=server_share,
+                factor=f,
+                carbon_g=f.carbon_kg * n * 1000.0,
+                water_l=None if f.water_l is None else f.water_l * n,
+                adp_kg_sb=None if f.adp_kg_sb is None else f.adp_kg_sb * n,
+            )
+        )
+    waters = [c.water_l for c in shares if c.water_l is not None]
+    adps = [c.adp_kg_sb for c in shares if c.adp_kg_sb is not None]
+    return Embodied(
+        computed=True,
+        carbon_g=math.fsum(c.carbon_g for c in shares),
+        water_l=math.fsum(waters) if waters else None,
+        adp_kg_sb=math.fsum(adps) if adps else None,
+        components=tuple(shares),
+        allocation={
+            "rule": "impact x devices used / devices in the server x charged time / "
+            "(service life x utilisation); the server's own parts split per GPU",
+            "gpus_used": used,
+            "gpus_in_server": server.gpus,
+            "server_share": server_share,
+            "duration_s": duration_s,
+            "reserved_idle_s": reserved_idle_s,
+            "reserved_idle_charged": charge_idle,
+            "charged_s": charged_s,
+            "time_share": time_share,
+            **settings.to_dict(),
+        },
+        server=server.to_dict(),
+        unit=unit,
+        units_done=units_done,
+    )
+
+
+def with_operational(e: Embodied, footprint: Any) -> Embodied:
+    """Return e with totals (operational + embodied) and the SCI score from a footprint."""
+    if not e.computed or footprint is None or not footprint.computed:
+        return e
+    op_carbon, op_water = footprint.carbon_g, footprint.water_l.total
+    emb_water = e.water_l or 0.0
+    totals: dict[str, Any] = {
+        "carbon_g": {"operational": op_carbon, "embodied": e.carbon_g, "total": op_carbon + e.carbon_g},
+        "water_l": {"operational": op_water, "embodied": e.water_l, "total": op_water + emb_water},
+        "water_note": "operational water is consumption (cooling + power generation); embodied "
+        "water is foundry water (embodied.water_scope): summed as published, scopes differ",
+    }
+    n = e.units_done
+    for key, count in (("per_unit", 1.0), ("per_1000_units", 1000.0)):
+        totals[key] = (
+            None
+            if not n
+            else {
+                "per": count,
+                "carbon_g": (op_carbon + e.carbon_g) * count / n,
+                "water_l": (op_water + emb_water) * count / n,
+            }
+        )
+    e_kwh = units.j_to_kwh(footprint.facility_energy_j)
+    intensity = footprint.factors.get("carbon_intensity_g_per_kwh")
+    sci = {
+        "standard": "ISO/IEC 21031:2024 (Software Carbon Intensity)",
+        "E_kwh": e_kwh,
+        "E_note": "facility energy of the run (IT energy x PUE)",
+        "I_g_per_kwh": intensity,
+        "M_g": e.carbon_g,
+        "R": n,
+        "R_unit": e.unit,
+        "sci_g_per_unit": None if not n or intensity is None else (e_kwh * intensity + e.carbon_g) / n,
+    }
+    return replace(e, totals=totals, sci=sci)
+
+
+def for_measurement(m: Any, site: Any = None) -> Embodied:
+    """Return the embodied block of a Measurement (its footprint joins it); never raises.
+
+    A site file that cannot be read, or hardware with no factor, gives a block marked not
+    computed with the reason.
+    """
+    try:
+        settings = Settings.resolve(site)
+        server = server_for(m.host or {}, settings)
+        idle_s = m.idle.duration_s if m.idle is not None else 0.0
+        e = allocate(
+            server,
+            settings,
+            duration_s=m.duration_s,
+            gpus_used=len([g for g in (m.host or {}).get("gpus") or []]),
+            reserved_idle_s=idle_s,
+            units_done=m.units_done or None,
+            unit=m.unit,
+        )
+    except (SiteError, ValueError, OSError) as exc:
+        return Embodied(computed=False, reason=str(exc))
+    return with_operational(e, m.footprint)
+
+
+def attach(m: Any, site: Any = None) -> Any:
+    """Return Measurement m with its embodied block (computed from its host and footprint)."""
+    return replace(m, embodied=for_measurement(m, site))
+
+
+def account(path: str | os.PathLike[str]) -> Embodied:
+    """Return the embodied impacts of an accounted (not metered) run described in a TOML file.
+
+    [run] gives gpus_used and either gpu_hours or duration_hours (and optionally
+    reserved_idle_hours, units_done, unit); [embodied] gives the settings and the
+    [embodied.server] inventory, as in a site file. examples/bloom_embodied.toml is one.
+    """
+    path = Path(path)
+    doc = _read_toml(path)
+    run = doc.get("run")
+    if not isinstance(run, Mapping):
+        raise SiteError(f"{path}: needs a [run] table (gpus_used, gpu_hours or duration_hours)")
+    known = {"gpus_used", "gpu_hours", "duration_hours", "reserved_idle_hours", "units_done", "unit"}
+    unknown = sorted(set(run) - known - {"description", "source"})
+    if unknown:
+        raise SiteError(f"{path}: [run]: unknown key(s) {unknown}; expected {sorted(known)}")
+    gpus = run.get("gpus_used")
+    if not isinstance(gpus, int) or isinstance(gpus, bool) or gpus < 0:
+        raise SiteError(f"{path}: [run] gpus_used = {gpus!r}: must be an integer >= 0")
+    if ("gpu_hours" in run) == ("duration_hours" in run):
+        raise SiteError(f"{path}: [run] needs exactly one of gpu_hours, duration_hours")
+    for key in ("gpu_hours", "duration_hours", "reserved_idle_hours", "units_done"):
+        if key in run and _positive(run[key]) and run[key] != 0:
+            raise SiteError(f"{path}: [run] {key} = {run[key]!r}: must be a number >= 0")
+    if "gpu_hours" in run:
+        if not gpus:
+            raise SiteError(f"{path}: [run] gpu_hours needs gpus_used > 0")
+        duration_h = run["gpu_hours"] / gpus
+    else:
+        duration_h = run["duration_hours"]
+    settings = Settings.from_table(doc.get("embodied", {}), str(path))
+    server = Server(**settings.server, source=settings.server_source or str(path))
+    return allocate(
+        server,
+        settings,
+        duration_s=units.hours_to_s(duration_h),
+        gpus_used=gpus,
+        reserved_idle_s=units.hours_to_s(run.get("reserved_idle_hours", 0.0)),
+        units_done=run.get("units_done"),
+        unit=run.get("unit"),
+    )

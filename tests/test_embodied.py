@@ -1,0 +1,144 @@
+"""Tests of greenai/embodied.py: factor table, allocation, BLOOM reproduction, old files."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import greenai
+from greenai import embodied
+from greenai.errors import SiteError
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOOM = ROOT / "examples" / "bloom_embodied.toml"
+SMOKE = ROOT / "reports" / "reference" / "smoke" / "vm" / "embed-infer.json"
+
+
+def test_every_factor_row_has_a_source_a_year_and_a_kind() -> None:
+    rows = embodied.table().factors
+    assert len(rows) > 40
+    for f in rows:
+        assert f.source.strip(), f
+        assert 1990 <= f.year <= 2030, f
+        assert f.kind in ("published", "modelled"), f
+        assert f.carbon_kg >= 0 and math.isfinite(f.carbon_kg), f
+        if f.water_l is not None:
+            assert f.water_source and "mask layer" in f.water_source, f
+    components = {f.component for f in rows}
+    assert {"gpu", "cpu", "dram", "ssd", "hdd", "psu", "server"} <= components
+
+
+def test_a_row_without_a_source_is_refused(tmp_path: Path) -> None:
+    src = embodied.table().directory
+    for name in ("embodied.toml", "embodied_boavizta.csv", "cpu_die.csv"):
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    text = (src / "embodied_published.csv").read_text().splitlines()
+    head, row = text[0], text[1]
+    bad = row.replace(",2023,published,", ",,published,")
+    (tmp_path / "embodied_published.csv").write_text(head + "\n" + bad + "\n")
+    with pytest.raises(SiteError, match="line 2.*source and a year"):
+        embodied.table(tmp_path)
+
+
+def test_bloom_training_embodied_carbon_is_11_2_t_within_1_percent() -> None:
+    result = embodied.account(BLOOM)
+    tonnes = result.carbon_g / 1e6
+    assert abs(tonnes - 11.2) / 11.2 < 0.01, tonnes
+    by = {c.component: c for c in result.components}
+    assert set(by) == {"gpu", "server"}
+    assert by["gpu"].factor.kind == "published" and "Luccioni" in by["gpu"].factor.source
+    assert result.allocation["server_share"] == 384 / 8
+
+
+def test_allocation_scales_with_devices_time_life_and_utilisation() -> None:
+    settings = embodied.Settings.default()
+    server = embodied.Server(gpu="NVIDIA H100 SXM 80GB", gpus=8, chassis="rack chassis")
+    one = embodied.allocate(server, settings, duration_s=3600, gpus_used=1)
+    two = embodied.allocate(server, settings, duration_s=3600, gpus_used=2)
+    long = embodied.allocate(server, settings, duration_s=7200, gpus_used=1)
+    assert two.carbon_g == pytest.approx(2 * one.carbon_g)
+    assert long.carbon_g == pytest.approx(2 * one.carbon_g)
+    lazy = embodied.Settings.from_table({"utilisation": 0.425}, "test")
+    assert embodied.allocate(server, lazy, duration_s=3600, gpus_used=1).carbon_g == (
+        pytest.approx(2 * one.carbon_g)
+    )
+    gpu = one.components[0]
+    life_s = 6 * 365.25 * 86400 * 0.85
+    assert gpu.carbon_g == pytest.approx(gpu.factor.carbon_kg * 1000 * 3600 / life_s)
+
+
+def test_reserved_idle_time_is_charged_or_not_as_the_setting_says() -> None:
+    server = embodied.Server(gpu="NVIDIA A100 SXM4 80GB", gpus=1)
+    on = embodied.Settings.default()
+    off = embodied.Settings.from_table({"charge_reserved_idle": False}, "test")
+    a = embodied.allocate(server, on, duration_s=100, reserved_idle_s=100)
+    b = embodied.allocate(server, off, duration_s=100, reserved_idle_s=100)
+    assert a.carbon_g == pytest.approx(2 * b.carbon_g)
+    assert a.allocation["reserved_idle_charged"] is True
+    assert b.allocation["reserved_idle_charged"] is False
+
+
+def test_bad_settings_name_the_file_and_key() -> None:
+    with pytest.raises(SiteError, match="site.toml.*utilisation.*\\(0, 1\\]"):
+        embodied.Settings.from_table({"utilisation": 1.5}, "site.toml")
+    with pytest.raises(SiteError, match="unknown key"):
+        embodied.Settings.from_table({"life": 3}, "site.toml")
+
+
+def test_wafer_water_follows_die_area() -> None:
+    small = embodied.wafer_water_l(100, 60, 59)
+    big = embodied.wafer_water_l(800, 60, 59)
+    assert 8 < big / small  # yield falls with area: more than proportional
+    a100 = embodied.table().find("gpu", "NVIDIA A100 SXM4 80GB")
+    assert a100.water_l == pytest.approx(embodied.wafer_water_l(826, 60, 59))
+
+
+def test_site_file_sets_server_and_life(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text(
+        'preset = "hyperscale"\n[embodied]\nservice_life_years = 4\n'
+        '[embodied.server]\ngpus = 8\ngpu = "NVIDIA H100 SXM 80GB"\n'
+    )
+    s = embodied.Settings.resolve(str(site), environ={})
+    assert s.service_life_years.value == 4 and s.service_life_years.kind == "measured"
+    server = embodied.server_for({"gpus": [{"name": "NVIDIA H100 80GB HBM3"}] * 2}, s)
+    assert server.gpus == 8 and server.gpu == "NVIDIA H100 SXM 80GB"
+    assert greenai.Site.resolve(str(site), environ={}).name == "hyperscale"
+
+
+def test_old_result_without_embodied_gets_it_on_load(tmp_path: Path) -> None:
+    doc = json.loads(SMOKE.read_text())
+    doc.pop("embodied", None)
+    doc.pop("integrity", None)
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(doc))
+    m = greenai.load(old)
+    assert m.embodied is not None and m.embodied.computed
+    assert m.embodied.carbon_g > 0
+    totals = m.embodied.totals
+    assert totals["carbon_g"]["total"] == pytest.approx(
+        m.footprint.carbon_g + m.embodied.carbon_g
+    )
+    again = greenai.Measurement.from_dict(json.loads(m.to_json()))
+    assert again.embodied == m.embodied
+
+
+def test_sci_is_energy_times_intensity_plus_embodied_per_unit() -> None:
+    m = greenai.load(SMOKE)
+    sci = m.embodied.sci
+    fp = m.footprint
+    kwh = fp.facility_energy_j / 3.6e6
+    expected = (kwh * fp.factors["carbon_intensity_g_per_kwh"] + m.embodied.carbon_g) / m.units_done
+    assert sci["sci_g_per_unit"] == pytest.approx(expected)
+    assert sci["R_unit"] == m.unit
+
+
+def test_import_greenai_does_not_read_the_embodied_tables() -> None:
+    code = "import sys, greenai; print('greenai.embodied' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
