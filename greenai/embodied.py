@@ -117,7 +117,9 @@ def _number(path: Path, line: int, column: str, text: str, optional: bool) -> fl
     try:
         value = float(text)
     except ValueError:
-        raise SiteError(f"{path}, line {line}, column {column!r}: {text!r} is not a number") from None
+        raise SiteError(
+            f"{path}, line {line}, column {column!r}: {text!r} is not a number"
+        ) from None
     if not math.isfinite(value) or value < 0:
         raise SiteError(f"{path}, line {line}, column {column!r}: {text!r} must be finite, >= 0")
     return value
@@ -206,6 +208,8 @@ class FactorTable:
         if not rows:
             raise SiteError(f"no embodied factor for component {component!r}")
         wanted = _norm(model or "default")
+        if component == "gpu" and wanted in _GPU_ALIASES:
+            wanted = _norm(_GPU_ALIASES[wanted])
         for f in rows:
             if _norm(f.model) == wanted:
                 return f
@@ -244,6 +248,10 @@ class FactorTable:
             year=die.year,
             kind="modelled",
         )
+
+
+# NVML names that differ from the Boavizta table's names of the same product.
+_GPU_ALIASES = {"nvidia h100 80gb hbm3": "NVIDIA H100 SXM 80GB"}  # NVML's name of the SXM5 H100
 
 
 def _sum_optional(base: float | None, per: float | None, n: float) -> float | None:
@@ -356,7 +364,9 @@ class Settings:
         known = {"service_life_years", "utilisation", "charge_reserved_idle", "server"}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SiteError(f"{origin}: [embodied]: unknown key(s) {unknown}; expected {sorted(known)}")
+            raise SiteError(
+                f"{origin}: [embodied]: unknown key(s) {unknown}; expected {sorted(known)}"
+            )
 
         def setting(key: str, check: Any) -> Setting:
             base = defaults[key]
@@ -654,7 +664,11 @@ def with_operational(e: Embodied, footprint: Any) -> Embodied:
     op_carbon, op_water = footprint.carbon_g, footprint.water_l.total
     emb_water = e.water_l or 0.0
     totals: dict[str, Any] = {
-        "carbon_g": {"operational": op_carbon, "embodied": e.carbon_g, "total": op_carbon + e.carbon_g},
+        "carbon_g": {
+            "operational": op_carbon,
+            "embodied": e.carbon_g,
+            "total": op_carbon + e.carbon_g,
+        },
         "water_l": {"operational": op_water, "embodied": e.water_l, "total": op_water + emb_water},
         "water_note": "operational water is consumption (cooling + power generation); embodied "
         "water is foundry water (embodied.water_scope): summed as published, scopes differ",
@@ -680,7 +694,9 @@ def with_operational(e: Embodied, footprint: Any) -> Embodied:
         "M_g": e.carbon_g,
         "R": n,
         "R_unit": e.unit,
-        "sci_g_per_unit": None if not n or intensity is None else (e_kwh * intensity + e.carbon_g) / n,
+        "sci_g_per_unit": None
+        if not n or intensity is None
+        else (e_kwh * intensity + e.carbon_g) / n,
     }
     return replace(e, totals=totals, sci=sci)
 
@@ -726,7 +742,14 @@ def account(path: str | os.PathLike[str]) -> Embodied:
     run = doc.get("run")
     if not isinstance(run, Mapping):
         raise SiteError(f"{path}: needs a [run] table (gpus_used, gpu_hours or duration_hours)")
-    known = {"gpus_used", "gpu_hours", "duration_hours", "reserved_idle_hours", "units_done", "unit"}
+    known = {
+        "gpus_used",
+        "gpu_hours",
+        "duration_hours",
+        "reserved_idle_hours",
+        "units_done",
+        "unit",
+    }
     unknown = sorted(set(run) - known - {"description", "source"})
     if unknown:
         raise SiteError(f"{path}: [run]: unknown key(s) {unknown}; expected {sorted(known)}")

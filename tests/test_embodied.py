@@ -121,9 +121,7 @@ def test_old_result_without_embodied_gets_it_on_load(tmp_path: Path) -> None:
     assert m.embodied is not None and m.embodied.computed
     assert m.embodied.carbon_g > 0
     totals = m.embodied.totals
-    assert totals["carbon_g"]["total"] == pytest.approx(
-        m.footprint.carbon_g + m.embodied.carbon_g
-    )
+    assert totals["carbon_g"]["total"] == pytest.approx(m.footprint.carbon_g + m.embodied.carbon_g)
     again = greenai.Measurement.from_dict(json.loads(m.to_json()))
     assert again.embodied == m.embodied
 
