@@ -53,8 +53,8 @@ FACTOR_KINDS = ("published", "modelled", "measured")
 WAFER_DIAMETER_MM = 300.0
 KERF_MM = 0.2  # BoaviztAPI 2.5.0 models/component/gpu.py
 WATER_SCOPE = (
-    "foundry water of the GPU logic die (TSMC unit water per wafer mask layer); memory dies, "
-    "packaging, upstream materials and other components not counted"
+    "foundry water of the GPU and CPU logic dies (TSMC unit water per wafer mask layer); "
+    "memory and storage dies, packaging, upstream materials and other parts not counted"
 )
 BOUNDARY = (
     "manufacture (cradle to gate) of the server hardware; transport, use and end of life "
@@ -238,7 +238,7 @@ class FactorTable:
             return replace(default, note=f"{model!r} is not in {CPU_DIE_FILE}: default CPU used")
         die, package = self.find("cpu", "die"), self.find("cpu", "package")
         area = self.cpu_die_mm2[hit]
-        return EmbodiedFactor(
+        factor = EmbodiedFactor(
             component="cpu",
             model=hit,
             per="device",
@@ -248,6 +248,7 @@ class FactorTable:
             year=die.year,
             kind="modelled",
         )
+        return _cpu_water(factor, area, f"{CPU_DIE_FILE}, from BoaviztAPI cpu_specs.csv", self)
 
 
 # NVML names that differ from the Boavizta table's names of the same product.
@@ -277,11 +278,43 @@ def table(directory: Path | None = None) -> FactorTable:
     )
     factors = [_with_wafer_water(f, settings, directory) for f in factors]
     cpu_path = directory / CPU_DIE_FILE
-    with cpu_path.open(encoding="utf-8", newline="") as fh:
-        dies = {}
-        for row in csv.DictReader(fh):
-            dies[row["name"]] = _number(cpu_path, 0, "die_mm2", row["die_mm2"], False)
-    return FactorTable(tuple(factors), dies, settings, directory)
+    try:
+        with cpu_path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            dies = {
+                row["name"]: _number(cpu_path, reader.line_num, "die_mm2", row["die_mm2"], False)
+                for row in reader
+            }
+    except FileNotFoundError:
+        raise SiteError(f"embodied factor file {cpu_path} not found; reinstall greenai") from None
+    t = FactorTable(tuple(factors), dies, settings, directory)
+    cpu = settings.get("wafer_water", {}).get("cpu")
+    if cpu:  # the default CPU's die is known: its fab water too
+        rows = tuple(
+            _cpu_water(f, cpu["default_die_mm2"], cpu["default_die_source"], t)
+            if f.component == "cpu" and f.model == "default"
+            else f
+            for f in factors
+        )
+        t = replace(t, factors=rows)
+    return t
+
+
+def _cpu_water(
+    f: EmbodiedFactor, die_mm2: float, die_source: str, t: FactorTable
+) -> EmbodiedFactor:
+    water = t.settings.get("wafer_water", {})
+    per_layer, cpu = water.get("litres_per_mask_layer"), water.get("cpu")
+    if not per_layer or not cpu:
+        return f
+    litres = wafer_water_l(die_mm2, cpu["mask_layers"], per_layer["value"])
+    source = (
+        f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
+        f"wafer mask layer ({per_layer['source']}, {per_layer['year']}) x {cpu['mask_layers']} "
+        f"mask layers ({cpu['mask_layers_source']}) x the wafer share of one good die of "
+        f"{die_mm2:g} mm2 ({die_source})"
+    )
+    return replace(f, water_l=litres, water_source=source)
 
 
 def _with_wafer_water(f: EmbodiedFactor, settings: Mapping[str, Any], d: Path) -> EmbodiedFactor:
@@ -293,7 +326,7 @@ def _with_wafer_water(f: EmbodiedFactor, settings: Mapping[str, Any], d: Path) -
         if per_layer and any(m.lower() in f.model.lower() for m in die["matches"]):
             litres = wafer_water_l(die["die_mm2"], die["mask_layers"], per_layer["value"])
             source = (
-                f"modelled, {d / SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
+                f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
                 f"wafer mask layer ({per_layer['source']}, {per_layer['year']}) x "
                 f"{die['mask_layers']} mask layers ({die['mask_layers_source']}) x the wafer "
                 f"share of one good {name} die of {die['die_mm2']} mm2 ({die['die_source']})"

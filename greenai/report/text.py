@@ -98,7 +98,7 @@ def embodied_lines(m: Measurement) -> list[str]:
     a = e.allocation
     life, util = a["service_life_years"]["value"], a["utilisation"]["value"]
     idle = "reserved idle charged" if a["reserved_idle_charged"] else "reserved idle not charged"
-    adp = "" if e.adp_kg_sb is None else f", ADP {units.significant(e.adp_kg_sb, 3)} kg Sb-eq"
+    adp = "" if e.adp_kg_sb is None else f", ADP {e.adp_kg_sb:.3g} kg Sb-eq"
     lines = [
         f"embodied    carbon {_mass_g(e.carbon_g)}, water {_litres(e.water_l)}{adp}  "
         f"[modelled: share {units.significant(a['server_share'], 3)} of the server x "
@@ -146,7 +146,7 @@ def embodied_lines(m: Measurement) -> list[str]:
     sci = e.sci
     if sci is not None and sci.get("sci_g_per_unit") is not None:
         lines.append(
-            f"SCI         {units.significant(sci['sci_g_per_unit'], 4)} g CO2e per "
+            f"SCI         {units.si(sci['sci_g_per_unit'], 'g', 4)} CO2e per "
             f"{sci['R_unit'] or 'unit'} = (E {units.significant(sci['E_kwh'], 4)} kWh x "
             f"I {sci['I_g_per_kwh']:g} g/kWh + M {units.significant(sci['M_g'], 4)} g) / "
             f"R {units.significant(sci['R'], 6)}  [{sci['standard']}]"
