@@ -309,7 +309,8 @@ def _cpu_water(
         return f
     litres = wafer_water_l(die_mm2, cpu["mask_layers"], per_layer["value"])
     source = (
-        f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
+        f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: "
+        f"{per_layer['value']:g} L per "
         f"wafer mask layer ({per_layer['source']}, {per_layer['year']}) x {cpu['mask_layers']} "
         f"mask layers ({cpu['mask_layers_source']}) x the wafer share of one good die of "
         f"{die_mm2:g} mm2 ({die_source})"
@@ -326,7 +327,8 @@ def _with_wafer_water(f: EmbodiedFactor, settings: Mapping[str, Any], d: Path) -
         if per_layer and any(m.lower() in f.model.lower() for m in die["matches"]):
             litres = wafer_water_l(die["die_mm2"], die["mask_layers"], per_layer["value"])
             source = (
-                f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: {per_layer['value']:g} L per "
+                f"modelled, standards/factors/{SETTINGS_FILE} [wafer_water]: "
+                f"{per_layer['value']:g} L per "
                 f"wafer mask layer ({per_layer['source']}, {per_layer['year']}) x "
                 f"{die['mask_layers']} mask layers ({die['mask_layers_source']}) x the wafer "
                 f"share of one good {name} die of {die['die_mm2']} mm2 ({die['die_source']})"
