@@ -39,7 +39,7 @@ def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2)
     from greenai.embodied import attach
 
     m = attach_rating(attach_footprint(m, site, stacklevel + 1), standard, stacklevel + 1)
-    return attach(m, site)  # embodied impacts join the footprint (totals, SCI)
+    return attach(m, site, standard)  # embodied impacts join the footprint (totals, SCI)
 
 
 def attach_footprint(m: M, site: Any, stacklevel: int = 3) -> M:

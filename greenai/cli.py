@@ -468,6 +468,14 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> None:
             continue
         rating = rate(RatingInput.from_disclosure(doc, str(path)), std)  # type: ignore[arg-type]
         doc["rating"] = rating.to_dict()
+        if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
+            from greenai import embodied
+
+            block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
+            lifecycle = embodied.lifecycle_rating(block, rating, std)
+            doc["embodied"].pop("lifecycle_rating", None)
+            if lifecycle is not None:
+                doc["embodied"]["lifecycle_rating"] = lifecycle
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
         write_atomic(out / name, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")

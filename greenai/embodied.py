@@ -552,6 +552,7 @@ class Embodied:
     units_done: float | None = None
     totals: Mapping[str, Any] | None = None
     sci: Mapping[str, Any] | None = None
+    lifecycle_rating: Mapping[str, Any] | None = None  # a standard's optional lifecycle indices
 
     def per(self, count: float) -> dict[str, float | None] | None:
         """Return embodied carbon, water, ADP per `count` functional units (None: no units)."""
@@ -584,6 +585,11 @@ class Embodied:
             "components": [c.to_dict() for c in self.components],
             "totals": None if self.totals is None else dict(self.totals),
             "sci": None if self.sci is None else dict(self.sci),
+            **(
+                {}
+                if self.lifecycle_rating is None
+                else {"lifecycle_rating": dict(self.lifecycle_rating)}
+            ),
         }
 
     @classmethod
@@ -603,6 +609,7 @@ class Embodied:
                 units_done=_optional(data.get("units_done")),
                 totals=data.get("totals"),
                 sci=data.get("sci"),
+                lifecycle_rating=data.get("lifecycle_rating"),
             )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise DisclosureError(f"{where}: malformed ({exc!r})") from None
@@ -760,9 +767,70 @@ def for_measurement(m: Any, site: Any = None) -> Embodied:
     return with_operational(e, m.footprint)
 
 
-def attach(m: Any, site: Any = None) -> Any:
-    """Return Measurement m with its embodied block (computed from its host and footprint)."""
-    return replace(m, embodied=for_measurement(m, site))
+def lifecycle_rating(e: Embodied, rating: Any, std: Any) -> dict[str, Any] | None:
+    """Return the lifecycle indices `std` declares for a run rated `rating`, None if none.
+
+    index = (operational + embodied) per counted unit / the task's lifecycle reference;
+    graded on the task's bands (water bands for water) only when the run's energy (water)
+    rating is conformant, so the same measurement requirements hold.
+    """
+    if not std.lifecycle or rating is None or not e.computed:
+        return None
+    task = std.tasks.get(rating.task) if rating.task else None
+    refs = dict(task.lifecycle) if task is not None else {}
+    per_unit = (e.totals or {}).get("per_unit")
+    out: dict[str, Any] = {
+        "standard": std.id,
+        "functional_unit": rating.functional_unit,
+        "description": std.lifecycle_description,
+    }
+    for kind in std.lifecycle:
+        base = rating.energy if kind == "carbon" else rating.water
+        key, unit = ("carbon_g", "g CO2e") if kind == "carbon" else ("water_l", "L")
+        ref = refs.get(kind)
+        reasons = list(base.reasons)
+        if task is None:
+            reasons.append("the run's task is not a task class of the standard")
+        elif ref is None:
+            reasons.append(f"task class {task.id!r} has no {kind} lifecycle reference")
+        if per_unit is None:
+            reasons.append("no units counted, or no operational footprint")
+        index = grade = None
+        if ref is not None and per_unit is not None:
+            index = per_unit[key] / ref.per_unit
+            if not reasons:
+                grade = (task.bands if kind == "carbon" else task.water_bands).grade(index)
+        out[kind] = {
+            "index": index,
+            "grade": grade,
+            "conformant": not reasons,
+            "reasons": reasons,
+            "unit": unit,
+            "measured": None if per_unit is None else per_unit[key] * task.per if task else None,
+            "reference": None if ref is None else ref.per_unit * task.per,
+            "reference_source": None if ref is None else ref.source,
+        }
+    return out
+
+
+def attach(m: Any, site: Any = None, standard: Any = None) -> Any:
+    """Return Measurement m with its embodied block (computed from its host and footprint).
+
+    The lifecycle indices are those of `standard` (None: the standard m was rated under)
+    when that standard declares them.
+    """
+    e = for_measurement(m, site)
+    if m.rating is not None and e.computed:
+        from greenai.errors import StandardError
+        from greenai.standard import load_standard
+
+        try:
+            std = load_standard(standard if standard is not None else m.rating.standard_id)
+        except StandardError:
+            std = None  # the rating names a standard not installed here: no lifecycle indices
+        if std is not None and std.id == m.rating.standard_id:
+            e = replace(e, lifecycle_rating=lifecycle_rating(e, m.rating, std))
+    return replace(m, embodied=e)
 
 
 def account(path: str | os.PathLike[str]) -> Embodied:

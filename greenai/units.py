@@ -97,6 +97,7 @@ ENERGY_UNITS_J = {
     "MWh": J_PER_MWH,
 }
 WATER_UNITS_L = {"mL": 1e-3, "L": 1.0, "m3": 1e3}
+CARBON_UNITS_G = {"mg": 1e-3, "g": 1.0, "kg": 1e3, "t": 1e6}  # CO2e masses a standard may state
 
 
 def energy_to_j(value: float, unit: str) -> float:

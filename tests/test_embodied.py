@@ -140,3 +140,71 @@ def test_import_greenai_does_not_read_the_embodied_tables() -> None:
     code = "import sys, greenai; print('greenai.embodied' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+LIFECYCLE = """
+[lifecycle]
+indices = ["carbon"]
+description = "test: total carbon graded beside energy and water"
+
+[tasks.embeddings.lifecycle.carbon]
+value = 0.5
+unit = "g/1000 query"
+source = "test reference"
+"""
+
+
+def _lifecycle_standard(tmp_path: Path, extra: str) -> Path:
+    from greenai.standard import resolve_standard
+
+    text = resolve_standard(None).read_text()
+    text = text.replace('id = "greenai-2026.1"', 'id = "test-2026.1"', 1)
+    path = tmp_path / "test-2026.1.toml"
+    path.write_text(text + extra)
+    return path
+
+
+def test_default_standard_grades_no_lifecycle_index() -> None:
+    m = greenai.load(SMOKE)
+    assert greenai.load_standard().lifecycle == ()
+    assert m.embodied.lifecycle_rating is None
+    assert "lifecycle_rating" not in m.embodied.to_dict()
+
+
+def test_a_standard_may_declare_a_lifecycle_carbon_index(tmp_path: Path) -> None:
+    std_path = _lifecycle_standard(tmp_path, LIFECYCLE)
+    std = greenai.load_standard(std_path)
+    assert std.lifecycle == ("carbon",)
+    assert dict(std.tasks["embeddings"].lifecycle)["carbon"].per_unit == pytest.approx(5e-4)
+    assert greenai.load_standard(std_path).to_toml().count("[tasks.embeddings.lifecycle.carbon]")
+    doc = json.loads(SMOKE.read_text())
+    for key in ("site", "footprint", "rating", "embodied", "integrity"):
+        doc.pop(key, None)
+    old = tmp_path / "run.json"
+    old.write_text(json.dumps(doc))
+    m = greenai.load(old, standard=std_path)
+    life = m.embodied.lifecycle_rating["carbon"]
+    total = m.embodied.totals["per_unit"]["carbon_g"]
+    assert life["index"] == pytest.approx(total / 5e-4)
+    assert life["measured"] == pytest.approx(total * 1000)
+    assert life["grade"] is None and life["reasons"] == list(m.rating.energy.reasons)
+    assert m.rating.energy.grade is None  # energy and water are still graded as before
+
+
+def test_a_lifecycle_reference_needs_its_index_declared(tmp_path: Path) -> None:
+    from greenai.errors import StandardError
+
+    extra = LIFECYCLE.replace('indices = ["carbon"]', 'indices = ["water"]')
+    with pytest.raises(StandardError, match="lifecycle"):
+        greenai.load_standard(_lifecycle_standard(tmp_path, extra))
+
+
+def test_a_conformant_run_gets_a_lifecycle_grade_on_the_task_bands(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    std = greenai.load_standard(_lifecycle_standard(tmp_path, LIFECYCLE))
+    m = greenai.load(SMOKE)
+    rating = replace(m.rating, energy=replace(m.rating.energy, conformant=True, reasons=()))
+    life = embodied.lifecycle_rating(m.embodied, rating, std)["carbon"]
+    assert life["grade"] == std.tasks["embeddings"].bands.grade(life["index"])
+    assert life["grade"] == "A"  # 46.7 ug per 1000 queries against 0.5 g
