@@ -754,6 +754,15 @@ def _cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_embodied(args: argparse.Namespace) -> int:
+    from greenai.embodied import account
+    from greenai.report.text import embodied_lines
+
+    result = account(args.file)
+    print("\n".join(embodied_lines(result, result.unit)))
+    return 0
+
+
 def _cmd_merge(args: argparse.Namespace) -> int:
     from greenai.distributed import merge_files
     from greenai.report.text import summary
@@ -1032,6 +1041,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the summary of a result file")
     p.add_argument("file")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "embodied",
+        help="embodied carbon, fab water and ADP of an accounted run "
+        "(a TOML file like examples/bloom_embodied.toml)",
+    )
+    p.add_argument("file", help="TOML with [run] and [embodied] tables")
+    p.set_defaults(func=_cmd_embodied)
 
     p = sub.add_parser("merge", help="combine per-rank shards of a job into one result")
     p.add_argument("shards", nargs="+", help="rank-N.json shards (or one result per node)")

@@ -208,3 +208,31 @@ def test_a_conformant_run_gets_a_lifecycle_grade_on_the_task_bands(tmp_path: Pat
     life = embodied.lifecycle_rating(m.embodied, rating, std)["carbon"]
     assert life["grade"] == std.tasks["embeddings"].bands.grade(life["index"])
     assert life["grade"] == "A"  # 46.7 ug per 1000 queries against 0.5 g
+
+
+def test_cli_embodied_prints_the_bloom_figure_and_show_has_the_split(tmp_path: Path) -> None:
+    from tests.cli import greenai_cli
+
+    done = greenai_cli("embodied", str(BLOOM))
+    assert done.returncode == 0, done.stderr
+    assert "carbon 11.2 t CO2e" in done.stdout and "Luccioni" in done.stdout
+    shown = greenai_cli("show", str(SMOKE))
+    assert shown.returncode == 0, shown.stderr
+    for text in ("embodied    carbon", "total       carbon", "per query", "SCI", "source:"):
+        assert text in shown.stdout, text
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[run]\ngpus_used = 8\n")
+    failed = greenai_cli("embodied", str(bad))
+    assert failed.returncode == 2 and failed.stderr.count("\n") == 1
+    assert "gpu_hours, duration_hours" in failed.stderr
+
+
+def test_compare_and_label_show_the_split() -> None:
+    from greenai.report import compare, label
+
+    doc = greenai.load(SMOKE).to_dict()
+    cmp = compare.compare([doc, doc])
+    md = compare.to_markdown(cmp)
+    assert "carbon per unit, operational + embodied" in md and "SCI" in md
+    svg = label.to_label_svg(doc)
+    assert "% embodied" in svg and "% fab" in svg

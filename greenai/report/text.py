@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from greenai import units
 from greenai.measurement import Measurement
 from greenai.probes.base import Discovery
@@ -61,7 +63,7 @@ def summary(m: Measurement) -> str:
     elif fp is not None:
         lines.append(f"footprint   not computed: {fp.reason}")
     if m.embodied is not None:
-        lines.extend(embodied_lines(m))
+        lines.extend(embodied_lines(m.embodied, m.unit, m.site))
     if m.rating is not None:
         r, e = m.rating, m.rating.energy
         index = "-" if e.index is None else f"{e.index:.3g}"
@@ -83,16 +85,22 @@ def summary(m: Measurement) -> str:
 
 
 def _mass_g(carbon_g: float | None) -> str:
-    return "not known" if carbon_g is None else f"{units.si(carbon_g, 'g')} CO2e"
+    if carbon_g is None:
+        return "not known"
+    if abs(carbon_g) >= 1e6:  # tonnes, as footprints are published
+        return f"{units.significant(carbon_g / 1e6, 3)} t CO2e"
+    return f"{units.si(carbon_g, 'g')} CO2e"
 
 
 def _litres(water_l: float | None) -> str:
     return "not known" if water_l is None else units.si(water_l, "L")
 
 
-def embodied_lines(m: Measurement) -> list[str]:
-    """Return the lines on embodied impacts, operational + embodied totals, per unit and SCI."""
-    e = m.embodied
+def embodied_lines(e: Any, unit: str | None = None, site: Any = None) -> list[str]:
+    """Return the lines on embodied impacts, operational + embodied totals, per unit and SCI.
+
+    e is a greenai.embodied.Embodied; site (a Site) adds the operational factors' sources.
+    """
     if not e.computed:
         return [f"embodied    not computed: {e.reason}"]
     a = e.allocation
@@ -117,7 +125,6 @@ def embodied_lines(m: Measurement) -> list[str]:
         lines.append(f"      source: {f.source}" + (f" ({f.note})" if f.note else ""))
         if f.water_source:
             lines.append(f"      water: {f.water_source}")
-    site = m.site
     if site is not None:
         lines.append(
             f"operational sources: carbon intensity {site.carbon_intensity_g_per_kwh.source} "
@@ -132,7 +139,7 @@ def embodied_lines(m: Measurement) -> list[str]:
             f"+ embodied {_mass_g(c['embodied'])}); water {_litres(w['total'])} "
             f"(operational {_litres(w['operational'])} + embodied {_litres(w['embodied'])})"
         )
-        unit = m.unit or "unit"
+        unit = unit or "unit"
         for key, label in (("per_unit", f"per {unit}"), ("per_1000_units", f"per 1000 {unit}")):
             per, emb = t.get(key), e.per(1.0 if key == "per_unit" else 1000.0)
             if per is None or emb is None:
