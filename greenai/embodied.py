@@ -106,9 +106,43 @@ class EmbodiedFactor:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> EmbodiedFactor:
-        """Return the factor that to_dict() wrote."""
-        return cls(**{k: data[k] for k in data if k in cls.__dataclass_fields__})
+    def from_dict(cls, data: Mapping[str, Any], where: str = "factor") -> EmbodiedFactor:
+        """Return the factor that to_dict() wrote; DisclosureError naming `where` if not."""
+        _expect(data, Mapping, where)
+        for key in ("component", "model", "per", "source", "kind"):
+            _expect(data.get(key), str, f"{where}.{key}")
+        _expect(data.get("year"), int, f"{where}.year")
+        for key in ("note", "water_source"):
+            _expect(data.get(key), (str, type(None)), f"{where}.{key}")
+        return cls(
+            component=data["component"],
+            model=data["model"],
+            per=data["per"],
+            carbon_kg=_finite(data.get("carbon_kg"), f"{where}.carbon_kg"),
+            source=data["source"],
+            year=data["year"],
+            kind=data["kind"],
+            adp_kg_sb=_finite(data.get("adp_kg_sb"), f"{where}.adp_kg_sb", optional=True),
+            water_l=_finite(data.get("water_l"), f"{where}.water_l", optional=True),
+            water_source=data.get("water_source"),
+            water_deprivation_m3_eq=_finite(
+                data.get("water_deprivation_m3_eq"), f"{where}.water_deprivation_m3_eq", True
+            ),
+            note=data.get("note") or "",
+        )
+
+
+def _expect(value: Any, kind: Any, where: str) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DisclosureError(f"{where}: {value!r:.60} is not of the expected type")
+
+
+def _finite(value: Any, where: str, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if not _is_number(value):
+        raise DisclosureError(f"{where}: {value!r:.60} is not a finite number")
+    return float(value)
 
 
 def _number(path: Path, line: int, column: str, text: str, optional: bool) -> float | None:
@@ -526,9 +560,19 @@ class ComponentShare:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ComponentShare:
-        """Return the row that to_dict() wrote."""
-        return cls(**{**data, "factor": EmbodiedFactor.from_dict(data["factor"])})
+    def from_dict(cls, data: Mapping[str, Any], where: str = "component") -> ComponentShare:
+        """Return the row that to_dict() wrote; DisclosureError naming `where` if not."""
+        _expect(data, Mapping, where)
+        _expect(data.get("component"), str, f"{where}.component")
+        return cls(
+            component=data["component"],
+            quantity=_finite(data.get("quantity"), f"{where}.quantity"),
+            share=_finite(data.get("share"), f"{where}.share"),
+            factor=EmbodiedFactor.from_dict(data.get("factor"), f"{where}.factor"),
+            carbon_g=_finite(data.get("carbon_g"), f"{where}.carbon_g"),
+            water_l=_finite(data.get("water_l"), f"{where}.water_l", optional=True),
+            adp_kg_sb=_finite(data.get("adp_kg_sb"), f"{where}.adp_kg_sb", optional=True),
+        )
 
 
 @dataclass(frozen=True)
@@ -595,28 +639,35 @@ class Embodied:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "embodied block") -> Embodied:
         """Return the Embodied that to_dict() wrote; DisclosureError naming `where` if not."""
-        try:
-            return cls(
-                computed=bool(data["computed"]),
-                reason=data.get("reason"),
-                carbon_g=_optional(data.get("carbon_g")),
-                water_l=_optional(data.get("water_l")),
-                adp_kg_sb=_optional(data.get("adp_kg_sb")),
-                components=tuple(ComponentShare.from_dict(c) for c in data.get("components", [])),
-                allocation=dict(data.get("allocation") or {}),
-                server=dict(data.get("server") or {}),
-                unit=data.get("unit"),
-                units_done=_optional(data.get("units_done")),
-                totals=data.get("totals"),
-                sci=data.get("sci"),
-                lifecycle_rating=data.get("lifecycle_rating"),
-            )
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise DisclosureError(f"{where}: malformed ({exc!r})") from None
-
-
-def _optional(value: Any) -> float | None:
-    return None if value is None else float(value)
+        _expect(data, Mapping, where)
+        _expect(data.get("computed"), bool, f"{where}.computed")
+        computed = data["computed"]
+        _expect(data.get("reason"), (str, type(None)), f"{where}.reason")
+        _expect(data.get("unit"), (str, type(None)), f"{where}.unit")
+        _expect(data.get("components", []), list, f"{where}.components")
+        for key in ("allocation", "server"):
+            _expect(data.get(key, {}), Mapping, f"{where}.{key}")
+        for key in ("totals", "sci", "lifecycle_rating"):
+            _expect(data.get(key), (Mapping, type(None)), f"{where}.{key}")
+        units_done = _finite(data.get("units_done"), f"{where}.units_done", optional=True)
+        return cls(
+            computed=computed,
+            reason=data.get("reason"),
+            carbon_g=_finite(data.get("carbon_g"), f"{where}.carbon_g", optional=not computed),
+            water_l=_finite(data.get("water_l"), f"{where}.water_l", optional=True),
+            adp_kg_sb=_finite(data.get("adp_kg_sb"), f"{where}.adp_kg_sb", optional=True),
+            components=tuple(
+                ComponentShare.from_dict(c, f"{where}.components[{i}]")
+                for i, c in enumerate(data.get("components", []))
+            ),
+            allocation=dict(data.get("allocation", {})),
+            server=dict(data.get("server", {})),
+            unit=data.get("unit"),
+            units_done=units_done,
+            totals=data.get("totals"),
+            sci=data.get("sci"),
+            lifecycle_rating=data.get("lifecycle_rating"),
+        )
 
 
 def allocate(
