@@ -235,8 +235,10 @@ class FactorTable:
     def find(self, component: str, model: str | None) -> EmbodiedFactor:
         """Return the factor of a component model (case, dashes, spaces ignored).
 
-        An unknown GPU or CPU model gets the component's 'default' row, whose note says so;
-        any other unknown model raises SiteError listing the ones known.
+        A GPU name matches the one row holding all its words (NVML's "NVIDIA H200" is the
+        table's "NVIDIA H200 SXM 141GB"); an unknown or ambiguous GPU or CPU gets the
+        component's 'default' row, whose note says so; any other unknown model raises
+        SiteError listing the ones known.
         """
         rows = [f for f in self.factors if f.component == component]
         if not rows:
@@ -249,24 +251,31 @@ class FactorTable:
                 return f
         if component == "cpu" and model:
             return self._cpu(model)
-        close = difflib.get_close_matches(wanted, [_norm(f.model) for f in rows], n=1, cutoff=0.85)
-        if close:
-            return next(f for f in rows if _norm(f.model) == close[0])
         if component == "gpu":
+            # NVML names drop the memory and form factor ("NVIDIA H200", "Tesla T4"): the one
+            # row whose name holds every word of the model (brand words aside) is the model
+            words = _gpu_words(wanted)
+            hits = [f for f in rows if words and words <= _gpu_words(_norm(f.model))]
+            if len(hits) == 1:
+                return hits[0]
             default = next(f for f in rows if f.model == "default")
-            return replace(default, note=f"{model!r} is not in the table: default GPU used")
+            why = (
+                f"{model!r} matches {len(hits)} rows ({', '.join(f.model for f in hits)})"
+                if hits
+                else f"{model!r} is not in the table"
+            )
+            return replace(default, note=f"{why}: default GPU used")
+        close = difflib.get_close_matches(wanted, [_norm(f.model) for f in rows], n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise SiteError(
-            f"no embodied factor for {component} {model!r}; known: "
+            f"no embodied factor for {component} {model!r}{hint}; known: "
             + ", ".join(f.model for f in rows)
         )
 
     def _cpu(self, model: str) -> EmbodiedFactor:
         wanted = _norm_cpu(model)
         names = {_norm_cpu(n): n for n in self.cpu_die_mm2}
-        hit = names.get(wanted)
-        if hit is None:
-            close = difflib.get_close_matches(wanted, list(names), n=1, cutoff=0.9)
-            hit = names[close[0]] if close else None
+        hit = names.get(wanted)  # exact only: near names are other CPUs (EPYC 7763 and 7713)
         default = self.find("cpu", "default")
         if hit is None:
             return replace(default, note=f"{model!r} is not in {CPU_DIE_FILE}: default CPU used")
@@ -295,6 +304,13 @@ def _sum_optional(base: float | None, per: float | None, n: float) -> float | No
 
 def _norm(text: str) -> str:
     return re.sub(r"[\s_\-]+", " ", text.strip().lower())
+
+
+_BRAND_WORDS = {"nvidia", "tesla", "amd", "radeon", "instinct", "geforce"}
+
+
+def _gpu_words(normalised: str) -> set[str]:
+    return set(normalised.split()) - _BRAND_WORDS
 
 
 def _norm_cpu(text: str) -> str:

@@ -236,3 +236,30 @@ def test_compare_and_label_show_the_split() -> None:
     assert "carbon per unit, operational + embodied" in md and "SCI" in md
     svg = label.to_label_svg(doc)
     assert "% embodied" in svg and "% fab" in svg
+
+
+@pytest.mark.parametrize(
+    ("nvml_name", "row"),
+    [
+        ("NVIDIA H200", "NVIDIA H200 SXM 141GB"),
+        ("NVIDIA H100 80GB HBM3", "NVIDIA H100 SXM 80GB"),
+        ("NVIDIA A100-SXM4-80GB", "NVIDIA A100 SXM4 80GB"),
+        ("Tesla T4", "NVIDIA T4"),
+        ("NVIDIA L40S", "NVIDIA L40S 48GB"),
+        ("NVIDIA L4", "NVIDIA L4"),
+        ("NVIDIA A100", "default"),  # five A100 rows: not guessed
+        ("NVIDIA GeForce RTX 4090", "default"),
+    ],
+)
+def test_gpu_names_as_nvml_reports_them(nvml_name: str, row: str) -> None:
+    found = embodied.table().find("gpu", nvml_name)
+    assert found.model == row
+    assert (row == "default") == ("default GPU used" in found.note)
+
+
+def test_cpu_names_match_exactly_or_fall_back_to_the_default() -> None:
+    t = embodied.table()
+    epyc = t.find("cpu", "AMD EPYC 7763 64-Core Processor")
+    assert epyc.model == "AMD EPYC 7763" and epyc.water_l is not None
+    assert epyc.carbon_kg == pytest.approx(9.14 + 0.0197 * t.cpu_die_mm2["AMD EPYC 7763"])
+    assert t.find("cpu", "AMD EPYC").model == "default"
