@@ -6,8 +6,9 @@
 The server's own parts (chassis, CPUs, memory, storage, power supplies) are split per GPU
 as Luccioni et al. (2023) split the node of BLOOM's training: a run on k of the n GPUs of a
 server carries k/n of the server (k > n: k/n servers). A run with no GPU carries the whole
-server. Factors come from standards/factors/ (embodied_published.csv, embodied_boavizta.csv,
-cpu_die.csv, embodied.toml), each with its source, year and kind; they are read on first use.
+server, its GPUs too if the site says it has some. Factors come from standards/factors/
+(embodied_published.csv, embodied_boavizta.csv, cpu_die.csv, embodied.toml), each with its
+source, year and kind; they are read on first use.
 
     SCI = ((E x I) + M) / R        ISO/IEC 21031:2024 (Software Carbon Intensity)
 
@@ -467,7 +468,10 @@ class Settings:
             return Setting(value, src or f"operator-supplied ({origin})", year, "measured")
 
         server = dict(data.get("server", {}))
-        bad = sorted(set(server) - set(Server.__dataclass_fields__) - {"year"})
+        source = str(server.pop("source", f"operator-supplied ({origin})")) if server else ""
+        year = server.pop("year", None)
+        source += f" ({year})" if year is not None else ""
+        bad = sorted(set(server) - set(Server.__dataclass_fields__) - {"source"})
         if bad:
             raise SiteError(
                 f"{origin}: [embodied.server]: unknown key(s) {bad}; expected "
@@ -484,9 +488,7 @@ class Settings:
                 lambda v: None if isinstance(v, bool) else "must be true or false",
             ),
             server=server,
-            server_source=str(server.pop("source", f"operator-supplied ({origin})"))
-            if server
-            else "",
+            server_source=source,
         )
 
     @classmethod
@@ -707,7 +709,8 @@ def allocate(
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
     t = table(directory)
     used = server.gpus if gpus_used is None else gpus_used
-    server_share = used / server.gpus if server.gpus > 0 else 1.0
+    # a run with no GPU holds the whole server (its GPUs too, if it has any)
+    server_share = used / server.gpus if server.gpus > 0 and used > 0 else 1.0
     charge_idle = bool(settings.charge_reserved_idle.value)
     charged_s = duration_s + (reserved_idle_s if charge_idle else 0.0)
     life_s = units.years_to_s(settings.service_life_years.value)
@@ -887,6 +890,12 @@ def attach(m: Any, site: Any = None, standard: Any = None) -> Any:
     when that standard declares them.
     """
     e = for_measurement(m, site)
+    if not e.computed:
+        import warnings
+
+        from greenai.errors import GreenAIWarning
+
+        warnings.warn(f"greenai: embodied not computed: {e.reason}", GreenAIWarning, stacklevel=3)
     if m.rating is not None and e.computed:
         from greenai.errors import StandardError
         from greenai.standard import load_standard

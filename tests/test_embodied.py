@@ -263,3 +263,23 @@ def test_cpu_names_match_exactly_or_fall_back_to_the_default() -> None:
     assert epyc.model == "AMD EPYC 7763" and epyc.water_l is not None
     assert epyc.carbon_kg == pytest.approx(9.14 + 0.0197 * t.cpu_die_mm2["AMD EPYC 7763"])
     assert t.find("cpu", "AMD EPYC").model == "default"
+
+
+def test_a_bad_site_file_marks_embodied_not_computed_and_warns(tmp_path: Path) -> None:
+    site = tmp_path / "site.toml"
+    site.write_text('preset = "hyperscale"\n[embodied]\nutilisation = 2\n')
+    m = greenai.load(SMOKE)
+    with pytest.warns(greenai.GreenAIWarning, match="embodied not computed.*utilisation"):
+        out = embodied.attach(m, str(site))
+    assert not out.embodied.computed and "(0, 1]" in out.embodied.reason
+    assert out.embodied.to_dict()["carbon_g"] is None
+
+
+def test_server_source_and_year_from_the_site_file() -> None:
+    s = embodied.Settings.from_table(
+        {"server": {"gpus": 4, "source": "our inventory", "year": 2025}}, "site.toml"
+    )
+    server = embodied.server_for({"gpus": []}, s)
+    assert server.gpus == 4 and "our inventory (2025)" in server.source
+    whole = embodied.allocate(server, s, duration_s=60, gpus_used=0)
+    assert whole.allocation["server_share"] == 1.0  # no GPU used: the whole server
