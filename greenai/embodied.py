@@ -89,6 +89,11 @@ class EmbodiedFactor:
     water_deprivation_m3_eq: float | None = None
     note: str = ""
 
+    @property
+    def unit(self) -> str:
+        """Return the unit of carbon_kg, e.g. 'kg CO2e per device'."""
+        return f"kg CO2e per {self.per}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the factor as the disclosure shows it."""
         return {
@@ -96,6 +101,7 @@ class EmbodiedFactor:
             "model": self.model,
             "per": self.per,
             "carbon_kg": self.carbon_kg,
+            "unit": self.unit,
             "adp_kg_sb": self.adp_kg_sb,
             "water_l": self.water_l,
             "water_source": self.water_source,

@@ -31,6 +31,12 @@ def test_every_factor_row_has_a_source_a_year_and_a_kind() -> None:
             assert f.water_source and "mask layer" in f.water_source, f
     components = {f.component for f in rows}
     assert {"gpu", "cpu", "dram", "ssd", "hdd", "psu", "server"} <= components
+    settings = embodied.table().settings
+    for name, item in settings["defaults"].items():
+        assert item["source"].strip() and isinstance(item["year"], int), name
+    assert settings["wafer_water"]["litres_per_mask_layer"]["source"]
+    for name, die in settings["wafer_water"]["dies"].items():
+        assert die["die_source"] and die["mask_layers_source"], name
 
 
 def test_a_row_without_a_source_is_refused(tmp_path: Path) -> None:
