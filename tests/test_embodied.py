@@ -289,3 +289,38 @@ def test_server_source_and_year_from_the_site_file() -> None:
     assert server.gpus == 4 and "our inventory (2025)" in server.source
     whole = embodied.allocate(server, s, duration_s=60, gpus_used=0)
     assert whole.allocation["server_share"] == 1.0  # no GPU used: the whole server
+
+
+def test_a_metered_gpu_run_carries_its_share_of_the_server(tmp_path: Path, clock) -> None:
+    from greenai.meter import Meter
+    from greenai.sampler import Sampler
+    from tests.fakes.probes import ClockProbe, constant
+
+    class H100(ClockProbe):
+        def info(self) -> dict:
+            return {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-0"}
+
+    site = tmp_path / "site.toml"
+    site.write_text(
+        'preset = "hyperscale"\n[embodied]\ncharge_reserved_idle = false\n'
+        "[embodied.server]\ngpus = 8\ncpus = 2\ndram_gb = 2048\nssd_tb = 30\npsus = 4\n"
+    )
+    s = Sampler([H100("nvml:0", clock, constant(500.0), domain="gpu")], clock=clock)
+    s.sample()
+    with Meter("text-generation", "token", sampler=s, site=str(site)) as m:
+        for _ in range(100):
+            clock.advance(0.1)
+            s.sample()
+        m.count(1000)
+    e = m.result.embodied
+    assert e.computed and e.allocation["server_share"] == pytest.approx(1 / 8)
+    gpu = next(c for c in e.components if c.component == "gpu")
+    assert gpu.factor.model == "NVIDIA H100 SXM 80GB" and gpu.quantity == 8
+    life_s = 6 * 365.25 * 86400 * 0.85
+    assert gpu.carbon_g == pytest.approx(gpu.factor.carbon_kg * 1000 * 10.0 / life_s)
+    ssd = next(c for c in e.components if c.component == "ssd")
+    assert ssd.carbon_g == pytest.approx(ssd.factor.carbon_kg * 30 / 8 * 1000 * 10.0 / life_s)
+    assert e.water_l is not None and gpu.water_l > 0
+    assert e.per(1.0)["carbon_g"] == pytest.approx(e.carbon_g / 1000)
+    again = greenai.Measurement.from_dict(json.loads(m.result.to_json()))
+    assert again.embodied == e
