@@ -443,6 +443,7 @@ class Settings:
     charge_reserved_idle: Setting
     server: dict[str, Any] = field(default_factory=dict)  # keys of Server given by the site
     server_source: str = ""
+    server_share: Setting | None = None  # the operator's share of the server (a VM's part)
 
     @classmethod
     def default(cls) -> Settings:
@@ -453,7 +454,13 @@ class Settings:
     def from_table(cls, data: Mapping[str, Any], origin: str) -> Settings:
         """Return the settings of an [embodied] table on top of the shipped defaults."""
         defaults = table().settings["defaults"]
-        known = {"service_life_years", "utilisation", "charge_reserved_idle", "server"}
+        known = {
+            "service_life_years",
+            "utilisation",
+            "charge_reserved_idle",
+            "server",
+            "server_share",
+        }
         unknown = sorted(set(data) - known)
         if unknown:
             raise SiteError(
@@ -461,8 +468,8 @@ class Settings:
             )
 
         def setting(key: str, check: Any) -> Setting:
-            base = defaults[key]
             if key not in data:
+                base = defaults[key]
                 return Setting(base["value"], base["source"], base.get("year"), "default")
             raw = data[key]
             value = raw.get("value") if isinstance(raw, Mapping) else raw
@@ -473,6 +480,8 @@ class Settings:
             year = raw.get("year") if isinstance(raw, Mapping) else None
             return Setting(value, src or f"operator-supplied ({origin})", year, "measured")
 
+        if not isinstance(data.get("server", {}), Mapping):
+            raise SiteError(f"{origin}: [embodied] server must be a table ([embodied.server])")
         server = dict(data.get("server", {}))
         source = str(server.pop("source", f"operator-supplied ({origin})")) if server else ""
         year = server.pop("year", None)
@@ -495,6 +504,7 @@ class Settings:
             ),
             server=server,
             server_source=source,
+            server_share=setting("server_share", _positive) if "server_share" in data else None,
         )
 
     @classmethod
@@ -513,12 +523,15 @@ class Settings:
         return cls.default()
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the three settings with their sources."""
-        return {
+        """Return the settings with their sources (server_share only when the site gives it)."""
+        out = {
             "service_life_years": self.service_life_years.to_dict(),
             "utilisation": self.utilisation.to_dict(),
             "charge_reserved_idle": self.charge_reserved_idle.to_dict(),
         }
+        if self.server_share is not None:
+            out["server_share_given"] = self.server_share.to_dict()
+        return out
 
 
 def _is_number(v: Any) -> bool:
@@ -717,6 +730,8 @@ def allocate(
     used = server.gpus if gpus_used is None else gpus_used
     # a run with no GPU holds the whole server (its GPUs too, if it has any)
     server_share = used / server.gpus if server.gpus > 0 and used > 0 else 1.0
+    if settings.server_share is not None:  # the operator knows the run's part (a VM, a slice)
+        server_share = float(settings.server_share.value)
     charge_idle = bool(settings.charge_reserved_idle.value)
     charged_s = duration_s + (reserved_idle_s if charge_idle else 0.0)
     life_s = units.years_to_s(settings.service_life_years.value)

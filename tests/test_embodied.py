@@ -324,3 +324,16 @@ def test_a_metered_gpu_run_carries_its_share_of_the_server(tmp_path: Path, clock
     assert e.per(1.0)["carbon_g"] == pytest.approx(e.carbon_g / 1000)
     again = greenai.Measurement.from_dict(json.loads(m.result.to_json()))
     assert again.embodied == e
+
+
+def test_a_site_may_give_the_runs_share_of_the_server_for_a_vm() -> None:
+    s = embodied.Settings.from_table(
+        {"server_share": {"value": 0.0625, "source": "VM: 8 of 128 host threads"}}, "vm.toml"
+    )
+    server = embodied.server_for({"gpus": [], "cpu": "AMD EPYC", "memory_bytes": 32e9}, s)
+    full = embodied.allocate(server, embodied.Settings.default(), duration_s=60)
+    vm = embodied.allocate(server, s, duration_s=60)
+    assert vm.carbon_g == pytest.approx(full.carbon_g * 0.0625)
+    assert vm.allocation["server_share_given"]["source"] == "VM: 8 of 128 host threads"
+    with pytest.raises(SiteError, match="must be a table"):
+        embodied.Settings.from_table({"server": 3}, "vm.toml")
