@@ -230,7 +230,10 @@ def _cmd_site(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(format_presets())
     else:
+        from greenai.embodied import Settings, describe_settings
+
         print(Site.resolve(args.name, grid=args.grid).describe())
+        print(describe_settings(Settings.resolve(args.name)))
     return 0
 
 

@@ -534,6 +534,28 @@ class Settings:
         return out
 
 
+def describe_settings(settings: Settings) -> str:
+    """Return text lines listing the embodied settings with their values, kinds and sources."""
+    lines = ["  embodied (hardware manufacture, allocated per run):"]
+    named = [
+        ("service life", settings.service_life_years, "years"),
+        ("utilisation", settings.utilisation, ""),
+        ("reserved idle charged", settings.charge_reserved_idle, ""),
+    ]
+    if settings.server_share is not None:
+        named.append(("server share", settings.server_share, ""))
+    for label, s, unit in named:
+        year = "" if s.year is None else f", {s.year}"
+        lines.append(f"    {label:<22} {s.value!s:>6} {unit}  [{s.kind}{year}]")
+        lines.append(f"        source: {s.source}")
+    if settings.server:
+        given = ", ".join(f"{k} = {v!r}" for k, v in settings.server.items())
+        lines.append(f"    server: {given}  ({settings.server_source})")
+    else:
+        lines.append("    server: the run's host inventory, the rest from the default archetype")
+    return "\n".join(lines)
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
