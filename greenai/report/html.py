@@ -404,7 +404,7 @@ def _water_and_carbon(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
 def _embodied(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
     emb = table.block(doc, "embodied")
     if not emb:
-        return ""
+        return f'<h2 id="embodied">Embodied</h2><p class="sub">{e(table.NO_EMBODIED)}</p>'
     if not emb.get("computed"):
         reason = table.text(emb.get("reason")) or "no reason given"
         return f'<h2 id="embodied">Embodied</h2><p class="warn">Not computed: {e(reason)}</p>'

@@ -205,9 +205,9 @@ def _footprint(doc: Mapping[str, Any]) -> list[str]:
 def _embodied(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> list[str]:
     e = escape
     emb = table.block(doc, "embodied")
-    if not emb:
-        return []
     out = ["", "## Embodied (hardware manufacture)", ""]
+    if not emb:
+        return [*out, e(table.NO_EMBODIED)]
     if not emb.get("computed"):
         return [*out, f"Not computed: {e(table.text(emb.get('reason')) or 'no reason given')}"]
     a = table.block(emb, "allocation")

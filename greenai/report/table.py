@@ -95,6 +95,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("greenai_version", "string"),
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+NO_EMBODIED = (
+    "This disclosure has no embodied block (it was written before greenai computed embodied "
+    "impacts). Reports show the file as it is; greenai.load() and `greenai show` compute the "
+    "block from its host inventory."
+)
 
 
 # ----------------------------------------------------------------------- tolerant readers
