@@ -337,3 +337,14 @@ def test_a_site_may_give_the_runs_share_of_the_server_for_a_vm() -> None:
     assert vm.allocation["server_share_given"]["source"] == "VM: 8 of 128 host threads"
     with pytest.raises(SiteError, match="must be a table"):
         embodied.Settings.from_table({"server": 3}, "vm.toml")
+
+
+def test_the_boavizta_tables_rebuild_to_the_same_bytes(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "boaviztapi", reason="boaviztapi is not installed (a build-time tool, not a dependency)"
+    )
+    script = ROOT / "standards" / "factors" / "build_embodied.py"
+    subprocess.run([sys.executable, str(script), "--out", str(tmp_path)], check=True, timeout=300)
+    for name in ("embodied_boavizta.csv", "cpu_die.csv"):
+        shipped = ROOT / "standards" / "factors" / name
+        assert (tmp_path / name).read_bytes() == shipped.read_bytes(), name
