@@ -279,10 +279,13 @@ class FactorTable:
             + ", ".join(f.model for f in rows)
         )
 
+    @functools.cached_property
+    def _cpu_names(self) -> dict[str, str]:
+        return {_norm_cpu(n): n for n in self.cpu_die_mm2}
+
     def _cpu(self, model: str) -> EmbodiedFactor:
         wanted = _norm_cpu(model)
-        names = {_norm_cpu(n): n for n in self.cpu_die_mm2}
-        hit = names.get(wanted)  # exact only: near names are other CPUs (EPYC 7763 and 7713)
+        hit = self._cpu_names.get(wanted)  # exact only: near names are other CPUs (EPYC 7763 and 7713)
         default = self.find("cpu", "default")
         if hit is None:
             return replace(default, note=f"{model!r} is not in {CPU_DIE_FILE}: default CPU used")
@@ -856,11 +859,12 @@ def with_operational(e: Embodied, footprint: Any) -> Embodied:
     return replace(e, totals=totals, sci=sci)
 
 
-def for_measurement(m: Any, site: Any = None) -> Embodied:
+def for_measurement(m: Any, site: Any = None, footprint: Any = ...) -> Embodied:
     """Return the embodied block of a Measurement (its footprint joins it); never raises.
 
-    A site file that cannot be read, or hardware with no factor, gives a block marked not
-    computed with the reason.
+    ``footprint``: the operational footprint to join (default: m's). A site file that
+    cannot be read, or hardware with no factor, gives a block marked not computed with the
+    reason.
     """
     try:
         settings = Settings.resolve(site)
@@ -877,7 +881,7 @@ def for_measurement(m: Any, site: Any = None) -> Embodied:
         )
     except (SiteError, ValueError, OSError) as exc:
         return Embodied(computed=False, reason=str(exc))
-    return with_operational(e, m.footprint)
+    return with_operational(e, m.footprint if footprint is ... else footprint)
 
 
 def lifecycle_rating(e: Embodied, rating: Any, std: Any) -> dict[str, Any] | None:
@@ -926,30 +930,46 @@ def lifecycle_rating(e: Embodied, rating: Any, std: Any) -> dict[str, Any] | Non
     return out
 
 
-def attach(m: Any, site: Any = None, standard: Any = None) -> Any:
-    """Return Measurement m with its embodied block (computed from its host and footprint).
+def assess(
+    m: Any,
+    site: Any = None,
+    standard: Any = None,
+    footprint: Any = ...,
+    rating: Any = ...,
+    stacklevel: int = 3,
+) -> Embodied:
+    """Return the embodied block of Measurement m, joined to its footprint and rating.
 
-    The lifecycle indices are those of `standard` (None: the standard m was rated under)
-    when that standard declares them.
+    ``footprint``, ``rating``: the ones just computed for m (default: m's own). The
+    lifecycle indices are those of `standard` (None: the standard m was rated under) when
+    that standard declares them. Never raises: a block not computed is warned about.
     """
-    e = for_measurement(m, site)
+    rating = m.rating if rating is ... else rating
+    e = for_measurement(m, site, footprint)
     if not e.computed:
         import warnings
 
         from greenai.errors import GreenAIWarning
 
-        warnings.warn(f"greenai: embodied not computed: {e.reason}", GreenAIWarning, stacklevel=3)
-    if m.rating is not None and e.computed:
+        warnings.warn(
+            f"greenai: embodied not computed: {e.reason}", GreenAIWarning, stacklevel=stacklevel
+        )
+    elif rating is not None:
         from greenai.errors import StandardError
         from greenai.standard import load_standard
 
         try:
-            std = load_standard(standard if standard is not None else m.rating.standard_id)
+            std = load_standard(standard if standard is not None else rating.standard_id)
         except StandardError:
             std = None  # the rating names a standard not installed here: no lifecycle indices
-        if std is not None and std.id == m.rating.standard_id:
-            e = replace(e, lifecycle_rating=lifecycle_rating(e, m.rating, std))
-    return replace(m, embodied=e)
+        if std is not None and std.id == rating.standard_id:
+            e = replace(e, lifecycle_rating=lifecycle_rating(e, rating, std))
+    return e
+
+
+def attach(m: Any, site: Any = None, standard: Any = None) -> Any:
+    """Return Measurement m with its embodied block (computed from its host and footprint)."""
+    return replace(m, embodied=assess(m, site, standard, stacklevel=4))
 
 
 def account(path: str | os.PathLike[str]) -> Embodied:

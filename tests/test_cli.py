@@ -279,3 +279,14 @@ def test_run_prints_progress_lines_while_the_command_runs(tmp_path: Path):
     )
     quiet = greenai("run", "-q", "--progress", "0.3", "-o", str(out), "--", *sleep)
     assert "so far" not in quiet.stderr
+
+
+def test_run_timeline_rate_is_disclosed_and_zero_turns_it_off(tmp_path: Path):
+    out = tmp_path / "r.json"
+    sleep = [sys.executable, "-c", "import time; time.sleep(0.3)"]
+    res = greenai("run", "-q", "--timeline-hz", "0", "-o", str(out), "--", *sleep)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert doc["sampling"]["timeline_hz"] == 0.0 and doc["timeline"] is None
+    bad = greenai("run", "-q", "--timeline-hz", "-1", "-o", str(out), "--", *sleep)
+    assert bad.returncode == 2 and "timeline_hz must be >= 0" in bad.stderr

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from greenai import units
+from greenai import jsonio, units
 from greenai.bench.stats import Summary, summarise
 from greenai.bench.suite import Suite, WorkloadSpec
 from greenai.bench.workloads import WorkloadUnavailable, make
@@ -472,9 +472,9 @@ def load_results(folders: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
     for folder in folders:
         for path in sorted(Path(folder).rglob("summary.json")):
             try:
-                doc = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                raise DisclosureError(f"{path}: cannot read summary: {exc}") from exc
+                doc = jsonio.read(path)
+            except jsonio.JSONInputError as exc:
+                raise DisclosureError(f"cannot read summary: {exc}") from exc
             if not isinstance(doc, dict) or doc.get("kind") != "greenai.bench-summary":
                 continue
             rows = doc.get("workloads")
