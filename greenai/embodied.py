@@ -207,7 +207,12 @@ def _read_factor_csv(path: Path) -> list[EmbodiedFactor]:
 def _read_toml(path: Path) -> dict[str, Any]:
     from greenai.site import _read_toml as read
 
-    return read(path, "embodied settings file")
+    try:
+        return read(path, "embodied settings file")
+    except UnicodeDecodeError as exc:
+        raise SiteError(f"embodied settings file {path} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise SiteError(f"embodied settings file {path}: {exc.strerror or exc}") from None
 
 
 def effective_die_area_mm2(die_mm2: float) -> float:
@@ -285,7 +290,9 @@ class FactorTable:
 
     def _cpu(self, model: str) -> EmbodiedFactor:
         wanted = _norm_cpu(model)
-        hit = self._cpu_names.get(wanted)  # exact only: near names are other CPUs (EPYC 7763 and 7713)
+        hit = self._cpu_names.get(
+            wanted
+        )  # exact only: near names are other CPUs (EPYC 7763 and 7713)
         default = self.find("cpu", "default")
         if hit is None:
             return replace(default, note=f"{model!r} is not in {CPU_DIE_FILE}: default CPU used")
@@ -437,6 +444,19 @@ class Server:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+_SERVER_KINDS = {
+    "gpu": "name",
+    "cpu": "name",
+    "chassis": "name",
+    "gpus": "count",
+    "cpus": "count",
+    "hdds": "count",
+    "psus": "count",
+    "dram_gb": "amount",
+    "ssd_tb": "amount",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Service life, utilisation, whether reserved-but-idle time is charged, and the server."""
@@ -456,6 +476,8 @@ class Settings:
     @classmethod
     def from_table(cls, data: Mapping[str, Any], origin: str) -> Settings:
         """Return the settings of an [embodied] table on top of the shipped defaults."""
+        if not isinstance(data, Mapping):
+            raise SiteError(f"{origin}: embodied must be a table ([embodied])")
         defaults = table().settings["defaults"]
         known = {
             "service_life_years",
@@ -495,6 +517,18 @@ class Settings:
                 f"{origin}: [embodied.server]: unknown key(s) {bad}; expected "
                 + ", ".join(k for k in Server.__dataclass_fields__ if k != "source")
             )
+        for key, value in server.items():
+            kind = _SERVER_KINDS[key]
+            ok = (
+                isinstance(value, str)
+                if kind == "name"
+                else _is_number(value) and value >= 0 and (kind == "amount" or value == int(value))
+            )
+            if not ok:
+                want = {"name": "a model name", "count": "a whole number >= 0"}.get(
+                    kind, "a number >= 0"
+                )
+                raise SiteError(f"{origin}: [embodied.server] {key} = {value!r}: must be {want}")
         return cls(
             service_life_years=setting("service_life_years", _positive),
             utilisation=setting(
@@ -575,13 +609,18 @@ def server_for(host: Mapping[str, Any], settings: Settings) -> Server:
     """
     defaults = dict(table().settings["defaults"]["server"])
     default_source = f"{defaults.pop('source')} ({defaults.pop('year')})"
-    gpus = [g for g in host.get("gpus") or [] if isinstance(g, Mapping)]
-    memory = host.get("memory_bytes")
-    found = {
-        "gpu": gpus[0].get("name") if gpus else None,
+    listed = host.get("gpus")
+    gpus = [g for g in listed if isinstance(g, Mapping)] if isinstance(listed, list) else []
+    memory, name, cpu = (
+        host.get("memory_bytes"),
+        gpus[0].get("name") if gpus else None,
+        host.get("cpu"),
+    )
+    found = {  # what a file says is read only when it has the right type
+        "gpu": name if isinstance(name, str) else None,
         "gpus": len(gpus),
-        "cpu": host.get("cpu") or None,
-        "dram_gb": units.bytes_to_gb(memory) if _is_number(memory) else 0.0,
+        "cpu": cpu if isinstance(cpu, str) and cpu else None,
+        "dram_gb": units.bytes_to_gb(memory) if _is_number(memory) and memory > 0 else 0.0,
     }
     values = {**defaults, **found, **settings.server}
     sources = ["GPUs, CPU model and memory: the run's host inventory"]
@@ -859,6 +898,12 @@ def with_operational(e: Embodied, footprint: Any) -> Embodied:
     return replace(e, totals=totals, sci=sci)
 
 
+def server_for_gpus_used(host: Mapping[str, Any]) -> int:
+    """Return how many GPUs a run's host inventory lists (those it metered)."""
+    listed = host.get("gpus")
+    return len([g for g in listed if isinstance(g, Mapping)]) if isinstance(listed, list) else 0
+
+
 def for_measurement(m: Any, site: Any = None, footprint: Any = ...) -> Embodied:
     """Return the embodied block of a Measurement (its footprint joins it); never raises.
 
@@ -874,7 +919,7 @@ def for_measurement(m: Any, site: Any = None, footprint: Any = ...) -> Embodied:
             server,
             settings,
             duration_s=m.duration_s,
-            gpus_used=len([g for g in (m.host or {}).get("gpus") or []]),
+            gpus_used=server_for_gpus_used(m.host or {}),
             reserved_idle_s=idle_s,
             units_done=m.units_done or None,
             unit=m.unit,

@@ -348,3 +348,18 @@ def test_the_boavizta_tables_rebuild_to_the_same_bytes(tmp_path: Path) -> None:
     for name in ("embodied_boavizta.csv", "cpu_die.csv"):
         shipped = ROOT / "standards" / "factors" / name
         assert (tmp_path / name).read_bytes() == shipped.read_bytes(), name
+
+
+def test_hostile_inventories_and_settings_are_refused_or_ignored(tmp_path: Path) -> None:
+    with pytest.raises(SiteError, match="gpus = 'eight': must be a whole number"):
+        embodied.Settings.from_table({"server": {"gpus": "eight"}}, "s.toml")
+    with pytest.raises(SiteError, match="must be a table"):
+        embodied.Settings.from_table(3, "s.toml")  # type: ignore[arg-type]
+    server = embodied.server_for(
+        {"gpus": "x", "cpu": 5, "memory_bytes": -1}, embodied.Settings.default()
+    )
+    assert (server.gpus, server.cpu, server.dram_gb) == (0, None, 0.0)
+    binary = tmp_path / "b.toml"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(SiteError, match="not UTF-8"):
+        embodied.account(binary)
