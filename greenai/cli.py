@@ -58,6 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # a bad --site/--grid fails here, before anything runs, so nothing measured is lost
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    _check_embodied(site)
     from greenai.journal import OutputClaim
 
     # the output belongs to this run while it lives: a second run on it is refused at once
@@ -385,6 +386,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    _check_embodied(site)
     adaptive = None
     if args.adaptive:
         adaptive = harness.Adaptive(args.target_ci, args.max_repetitions, args.time_cap)
@@ -823,6 +825,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
     disclosure.validate(disclosure.read_document(args.file), args.file)  # no false summary
     print(summary(load(args.file)))
     return 0
+
+
+def _check_embodied(site: object) -> None:
+    """Refuse (SiteError) a site file whose [embodied] table is wrong, before anything runs."""
+    from greenai.embodied import Settings
+
+    Settings.resolve(site)
 
 
 def _cmd_embodied(args: argparse.Namespace) -> int:

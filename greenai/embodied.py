@@ -548,10 +548,13 @@ class Settings:
     def resolve(cls, site: Any = None, environ: Mapping[str, str] | None = None) -> Settings:
         """Return the settings for a run: the [embodied] table of the site file, else defaults.
 
-        The file is `site` when it is a .toml path, else GREENAI_EMBODIED, else GREENAI_SITE
-        when that is a .toml path.
+        The table is that of `site` when it is a Site read from a file or a .toml path, else
+        of GREENAI_EMBODIED, else of GREENAI_SITE when that is a .toml path.
         """
         env = os.environ if environ is None else environ
+        carried = getattr(site, "embodied_table", None)  # a Site read from a site file
+        if carried is not None:
+            return cls.from_table(*carried)
         for spec in (site, env.get(ENV_SERVER), env.get("GREENAI_SITE")):
             if isinstance(spec, str | Path) and str(spec).endswith(".toml"):
                 doc = _read_toml(Path(spec))

@@ -363,3 +363,18 @@ def test_hostile_inventories_and_settings_are_refused_or_ignored(tmp_path: Path)
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(SiteError, match="not UTF-8"):
         embodied.account(binary)
+
+
+def test_greenai_run_reads_the_embodied_table_of_its_site_file(tmp_path: Path) -> None:
+    from tests.cli import greenai_cli
+
+    site = tmp_path / "site.toml"
+    site.write_text('preset = "hyperscale"\n[embodied]\nservice_life_years = 4\n')
+    out = tmp_path / "run.json"
+    done = greenai_cli("run", "-q", "--site", str(site), "-o", str(out), "--", "true")
+    assert done.returncode == 0, done.stderr
+    life = greenai.load(out).embodied.allocation["service_life_years"]
+    assert life["value"] == 4 and life["kind"] == "measured"
+    site.write_text('preset = "hyperscale"\n[embodied]\nutilisation = 2\n')
+    refused = greenai_cli("run", "-q", "--site", str(site), "-o", str(out), "--", "true")
+    assert refused.returncode == 2 and "utilisation" in refused.stderr
