@@ -53,6 +53,7 @@ class DramModelProbe:
             "w_per_gib": W_PER_GIB,
             "power_w": round(self.power_w, 6),
             "source": SOURCE,
+            "boundary": "installed DRAM (modelled)",
         }
 
     def close(self) -> None:
