@@ -3,8 +3,8 @@
 One room below both the meter and the Measurement's reader: a live meter, a journal's
 recovery, a merge of ranks and a result file loaded without a footprint all assess a
 Measurement the same way. It never imports them back: it reads the Measurement's fields
-and returns a copy (``dataclasses.replace``) with ``site``, ``footprint`` and ``rating``.
-Embodied emissions join here when they come.
+and returns a copy (``dataclasses.replace``) with ``site``, ``footprint``, ``rating`` and
+``embodied`` (greenai/embodied.py: the hardware's share, operational + embodied totals, SCI).
 """
 
 from __future__ import annotations
@@ -30,15 +30,19 @@ SITE_ENV = (
 
 
 def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2) -> M:
-    """Return m with its site, footprint and rating (None: the default site / standard).
+    """Return m with its site, footprint, rating and embodied block (None: the defaults).
 
     Never raises for a site or standard that cannot be resolved: it warns, and the run is
     kept with a not-computed footprint or rating None. One copy of m is made.
     ``stacklevel``: where warnings point (2: the caller of assess).
     """
+    from greenai.embodied import assess as embodied_of
+
     resolved, fp = _footprint(m, site, stacklevel + 1)
     rating = _rating(m, fp, standard, stacklevel + 1)
-    return replace(m, site=resolved, footprint=fp, rating=rating)  # type: ignore[type-var]
+    # embodied impacts join the footprint here (totals, SCI, a standard's lifecycle indices)
+    emb = embodied_of(m, site, standard, fp, rating, stacklevel + 1)
+    return replace(m, site=resolved, footprint=fp, rating=rating, embodied=emb)  # type: ignore[type-var]
 
 
 def attach_footprint(m: M, site: Any, stacklevel: int = 3) -> M:

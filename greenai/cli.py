@@ -58,6 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # a bad --site/--grid fails here, before anything runs, so nothing measured is lost
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    _check_embodied(site)
     from greenai.journal import OutputClaim
 
     # the output belongs to this run while it lives: a second run on it is refused at once
@@ -285,7 +286,10 @@ def _cmd_site(args: argparse.Namespace) -> int:
     if args.action == "list":
         print(format_presets())
     else:
+        from greenai.embodied import Settings, describe_settings
+
         print(Site.resolve(args.name, grid=args.grid).describe())
+        print(describe_settings(Settings.resolve(args.name)))
     return 0
 
 
@@ -385,6 +389,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from greenai.site import Site
 
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    _check_embodied(site)
     adaptive = None
     if args.adaptive:
         adaptive = harness.Adaptive(args.target_ci, args.max_repetitions, args.time_cap)
@@ -626,6 +631,14 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
         labels.append(str(path))
         rating = rate(inp, std)  # type: ignore[arg-type]
         doc["rating"] = rating.to_dict()
+        if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
+            from greenai import embodied
+
+            block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
+            lifecycle = embodied.lifecycle_rating(block, rating, std)
+            doc["embodied"].pop("lifecycle_rating", None)
+            if lifecycle is not None:
+                doc["embodied"]["lifecycle_rating"] = lifecycle
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
         write_atomic(out / name, disclosure.sealed_text(doc), fsync=False)
@@ -969,6 +982,22 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     disclosure.validate(disclosure.read_document(args.file), args.file)  # no false summary
     print(summary(load(args.file)))
+    return 0
+
+
+def _check_embodied(site: object) -> None:
+    """Refuse (SiteError) a site file whose [embodied] table is wrong, before anything runs."""
+    from greenai.embodied import Settings
+
+    Settings.resolve(site)
+
+
+def _cmd_embodied(args: argparse.Namespace) -> int:
+    from greenai.embodied import account
+    from greenai.report.text import embodied_lines
+
+    result = account(args.file)
+    print("\n".join(embodied_lines(result, result.unit)))
     return 0
 
 
@@ -1335,6 +1364,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print the summary of a result file")
     p.add_argument("file")
     p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser(
+        "embodied",
+        help="embodied carbon, fab water and ADP of an accounted run "
+        "(a TOML file like examples/bloom_embodied.toml)",
+    )
+    p.add_argument("file", help="TOML with [run] and [embodied] tables")
+    p.set_defaults(func=_cmd_embodied)
 
     p = sub.add_parser("merge", help="combine per-rank shards of a job into one result")
     p.add_argument("shards", nargs="+", help="rank-N.json shards (or one result per node)")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from greenai.errors import DisclosureError, GreenAIError
 
 if TYPE_CHECKING:
+    from greenai.embodied import Embodied
     from greenai.footprint import Footprint
     from greenai.scoring import Rating
     from greenai.site import Site
@@ -122,6 +123,7 @@ class Measurement:
     site: Site | None = None  # where the run's energy became water and carbon
     footprint: Footprint | None = None  # facility energy, water, carbon
     rating: Rating | None = None  # indices and grades under a standard
+    embodied: Embodied | None = None  # the hardware's embodied share, totals, SCI
     optimisation: Any = None  # greenai.optimize.Optimisation: settings tried and chosen
     extra: dict[str, Any] = field(default_factory=dict)  # blocks of later greenai versions
     schema_version: str = SCHEMA_VERSION
@@ -194,6 +196,8 @@ class Measurement:
             doc["site"] = self.site.to_dict() if self.site is not None else None
             doc["footprint"] = self.footprint.to_dict() if self.footprint is not None else None
             doc["rating"] = self.rating.to_dict() if self.rating is not None else None
+        if self.embodied is not None:
+            doc["embodied"] = _block_dict(self.embodied)
         if self.optimisation is not None:
             doc["optimisation"] = _block_dict(self.optimisation)
         return doc
@@ -269,6 +273,7 @@ TYPED_BLOCKS = {
     "footprint": ("greenai.footprint", "Footprint"),
     "rating": ("greenai.scoring", "Rating"),
     "optimisation": ("greenai.optimize", "Optimisation"),
+    "embodied": ("greenai.embodied", "Embodied"),
 }
 
 
@@ -350,6 +355,10 @@ def load(path: str | os.PathLike[str], *, site: Any = None, standard: Any = None
         from greenai.assessment import assess
 
         m = assess(m, site, standard, stacklevel=3)
+    elif m.embodied is None:  # a file from before embodied impacts: computed as the Meter would
+        from greenai.embodied import attach
+
+        m = attach(m, site)
     return m
 
 

@@ -466,6 +466,7 @@ _SITE_FILE_KEYS = (
     "preset",
     "grid",
     "hydro_evaporation",
+    "embodied",  # read by greenai.embodied: service life, utilisation, server inventory
     *_RULES,
 )
 
@@ -631,7 +632,7 @@ class Site:
         factors = {key: _factor_from_toml(key, table.get(key), origin) for key in _RULES}
         preset = table.get("preset")
         if preset is None:
-            return cls(
+            site = cls(
                 name=table.get("name", path.stem),
                 description=table.get("description", ""),
                 grid=table.get("grid"),
@@ -640,15 +641,19 @@ class Site:
                 origin=origin,
                 **factors,
             )
-        base = cls.from_preset(str(preset), factors_dir=factors_dir)
-        return base.with_overrides(
-            name=table.get("name", base.name),
-            description=table.get("description"),
-            grid=table.get("grid"),
-            hydro_evaporation=table.get("hydro_evaporation"),
-            origin=origin,
-            **factors,
-        )
+        else:
+            base = cls.from_preset(str(preset), factors_dir=factors_dir)
+            site = base.with_overrides(
+                name=table.get("name", base.name),
+                description=table.get("description"),
+                grid=table.get("grid"),
+                hydro_evaporation=table.get("hydro_evaporation"),
+                origin=origin,
+                **factors,
+            )
+        if "embodied" in table:  # kept for greenai.embodied (not a field: not in the site block)
+            object.__setattr__(site, "_embodied", (table["embodied"], origin))
+        return site
 
     @classmethod
     def from_env(
@@ -790,7 +795,7 @@ class Site:
                 if ewif_withdrawal_l_per_kwh is not None
                 else keep(self.ewif_withdrawal_l_per_kwh)
             )
-        return Site(
+        site = Site(
             name=self.name if name is None else name,
             description=self.description if description is None else description,
             pue=self.pue if pue is None else pue,
@@ -810,6 +815,18 @@ class Site:
             factors_dir=getattr(self, "_factors_dir", None),
             origin=origin,
         )
+        if self.embodied_table is not None:
+            object.__setattr__(site, "_embodied", self.embodied_table)
+        return site
+
+    @property
+    def embodied_table(self) -> tuple[Any, str] | None:
+        """Return the [embodied] table of the site file this site was read from, and the file.
+
+        None when the site came from no file or the file has no [embodied] table.
+        greenai.embodied reads service life, utilisation and the server inventory from it.
+        """
+        return getattr(self, "_embodied", None)
 
     # -- disclosure and display ---------------------------------------------------------
 

@@ -274,6 +274,10 @@ class TaskClass:
     size: SizeClass | None = None
     parent: str | None = None  # the id of the sized task a size class belongs to
 
+    # optional lifecycle references: ("carbon", g CO2e per unit), ("water", L per unit) of
+    # operational + embodied totals; graded only when the standard declares the index
+    lifecycle: tuple[tuple[str, Reference], ...] = ()
+
     def size_class(self, params: float | None) -> TaskClass | None:
         """Return the size class holding a model of `params` parameters (None if none)."""
         if params is None:
@@ -321,6 +325,8 @@ class Standard:
     water_bands: Bands | None = None
     reference_site: ReferenceSite | None = None
     calibration: Calibration | None = None
+    lifecycle: tuple[str, ...] = ()  # optional indices on operational + embodied totals
+    lifecycle_description: str = ""
     path: str | None = field(default=None, compare=False)
     _lookup: dict[str, str] = field(init=False, repr=False, compare=False)
 
@@ -431,7 +437,10 @@ _TOP_KEYS = (
     "reference_site",
     "tasks",
     "calibration",
+    "lifecycle",
 )
+LIFECYCLE_INDICES = ("carbon", "water")
+_LIFECYCLE_KEYS = ("indices", "description")
 _STANDARD_KEYS = ("id", "version", "status", "date", "title", "description")
 _REQUIREMENT_KEYS = (
     "min_duration_s",
@@ -468,6 +477,7 @@ _TASK_KEYS = (
     "quality",
     "plausible",
     "sizes",
+    "lifecycle",
 )
 _WORKLOAD_KEYS = ("benchmark", "dataset", "split", "description")
 _QUALITY_KEYS = ("metric", "target", "higher_is_better", "source")
@@ -586,7 +596,10 @@ class _Parser:
         site = self.site(doc["reference_site"]) if "reference_site" in doc else None
         tasks = self.tasks(doc["tasks"], requirements, bands, water_bands, site)
         calibration = self.calibration(doc["calibration"]) if "calibration" in doc else None
+        lifecycle, lifecycle_description = self.lifecycle(doc.get("lifecycle"), tasks)
         return Standard(
+            lifecycle=lifecycle,
+            lifecycle_description=lifecycle_description,
             **head,
             requirements=requirements,
             bands=bands,
@@ -950,11 +963,58 @@ class _Parser:
             workload=self.workload(body.get("workload"), (*where, "workload")),
             quality=self.quality(body.get("quality"), (*where, "quality")),
             plausible=self.plausible(body, where),
+            lifecycle=self.task_lifecycle(body, where, unit),
         )
         if "sizes" in body:
             sizes = self.sizes(body["sizes"], (*where, "sizes"), task, site)
             task = replace(task, sizes=sizes)
         return task
+
+    def lifecycle(
+        self, table: dict[str, Any] | None, tasks: Mapping[str, TaskClass]
+    ) -> tuple[tuple[str, ...], str]:
+        """Return the declared lifecycle indices; a task reference needs its index declared."""
+        indices: tuple[str, ...] = ()
+        description = ""
+        if table is not None:
+            where = ("lifecycle",)
+            self.keys(table, where, _LIFECYCLE_KEYS)
+            indices = tuple(self.get(table, where, "indices", "list"))
+            for kind in indices:
+                if kind not in LIFECYCLE_INDICES:
+                    self.fail(
+                        (*where, "indices"),
+                        f"{kind!r} is not a lifecycle index",
+                        f"list some of: {', '.join(LIFECYCLE_INDICES)}",
+                    )
+            description = self.get(table, where, "description", "str", False, "")
+        for task in tasks.values():
+            for kind, _ in task.lifecycle:
+                if kind not in indices:
+                    self.fail(
+                        ("tasks", task.id, "lifecycle", kind),
+                        f"a {kind} lifecycle reference, but the standard grades no {kind} "
+                        "lifecycle index",
+                        f'add [lifecycle] indices = ["{kind}"] or remove the reference',
+                    )
+        return indices, description
+
+    def task_lifecycle(
+        self, body: dict[str, Any], where: Sequence[str], unit: str
+    ) -> tuple[tuple[str, Reference], ...]:
+        table = body.get("lifecycle")
+        if table is None:
+            return ()
+        where = (*where, "lifecycle")
+        if not isinstance(table, dict):
+            self.fail(where, f"expected a table, found {_describe(table)}", "write carbon/water")
+        self.keys(table, where, LIFECYCLE_INDICES)
+        quantities = {"carbon": units.CARBON_UNITS_G, "water": units.WATER_UNITS_L}
+        return tuple(
+            (kind, self.reference(table[kind], (*where, kind), unit, quantities[kind], kind))
+            for kind in LIFECYCLE_INDICES
+            if kind in table
+        )
 
     def workload(self, table: Any, where: Sequence[str]) -> Workload:
         if table is None:
@@ -1123,7 +1183,7 @@ class _Parser:
                 "give the published value (an index divides by it)",
             )
         stated = self.get(table, where, "unit", "str")
-        example = f"{'Wh' if what == 'energy' else 'L'}/1000 {task_unit}"
+        example = f"{ {'energy': 'Wh', 'carbon': 'g'}.get(what, 'L') }/1000 {task_unit}"
         try:
             quantity, count, counted_text = _split_rate_unit(stated)
         except ValueError:
@@ -1408,6 +1468,16 @@ class _Writer:
                     ]
                 ),
             )
+        if std.lifecycle:
+            doc.add(
+                "lifecycle",
+                self._table(
+                    [
+                        ("indices", list(std.lifecycle)),
+                        ("description", std.lifecycle_description or None),
+                    ]
+                ),
+            )
         tasks = self.tk.table(is_super_table=True)
         for task in std.tasks.values():
             tasks.add(task.id, self.task(task))
@@ -1470,6 +1540,21 @@ class _Writer:
             table.add("bands", self._bands(task.bands))
         if task.water_bands != (std.water_bands or task.bands):
             table.add("water_bands", self._bands(task.water_bands))
+        if task.lifecycle:
+            lifecycle = self.tk.table()
+            for kind, ref in task.lifecycle:
+                lifecycle.add(
+                    kind,
+                    self._table(
+                        [
+                            ("value", _whole(ref.value)),
+                            ("unit", ref.unit),
+                            ("source", ref.source),
+                            ("note", ref.note or None),
+                        ]
+                    ),
+                )
+            table.add("lifecycle", lifecycle)
         if task.sizes:
             sizes = self.tk.aot()
             for size_class in task.sizes:

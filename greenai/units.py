@@ -67,6 +67,18 @@ def bytes_to_gb(size_bytes: float) -> float:
 
 
 BYTES_PER_GIB = 2**30
+S_PER_HOUR = 3600.0
+S_PER_YEAR = 365.25 * 24 * S_PER_HOUR  # Julian year: service lives are given in years
+
+
+def years_to_s(years: float) -> float:
+    """Return seconds from (Julian) years."""
+    return years * S_PER_YEAR
+
+
+def hours_to_s(hours: float) -> float:
+    """Return seconds from hours."""
+    return hours * S_PER_HOUR
 
 
 def bytes_to_gib(size_bytes: float) -> float:
@@ -85,6 +97,7 @@ ENERGY_UNITS_J = {
     "MWh": J_PER_MWH,
 }
 WATER_UNITS_L = {"mL": 1e-3, "L": 1.0, "m3": 1e3}
+CARBON_UNITS_G = {"mg": 1e-3, "g": 1.0, "kg": 1e3, "t": 1e6}  # CO2e masses a standard may state
 
 
 def energy_to_j(value: float, unit: str) -> float:

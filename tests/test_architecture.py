@@ -37,7 +37,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
     # and what a run says it did (work: workload, model, quality, phase)
     (1, ("probes", "standard", "site", "journal", "work")),
     # 2 what turns readings into numbers: the sampler; pure footprint, scoring, disclosure
-    (2, ("sampler", "footprint", "scoring", "disclosure")),
+    (2, ("sampler", "footprint", "embodied", "scoring", "disclosure")),
     # 3 assessment: footprint + rating (+ embodied) of a Measurement
     (3, ("assessment",)),
     # 4 the Measurement value and its reader

@@ -136,6 +136,14 @@ def _provenance_note(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
             f"{rec['energy_grade'] or 'not graded'}, "
             f"water grade {rec['water_grade'] or 'not graded'}"
         )
+    sci = table.block(doc, "embodied", "sci")
+    if rec["sci_per_unit_g"] is not None:  # BoAmps has no SCI or embodied field: said here
+        note += (
+            f"; SCI (ISO/IEC 21031:2024) {rec['sci_per_unit_g']:.6g} gCO2eq per "
+            f"{rec['unit'] or 'unit'} = (E {sci.get('E_kwh'):.6g} kWh x I "
+            f"{sci.get('I_g_per_kwh'):.6g} gCO2eq/kWh + M {sci.get('M_g'):.6g} gCO2eq "
+            f"embodied) / R {sci.get('R'):.6g}"
+        )
     return note + "."
 
 

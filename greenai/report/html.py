@@ -134,6 +134,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
         _power(doc),
         _energy(doc),
         _water_and_carbon(doc, rec),
+        _embodied(doc, rec),
         _factors(doc),
         _method(doc),
         _integrity(doc),
@@ -435,6 +436,72 @@ def _water_and_carbon(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
         "cooling; off site is the water of the power plants that made its electricity.</p>"
         f'<div class="flex">{water}{chart(svg, "No water to chart.")}</div>'
         f'<h2 id="carbon">Carbon</h2>{carbon}'
+    )
+
+
+def _embodied(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
+    emb = table.block(doc, "embodied")
+    if not emb:
+        return f'<h2 id="embodied">Embodied</h2><p class="sub">{e(table.NO_EMBODIED)}</p>'
+    if not emb.get("computed"):
+        reason = table.text(emb.get("reason")) or "no reason given"
+        return f'<h2 id="embodied">Embodied</h2><p class="warn">Not computed: {e(reason)}</p>'
+    a = table.block(emb, "allocation")
+    life, util = table.block(a, "service_life_years"), table.block(a, "utilisation")
+    rows = []
+    for c in table.items(emb, "components"):
+        f = table.block(c, "factor")
+        how = f"{f.get('kind')}, {f.get('year')}: {f.get('source')}"
+        if f.get("water_source"):
+            how += f"; water: {f.get('water_source')}"
+        rows.append(
+            [
+                f"{c.get('component')}: {fmt.plain(c.get('quantity'))} {f.get('per')} "
+                f"{f.get('model')}",
+                fmt.carbon(table.num(c.get("carbon_g"))),
+                fmt.water(table.num(c.get("water_l"))),
+                Safe(f'<span class="how">{e(how)}</span>'),
+            ]
+        )
+    components = html_table(["component", "carbon", "fab water", "factor"], rows, numeric=(1, 2))
+    t = table.block(emb, "totals")
+    unit = rec["unit"] or "unit"
+    split = html_table(
+        ["", "operational", "embodied", "total"],
+        [
+            [
+                f"{what} per {unit}",
+                show(rec[op]),
+                show(rec[f"embodied_{key}_per_unit_{u}"]),
+                show(rec[f"total_{key}_per_unit_{u}"]),
+            ]
+            for what, key, u, op, show in (
+                ("carbon", "carbon", "g", "carbon_per_unit_g", fmt.carbon),
+                ("water", "water", "l", "water_per_unit_l", fmt.water),
+            )
+        ],
+        numeric=(1, 2, 3),
+    )
+    sci = table.block(emb, "sci")
+    sci_text = (
+        f"<p>SCI ({e(sci.get('standard'))}): <strong>{e(fmt.carbon(rec['sci_per_unit_g']))}"
+        f" per {e(unit)}</strong> = (E x I + M) / R with E {e(fmt.plain(sci.get('E_kwh')))} kWh "
+        f"(facility energy), I {e(fmt.plain(sci.get('I_g_per_kwh')))} g/kWh, M "
+        f"{e(fmt.carbon(table.num(sci.get('M_g'))))}, R {e(fmt.plain(sci.get('R')))} {e(unit)}."
+        "</p>"
+        if rec["sci_per_unit_g"] is not None
+        else ""
+    )
+    return (
+        '<h2 id="embodied">Embodied (hardware manufacture)</h2>'
+        f"<p>{e(emb.get('boundary'))}. Allocated: share {e(fmt.plain(a.get('server_share')))} "
+        f"of the server x {e(fmt.seconds(table.num(a.get('charged_s'))))} / "
+        f"({e(life.get('value'))} years x {e(util.get('value'))} utilisation); reserved idle "
+        f"time {'charged' if a.get('reserved_idle_charged') else 'not charged'}. Life: "
+        f"{e(life.get('source'))}. Utilisation: {e(util.get('source'))}. Fab water: "
+        f"{e(emb.get('water_scope'))}.</p>"
+        f"{components}<h3>Operational and embodied</h3>{split}"
+        f"<p>{e(t.get('water_note'))}</p>{sci_text}"
     )
 
 

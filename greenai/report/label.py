@@ -21,7 +21,7 @@ from greenai.report import _plots as fmt
 from greenai.report import table
 
 WIDTH = 420
-HEIGHT = 620
+HEIGHT = 660  # room for the operational + embodied carbon and water rows
 PNG_SCALE = 2  # the PNG is WIDTH x HEIGHT at this many pixels per label unit
 FONT = "DejaVu Sans, Verdana, Arial, Helvetica, sans-serif"
 INK = "#1a1a1a"
@@ -170,6 +170,7 @@ def _layout(doc: Any) -> list[_Shape]:
         ("Measured", _measured_text(doc, rec)),
         ("Standard", _standard_text(rating, long=True)),
         ("Date", (rec["started_at"] or "not stated")[:10]),
+        *_lifecycle_rows(rec, per),
     )
     for i, (key, value) in enumerate(info):
         y = 512 + i * 19
@@ -281,6 +282,29 @@ def _standard_text(rating: dict[str, Any], long: bool = False) -> str:
     if long and rating.get("standard_status"):
         text += f" ({rating['standard_status']})"
     return text
+
+
+def _lifecycle_rows(rec: dict[str, Any], per: str | None) -> tuple[tuple[str, str], ...]:
+    """Return the (key, text) rows of carbon and water per `per` units: use + embodied."""
+    head = (per or "").split(" ", 1)[0]
+    count = float(head) if head.replace(".", "", 1).isdigit() else 1.0
+    rows = []
+    for key, suffix, show, what in (
+        ("carbon", "g", fmt.carbon, "embodied"),
+        ("water", "l", fmt.water, "fab"),
+    ):
+        op = f"{key}_per_unit_{suffix}"
+        emb, total = rec[f"embodied_{op}"], rec[f"total_{op}"]
+        if total is None:
+            continue
+        used = 100 * (total - (emb or 0.0)) / total if total else 100.0
+        rows.append(
+            (
+                f"{key.capitalize()}",
+                f"{show(total * count)}: {used:.0f}% use, {100 - used:.0f}% {what}",
+            )
+        )
+    return tuple(rows)
 
 
 def _measured_text(doc: Any, rec: dict[str, Any]) -> str:

@@ -64,7 +64,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
             for r in table.figure_rows(doc)
         ],
     )
-    out += ["", *_grades(doc), "", *_energy(doc), "", *_footprint(doc)]
+    out += ["", *_grades(doc), "", *_energy(doc), "", *_footprint(doc), *_embodied(doc, rec)]
     notes = _notes(doc)
     if notes:
         out += ["", "## Notes", "", *notes]
@@ -233,6 +233,67 @@ def _footprint(doc: Mapping[str, Any]) -> list[str]:
             for f in factors
         ],
     )
+    return out
+
+
+def _embodied(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> list[str]:
+    e = escape
+    emb = table.block(doc, "embodied")
+    out = ["", "## Embodied (hardware manufacture)", ""]
+    if not emb:
+        return [*out, e(table.NO_EMBODIED)]
+    if not emb.get("computed"):
+        return [*out, f"Not computed: {e(table.text(emb.get('reason')) or 'no reason given')}"]
+    a = table.block(emb, "allocation")
+    life, util = table.block(a, "service_life_years"), table.block(a, "utilisation")
+    idle = "charged" if a.get("reserved_idle_charged") else "not charged"
+    out += [
+        f"{e(emb.get('boundary'))}. Share {fmt.plain(a.get('server_share'))} of the server x "
+        f"{fmt.seconds(table.num(a.get('charged_s')))} / ({e(life.get('value'))} years x "
+        f"{e(util.get('value'))} utilisation); reserved idle time {idle}. Life: "
+        f"{e(life.get('source'))}. Utilisation: {e(util.get('source'))}.",
+        "",
+    ]
+    rows = []
+    for c in table.items(emb, "components"):
+        f = table.block(c, "factor")
+        rows.append(
+            [
+                e(f"{c.get('component')}: {fmt.plain(c.get('quantity'))} {f.get('per')}"),
+                e(f.get("model")),
+                fmt.carbon(table.num(c.get("carbon_g"))),
+                fmt.water(table.num(c.get("water_l"))),
+                e(f"{f.get('kind')}, {f.get('year')}: {f.get('source')}"),
+            ]
+        )
+    out += md_table(["component", "model", "carbon", "fab water", "factor source"], rows)
+    unit = e(rec["unit"] or "unit")
+    out += ["", f"Per {unit}:", ""]
+    out += md_table(
+        ["", "operational", "embodied", "total"],
+        [
+            [
+                "carbon",
+                fmt.carbon(rec["carbon_per_unit_g"]),
+                fmt.carbon(rec["embodied_carbon_per_unit_g"]),
+                fmt.carbon(rec["total_carbon_per_unit_g"]),
+            ],
+            [
+                "water",
+                fmt.water(rec["water_per_unit_l"]),
+                fmt.water(rec["embodied_water_per_unit_l"]),
+                fmt.water(rec["total_water_per_unit_l"]),
+            ],
+        ],
+    )
+    if rec["sci_per_unit_g"] is not None:
+        sci = table.block(emb, "sci")
+        out += [
+            "",
+            f"SCI ({e(sci.get('standard'))}): **{fmt.carbon(rec['sci_per_unit_g'])} per {unit}**"
+            f" = (E {fmt.plain(sci.get('E_kwh'))} kWh x I {fmt.plain(sci.get('I_g_per_kwh'))} "
+            f"g/kWh + M {fmt.carbon(table.num(sci.get('M_g')))}) / R {fmt.plain(sci.get('R'))}.",
+        ]
     return out
 
 

@@ -74,6 +74,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("water_per_unit_l", "Float64"),
     ("carbon_g", "Float64"),
     ("carbon_per_unit_g", "Float64"),
+    ("embodied_carbon_g", "Float64"),
+    ("embodied_carbon_per_unit_g", "Float64"),
+    ("embodied_water_per_unit_l", "Float64"),
+    ("total_carbon_per_unit_g", "Float64"),
+    ("total_water_per_unit_l", "Float64"),
+    ("sci_per_unit_g", "Float64"),
     ("standard_id", "string"),
     ("standard_version", "string"),
     ("functional_unit", "string"),
@@ -89,6 +95,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("greenai_version", "string"),
 )
 COLUMN_NAMES = tuple(name for name, _ in COLUMNS)
+NO_EMBODIED = (
+    "This disclosure has no embodied block (it was written before greenai computed embodied "
+    "impacts). Reports show the file as it is; greenai.load() and `greenai show` compute the "
+    "block from its host inventory."
+)
 
 
 # ----------------------------------------------------------------------- tolerant readers
@@ -489,6 +500,8 @@ def record(doc: Any) -> dict[str, Any]:
     rating = rating_of(doc)
     integrity = block(doc, "integrity")
     gpus = items(host, "gpus")
+    emb = block(doc, "embodied")
+    emb_unit, totals_unit = block(emb, "per_unit"), block(emb, "totals", "per_unit")
     row: dict[str, Any] = {
         "task": text(doc.get("task")),
         "unit": text(doc.get("unit")),
@@ -523,6 +536,12 @@ def record(doc: Any) -> dict[str, Any]:
         "water_per_unit_l": num(block(per_unit, "water_l").get("total")),
         "carbon_g": num(fp.get("carbon_g")) if computed else None,
         "carbon_per_unit_g": num(per_unit.get("carbon_g")),
+        "embodied_carbon_g": num(emb.get("carbon_g")),
+        "embodied_carbon_per_unit_g": num(emb_unit.get("carbon_g")),
+        "embodied_water_per_unit_l": num(emb_unit.get("water_l")),
+        "total_carbon_per_unit_g": num(totals_unit.get("carbon_g")),
+        "total_water_per_unit_l": num(totals_unit.get("water_l")),
+        "sci_per_unit_g": num(block(emb, "sci").get("sci_g_per_unit")),
         "standard_id": rating.get("standard_id"),
         "standard_version": rating.get("standard_version"),
         "functional_unit": rating.get("functional_unit"),

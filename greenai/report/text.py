@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from greenai import units
 from greenai.measurement import Measurement
 from greenai.probes.base import Discovery
@@ -98,6 +100,8 @@ def summary(m: Measurement) -> str:
         )
     elif fp is not None:
         lines.append(f"footprint   not computed: {fp.reason}")
+    if m.embodied is not None:
+        lines.extend(embodied_lines(m.embodied, m.unit, m.site))
     if m.rating is not None:
         r, e = m.rating, m.rating.energy
         index = "-" if e.index is None else f"{e.index:.3g}"
@@ -140,6 +144,83 @@ def _serving(block: dict) -> str:
         return text + (f"; latency p90 {p90:.3g} s" if p90 is not None else "")
     except (KeyError, TypeError, ValueError) as exc:
         return f"serving     (block not readable: {type(exc).__name__} {exc})"
+
+
+def _mass_g(carbon_g: float | None) -> str:
+    if carbon_g is None:
+        return "not known"
+    if abs(carbon_g) >= 1e6:  # tonnes, as footprints are published
+        return f"{units.significant(carbon_g / 1e6, 3)} t CO2e"
+    return f"{units.si(carbon_g, 'g')} CO2e"
+
+
+def _litres(water_l: float | None) -> str:
+    return "not known" if water_l is None else units.si(water_l, "L")
+
+
+def embodied_lines(e: Any, unit: str | None = None, site: Any = None) -> list[str]:
+    """Return the lines on embodied impacts, operational + embodied totals, per unit and SCI.
+
+    e is a greenai.embodied.Embodied; site (a Site) adds the operational factors' sources.
+    """
+    if not e.computed:
+        return [f"embodied    not computed: {e.reason}"]
+    a = e.allocation
+    life, util = a["service_life_years"]["value"], a["utilisation"]["value"]
+    idle = "reserved idle charged" if a["reserved_idle_charged"] else "reserved idle not charged"
+    adp = "" if e.adp_kg_sb is None else f", ADP {e.adp_kg_sb:.3g} kg Sb-eq"
+    lines = [
+        f"embodied    carbon {_mass_g(e.carbon_g)}, water {_litres(e.water_l)}{adp}  "
+        f"[modelled: share {units.significant(a['server_share'], 3)} of the server x "
+        f"{units.significant(a['charged_s'], 4)} s / ({life:g} y life x {util:g} utilisation); "
+        f"{idle}]",
+        f"              life: {a['service_life_years']['source']}",
+        f"              utilisation: {a['utilisation']['source']}",
+    ]
+    for c in e.components:
+        f = c.factor
+        lines.append(
+            f"  {c.component:<9} {units.significant(c.quantity, 4)} {f.per} {f.model}: "
+            f"{_mass_g(c.carbon_g)}, water {_litres(c.water_l)}  "
+            f"[{f.kind}, {units.significant(f.carbon_kg, 4)} kg CO2e/{f.per}, {f.year}]"
+        )
+        lines.append(f"      source: {f.source}" + (f" ({f.note})" if f.note else ""))
+        if f.water_source:
+            lines.append(f"      water: {f.water_source}")
+    if site is not None:
+        lines.append(
+            f"operational sources: carbon intensity {site.carbon_intensity_g_per_kwh.source} "
+            f"({site.carbon_intensity_g_per_kwh.year}); water: WUE {site.wue_l_per_kwh.source}; "
+            f"EWIF {site.ewif_l_per_kwh.source}"
+        )
+    t = e.totals
+    if t is not None:
+        c, w = t["carbon_g"], t["water_l"]
+        lines.append(
+            f"total       carbon {_mass_g(c['total'])} (operational {_mass_g(c['operational'])} "
+            f"+ embodied {_mass_g(c['embodied'])}); water {_litres(w['total'])} "
+            f"(operational {_litres(w['operational'])} + embodied {_litres(w['embodied'])})"
+        )
+        unit = unit or "unit"
+        for key, label in (("per_unit", f"per {unit}"), ("per_1000_units", f"per 1000 {unit}")):
+            per, emb = t.get(key), e.per(1.0 if key == "per_unit" else 1000.0)
+            if per is None or emb is None:
+                continue
+            op_c, op_w = per["carbon_g"] - emb["carbon_g"], per["water_l"] - (emb["water_l"] or 0)
+            lines.append(
+                f"  {label:<14} carbon {_mass_g(per['carbon_g'])} (operational {_mass_g(op_c)} "
+                f"+ embodied {_mass_g(emb['carbon_g'])}); water {_litres(per['water_l'])} "
+                f"(operational {_litres(op_w)} + embodied {_litres(emb['water_l'])})"
+            )
+    sci = e.sci
+    if sci is not None and sci.get("sci_g_per_unit") is not None:
+        lines.append(
+            f"SCI         {units.si(sci['sci_g_per_unit'], 'g', 4)} CO2e per "
+            f"{sci['R_unit'] or 'unit'} = (E {units.significant(sci['E_kwh'], 4)} kWh x "
+            f"I {sci['I_g_per_kwh']:g} g/kWh + M {units.significant(sci['M_g'], 4)} g) / "
+            f"R {units.significant(sci['R'], 6)}  [{sci['standard']}]"
+        )
+    return lines
 
 
 def probe_report(found: Discovery) -> str:

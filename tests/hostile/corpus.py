@@ -276,6 +276,10 @@ def toml_files(folder: Path) -> dict[str, Path]:
         "standard-id-parent": b'[standard]\nid = "../x"\nversion = "1"\n',
         # a site's name is shown, never a file name: the run goes ahead, writes only -o
         "site-name-parent": b'name = "../../x"\npue = 1.2\n',
+        "embodied-utilisation-2": b"[embodied]\nutilisation = 2\n",
+        "embodied-server-string": b'[embodied.server]\ngpus = "eight"\n',
+        "embodied-not-table": b"embodied = 3\n",
+        "embodied-run-negative": b"[run]\ngpus_used = 8\ngpu_hours = -5\n",
     }
     out = {}
     for name, content in files.items():
@@ -373,6 +377,7 @@ def build(root: Path) -> list[Case]:
             "-o", str(out / f"{n}-import"),
         ],
         "bench-suite": lambda f, n: ["bench", "run", f, "-o", str(out / f"{n}-bench")],
+        "embodied": lambda f, n: ["embodied", f],
     }  # fmt: skip
     for name, path in tomls.items():
         for cmd, argv in toml_commands.items():

@@ -159,3 +159,15 @@ def test_codecarbon_import_exports_to_boamps(validator, tmp_path):
     assert _errors(validator, report) == []
     assert report["measures"][0]["cpuTrackingMode"] == "codecarbon model"
     assert report["measures"][0]["gpuTrackingMode"] == "codecarbon"
+
+
+def test_sci_rides_in_the_task_description(validator):
+    import greenai
+
+    smoke = Path(__file__).resolve().parents[2] / "reports/reference/smoke/vm/embed-infer.json"
+    m = greenai.load(smoke)
+    report = to_boamps(m.to_dict())
+    validator.validate(report)
+    text = report["task"]["taskDescription"]
+    assert "SCI (ISO/IEC 21031:2024)" in text
+    assert f"{m.embodied.sci['sci_g_per_unit']:.6g} gCO2eq per query" in text
