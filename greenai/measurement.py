@@ -302,13 +302,32 @@ def _block_dict(value: Any) -> Any:
     return value if isinstance(value, dict) else value.to_dict()
 
 
+def _umask() -> int:
+    """Return the process umask: from /proc (no change to the process), else set and put back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> Path:
-    """Write text to path via a temp file in the same directory, fsync and rename."""
+    """Write text to path via a temp file in the same directory, fsync and rename.
+
+    The file gets the mode a plain open() would give (0o666 less the umask: 0644 under
+    umask 022), not mkstemp's private 0600, so colleagues can read a shared results folder.
+    """
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
