@@ -75,12 +75,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     m.command = tuple(command)
     forwarded: list[int] = []
+    env, units_file = _units_channel(args.units)
     m.start()
     try:
-        child = subprocess.Popen(command)
+        child = subprocess.Popen(command, env=env)
     except OSError as exc:
         m.exit_code = 127
         m.stop("failed", exc)
+        _close_units_channel(units_file)
         print(f"greenai run: cannot start {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
         return 127
 
@@ -101,12 +103,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
     m.exit_code = exit_code
     if args.units is not None:
         m.count(args.units)
+    elif units_file is not None:
+        from greenai.channel import read_total
+
+        counted, lines = read_total(units_file)
+        if lines:
+            m.count(counted)
+    _close_units_channel(units_file)
     status = "interrupted" if forwarded else ("ok" if code == 0 else "failed")
     result = m.stop(status)
     if result is not None and not args.quiet:
         print(summary(result), file=sys.stderr)
         print(f"result      {args.output}", file=sys.stderr)
     return exit_code
+
+
+def _units_channel(units: float | None) -> tuple[dict[str, str] | None, str | None]:
+    """Return the child's environment and the units file it counts into (greenai.channel).
+
+    With --units the count is given: the child gets no channel (GREENAI_UNITS_FILE removed).
+    """
+    from greenai.channel import UNITS_ENV
+
+    env = dict(os.environ)
+    env.pop(UNITS_ENV, None)
+    if units is not None:
+        return env, None
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="greenai-units-", suffix=".txt")
+    os.close(fd)
+    env[UNITS_ENV] = path
+    return env, path
+
+
+def _close_units_channel(path: str | None) -> None:
+    if path is not None:
+        Path(path).unlink(missing_ok=True)
 
 
 def _wait_with_progress(child: subprocess.Popen, m: Any, period_s: float) -> int:
@@ -799,7 +832,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
-    p.add_argument("--units", type=float, default=None, help="functional units the command did")
+    p.add_argument(
+        "--units",
+        type=float,
+        default=None,
+        help="functional units the command did (default: what it counts with greenai.count(n) "
+        "or lines appended to $GREENAI_UNITS_FILE)",
+    )
     p.add_argument(
         "--idle-baseline",
         type=float,
