@@ -351,7 +351,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             return 2
         page = summary_html(summaries, "greenai benchmark comparison", comparability(summaries))
         write_atomic(Path(args.output), page)
-        print(f"{args.output}: {len(summaries)} host result(s) compared")
+        for path, label in summaries.duplicates:
+            print(f"{path}: the same file (SHA-256) as {label}: counted once")
+        for label, summary in summaries.items():
+            print(f"  {label:<24} {summary['directory']}")
+        print(f"{args.output}: {len(summaries)} result set(s) compared")
         return 0
     if args.slurm:
         return _cmd_bench_slurm(args)
@@ -378,9 +382,12 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     for line in harness.summary_notes(run):
         print(line)
+    ran = len(run.results) - len(run.reused)
+    kept = f", {len(run.reused)} kept from before (--force re-runs them)" if run.reused else ""
+    failed = f", {len(run.skipped)} skipped" if run.skipped else ""
     print(
-        f"results in {run.directory} ({len(run.results)} workload(s), "
-        f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
+        f"results in {run.directory} ({ran} workload(s) run{kept}{failed}); "
+        f"summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
 

@@ -237,3 +237,17 @@ def with_ci(
         f"{text} ±{pct} % (95 % CI {scale.number(low, 2 if relative >= 0.1 else 3)}{sep}"
         f"{scale.number(high, 2 if relative >= 0.1 else 3)}{count})"
     )
+
+
+def duration(seconds: float | None) -> str:
+    """Return a duration readably: '121 ms', '12.3 s', '2 min 05 s', '1 h 02 min'."""
+    if not _finite(seconds):
+        return MISSING
+    assert seconds is not None
+    if abs(seconds) < 59.95:
+        return si(seconds, "s")
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -143,11 +143,22 @@ def summary_html(
         "are estimates (no hardware counter); a grade is given only to conformant "
         "runs.</p>"
     )
+    if len(summaries) > 1:
+        listed = "".join(
+            f"<li>{_e(label)}: {_e(summary.get('directory', ''))}</li>"
+            for label, summary in summaries.items()
+        )
+        parts.append(f"<p>{len(summaries)} result sets:</p><ul class='note'>{listed}</ul>")
+    for path, label in getattr(summaries, "duplicates", []):
+        parts.append(
+            f"<p class='note'>{_e(path)}: the same file (SHA-256) as {_e(label)}, counted once</p>"
+        )
     for workload, rows in ranking(summaries).items():
         scale = _scale(rows)
         parts.append(
             f"<h2>{_e(workload)}</h2><table><tr><th>rank</th><th class='l'>host</th>"
             f"<th>{_e(scale.label)} (mean)</th><th>95 % CI</th><th>throughput</th>"
+            "<th>energy (total)</th><th>duration</th><th>water</th><th>carbon</th>"
             "<th>provenance</th><th>energy grade</th><th>water grade</th>"
             "<th class='l'>verdict</th></tr>"
         )
@@ -168,6 +179,10 @@ def summary_html(
                 f"<tr><td>{k}</td><td class='l'>{_e(host)}</td>"
                 f"<td>{_e(scale.number(mean))}</td><td>{ci}</td>"
                 f"<td>{_e(units.rate_scale(throughput, r.get('unit'))(throughput))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('energy_j')), 'J'))}</td>"
+                f"<td>{_e(units.duration(_finite(r.get('duration_s'))))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('water_l')), 'L'))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('carbon_g')), 'g CO2e'))}</td>"
                 f"<td>{_e(r.get('provenance'))}</td>"
                 f"<td>{_e(r.get('energy_grade') or '-')}</td>"
                 f"<td>{_e(r.get('water_grade') or '-')}</td>"
