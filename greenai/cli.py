@@ -515,7 +515,9 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> None:
 
 
 def _idx(value: float | None) -> str:
-    return f"{value:10.4g}" if value is not None else f"{'-':>10}"
+    from greenai import units
+
+    return f"{units.index(value) if value is not None else '-':>10}"
 
 
 def _cmd_standard(args: argparse.Namespace) -> int:
@@ -728,10 +730,8 @@ def _cmd_rank(args: argparse.Namespace) -> int:
     for line in (*ranking.notes, *ranking.population_flags):
         print(f"  {line}")
     for r in ranking.runs:
-        where = (
-            f"rank {r.rank} of {n}, {r.percentile:.0f}th percentile" if r.placed else "not placed"
-        )
-        per = units.energy_per_unit_scale(r.energy_per_unit_j, r.unit)(r.energy_per_unit_j, 4)
+        where = units.placement(r.rank or 0, n) if r.placed else "not placed"
+        per = units.energy_per_unit_scale(r.energy_per_unit_j, r.unit)(r.energy_per_unit_j)
         print(f"{r.name}: {per}: {where}, grade {r.grade or '-'}")
         for reason in r.refused:
             print(f"  not placed: {reason}")

@@ -76,6 +76,8 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     ax.barh(names, means, xerr=[low, high], color="#4c9a5f", capsize=4)
     ax.invert_yaxis()
     ax.set_xlabel(_plain_text(f"{scale.label} (mean, 95 % CI)"))
+    ax.xaxis.get_major_formatter().set_useOffset(False)  # plain ticks: no '1e-7' offset text
+    ax.xaxis.get_major_formatter().set_scientific(False)
     ax.set_title(_plain_text(workload))
     fig.tight_layout()
     buf = io.StringIO()
@@ -172,7 +174,7 @@ def summary_html(
             if mean and low is not None and high is not None:
                 rel = max(high - mean, mean - low) / abs(mean)
                 sep = "-" if low >= 0 else " to "
-                ci = f"{scale.number(low)}{sep}{scale.number(high)} (±{rel * 100:.2g} %)"
+                ci = f"{scale.number(low)}{sep}{scale.number(high)} (±{units.percent(rel)})"
                 if r.get("ci_wider_than_target"):
                     ci += " <b title='wider than the target'>wide</b>"
             parts.append(

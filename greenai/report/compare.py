@@ -193,7 +193,7 @@ def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
 
     return [
         ("task", lambda r: fmt.plain(r["task"])),
-        ("units counted", lambda r: f"{fmt.plain(r['units_done'])} {r['unit'] or 'unit'}"),
+        ("units counted", lambda r: fmt.amount(r["units_done"], r["unit"])),
         ("status", lambda r: fmt.plain(r["status"])),
         ("hardware", lambda r: r["gpu"] or fmt.plain(r["cpu"])),
         ("measurement boundary", lambda r: fmt.plain(r["boundary"])),
@@ -207,9 +207,9 @@ def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
         ("carbon per unit", per("carbon_per_unit_g", fmt.carbon)),
         ("site (grid)", lambda r: f"{fmt.plain(r['site'])} ({fmt.plain(r['grid'])})"),
         ("standard", lambda r: f"{fmt.plain(r['standard_id'])} {r['standard_version'] or ''}"),
-        ("energy index", lambda r: fmt.plain(r["energy_index"])),
+        ("energy index", lambda r: fmt.index(r["energy_index"])),
         ("energy grade", grade("energy")),
-        ("water index", lambda r: fmt.plain(r["water_index"])),
+        ("water index", lambda r: fmt.index(r["water_index"])),
         ("water grade", grade("water")),
     ]
 

@@ -126,7 +126,7 @@ def to_html(doc: Mapping[str, Any]) -> str:
     sections = [
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">{e(rec["status"])} · started {e(rec["started_at"])} (UTC) · '
-        f"{e(fmt.seconds(rec['duration_s']))} · {e(fmt.plain(rec['units_done']))} "
+        f"{e(fmt.seconds(rec['duration_s']))} · {e(fmt.amount(rec['units_done'], rec['unit']))} "
         f"{e(rec['unit'] or 'units')} · host {e(rec['host'])}</p>",
         _third_party(doc),
         _summary(doc, rec),
@@ -150,7 +150,7 @@ def _summary(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
         None,
         [
             ["task", rec["task"]],
-            ["functional unit counted", f"{fmt.plain(rec['units_done'])} {rec['unit'] or 'unit'}"],
+            ["functional unit counted", fmt.amount(rec["units_done"], rec["unit"])],
             ["status", rec["status"]],
             ["hardware", table.hardware(doc)],
             ["CPU", rec["cpu"]],
@@ -202,7 +202,7 @@ def _grades(doc: Mapping[str, Any]) -> str:
             [
                 kind,
                 grade_badge(r["grade"]),
-                fmt.plain(r["index"]),
+                fmt.index(r["index"]),
                 fmt.figure(r["measured"], unit),
                 fmt.figure(r["reference"], unit),
                 "conformant" if r["conformant"] else "not conformant",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greenai import units
 from greenai.report import _plots as fmt
 from greenai.report import table
 
@@ -224,7 +225,7 @@ def _column(
     shapes.append(_Text(x0, y + 17, _fit(per, 11, _COLUMN_W), 11, MUTED))
     index = part.get("index")
     if index is not None:
-        shapes.append(_Text(x0, y + 33, f"index {index:.3g} (1 = reference)", 10, MUTED))
+        shapes.append(_Text(x0, y + 33, f"index {units.index(index)} (1 = reference)", 10, MUTED))
     if grade is None:
         reasons = part.get("reasons") or ()
         if reasons:

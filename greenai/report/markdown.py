@@ -48,7 +48,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
             ["status", e(rec["status"])],
             ["started (UTC)", e(rec["started_at"])],
             ["duration", fmt.seconds(rec["duration_s"])],
-            ["units counted", f"{fmt.plain(rec['units_done'])} {e(rec['unit'] or 'unit')}"],
+            ["units counted", e(fmt.amount(rec["units_done"], rec["unit"]))],
             ["hardware", e(table.hardware(doc))],
             ["CPU", e(rec["cpu"])],
             ["host", e(rec["host"])],
@@ -92,7 +92,7 @@ def _grades(doc: Mapping[str, Any]) -> list[str]:
             [
                 kind,
                 f"**{r['grade']}**" if r["grade"] else "not graded",
-                fmt.plain(r["index"]),
+                fmt.index(r["index"]),
                 fmt.figure(r["measured"], unit),
                 fmt.figure(r["reference"], unit),
                 "conformant" if r["conformant"] else "not conformant",

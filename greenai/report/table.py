@@ -327,7 +327,7 @@ def figure_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
             "figure": f"energy per {unit}",
             "value": rec["energy_per_unit_j"],
             "unit": "J",
-            "how": f"IT energy / {rec['units_done']:g} {unit} counted"
+            "how": f"IT energy / {fmt.amount(rec['units_done'], rec['unit'])} counted"
             if rec["units_done"]
             else "no units counted",
         },
@@ -534,8 +534,16 @@ def to_dataframe(docs: Iterable[Any]) -> pd.DataFrame:
 
 def to_csv(docs: Iterable[Any], path: str | os.PathLike[str]) -> Path:
     """Write the table of `docs` as CSV (header row, no index); return the path."""
+    import pandas as pd
+
+    from greenai import units
+
     path = Path(path)
-    to_dataframe(docs).to_csv(path, index=False)
+    frame = to_dataframe(docs).astype(object)
+    for name, dtype in COLUMNS:  # exact digits, no exponent notation ('0.0000227', not 2.27e-05)
+        if dtype == "Float64":
+            frame[name] = [None if pd.isna(v) else units.machine(float(v)) for v in frame[name]]
+    frame.to_csv(path, index=False)
     return path
 
 
