@@ -187,16 +187,43 @@ def _unit_name(unit: object) -> str:
 
 def energy_per_unit_scale(j_per_unit: float | None, unit: str | None) -> Scale:
     """Return the Scale that shows J per functional unit readably (mJ/query, J/TFLOP)."""
+    return per_unit_scale(j_per_unit, unit, "J")
+
+
+def per_unit_scale(value: float | None, unit: str | None, quantity: str = "J") -> Scale:
+    """Return the Scale that shows a quantity (J, L, g CO2e) per functional unit readably:
+    '70.5 µJ/query', '130 J/TFLOP' (per amount of compute, the FLOP prefix moves, not J's)."""
     unit = _unit_name(unit)
     flop = FLOP_UNITS.get(unit.lower())
-    magnitude = abs(j_per_unit) if _finite(j_per_unit) and j_per_unit else 1.0
+    magnitude = abs(value) if _finite(value) and value else 1.0
     if flop is not None:
-        j_per_flop = magnitude / flop
+        per_flop = magnitude / flop
         for scale, prefix in _FLOP_PREFIXES:
-            if 0.9995 <= j_per_flop * scale < 999.5:
-                return Scale(scale / flop, f"J/{prefix}FLOP")
+            if 0.9995 <= per_flop * scale < 999.5:
+                return Scale(scale / flop, f"{quantity}/{prefix}FLOP")
+        unit = unit_label(unit)
     scale, prefix = si_prefix(magnitude)
-    return Scale(1 / scale, f"{prefix}J/{unit}")
+    return Scale(1 / scale, f"{prefix}{quantity}/{unit}")
+
+
+def per_unit(value: float | None, unit: str | None, quantity: str = "J") -> str:
+    """Return a quantity per functional unit in its one spelling ('130 J/TFLOP')."""
+    return per_unit_scale(value, unit, quantity)(value)
+
+
+def parse_functional_unit(text: object) -> tuple[float, str] | None:
+    """Return (amount, unit) of a standard's functional unit text ('1000 gflop', 'token');
+    None when it is not of that form."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = text.split()
+    if len(parts) == 1:
+        return 1.0, parts[0]
+    try:
+        amount_ = float(parts[0])
+    except ValueError:
+        return None
+    return (amount_, " ".join(parts[1:])) if math.isfinite(amount_) and amount_ > 0 else None
 
 
 def rate_scale(units_per_s: float | None, unit: str | None) -> Scale:

@@ -66,9 +66,27 @@ def seconds(duration_s: float | None) -> str:
 
 
 def figure(value: float | None, unit: str) -> str:
-    """Return a figure in J, W, L or g with an SI prefix; any other unit: the bare number."""
+    """Return a figure in J, W, L or g with an SI prefix; per functional unit ('J/token',
+    'L/pflop'): units.per_unit; any other unit: the bare number."""
+    quantity, slash, per = unit.partition("/")
+    if slash and quantity in ("J", "L", "g"):
+        return units.per_unit(value, per, "g CO2e" if quantity == "g" else quantity)
     show = {"J": energy, "W": power, "L": water, "g": carbon}
     return show.get(unit, plain)(value)
+
+
+def rated(
+    measured: float | None, reference: float | None, functional_unit: object, quantity: str
+) -> tuple[str, str]:
+    """Return a rating's measured and reference figures (J or L per the standard's functional
+    unit, e.g. '1000 gflop') in one scale, spelled as per_unit spells every other figure."""
+    parsed = units.parse_functional_unit(functional_unit)
+    if parsed is None:
+        return figure(measured, quantity), figure(reference, quantity)
+    amount_, unit = parsed
+    one = [None if v is None else v / amount_ for v in (measured, reference)]
+    scale = units.per_unit_scale(one[0] if one[0] is not None else one[1], unit, quantity)
+    return scale(one[0]), scale(one[1])
 
 
 def plain(value: Any) -> str:

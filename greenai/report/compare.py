@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from greenai import units
 from greenai.report import _plots as fmt
 from greenai.report import html as page_html
 from greenai.report import markdown as page_md
@@ -185,8 +186,8 @@ def _standard(rating: Mapping[str, Any]) -> str | None:
 
 # ----------------------------------------------------------------------- what to show
 def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
-    def per(key: str, show: Callable[[float | None], str]) -> Callable[[Mapping[str, Any]], str]:
-        return lambda r: show(r[key]) + (f" / {r['unit']}" if r[key] is not None else "")
+    def per(key: str, quantity: str) -> Callable[[Mapping[str, Any]], str]:
+        return lambda r: units.per_unit(r[key], r["unit"], quantity)
 
     def grade(kind: str) -> Callable[[Mapping[str, Any]], str]:
         return lambda r: r[f"{kind}_grade"] or ("not graded" if r["standard_id"] else "not rated")
@@ -201,10 +202,10 @@ def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
         *((f"{d} energy", lambda r, d=d: _domain_text(r, d)) for d in table.DOMAINS),
         ("duration", lambda r: fmt.seconds(r["duration_s"])),
         ("IT energy", lambda r: fmt.energy(r["energy_j"])),
-        ("energy per unit", per("energy_per_unit_j", fmt.energy)),
+        ("energy per unit", per("energy_per_unit_j", "J")),
         ("mean power", lambda r: fmt.power(r["power_w"])),
-        ("water per unit (consumption)", per("water_per_unit_l", fmt.water)),
-        ("carbon per unit", per("carbon_per_unit_g", fmt.carbon)),
+        ("water per unit (consumption)", per("water_per_unit_l", "L")),
+        ("carbon per unit", per("carbon_per_unit_g", "g CO2e")),
         ("site (grid)", lambda r: f"{fmt.plain(r['site'])} ({fmt.plain(r['grid'])})"),
         ("standard", lambda r: f"{fmt.plain(r['standard_id'])} {r['standard_version'] or ''}"),
         ("energy index", lambda r: fmt.index(r["energy_index"])),
@@ -324,8 +325,8 @@ def to_html(cmp: Comparison) -> str:
 
 def _charts(cmp: Comparison) -> list[str]:
     names = list(cmp.names)
-    units = {r["unit"] for r in cmp.rows}
-    per = f"per {next(iter(units)) or 'unit'}" if len(units) == 1 else "per unit (units differ)"
+    kinds = {r["unit"] for r in cmp.rows}
+    per = f"per {next(iter(kinds)) or 'unit'}" if len(kinds) == 1 else "per unit (units differ)"
 
     def share(key: str, row: Mapping[str, Any]) -> float:
         value, count = row[key], row["units_done"]

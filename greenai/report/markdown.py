@@ -60,7 +60,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     out += md_table(
         ["figure", "value", "how it was obtained"],
         [
-            [e(r["figure"]), fmt.figure(r["value"], r["unit"]), e(r["how"])]
+            [e(r["figure"]), e(fmt.figure(r["value"], r["unit"])), e(r["how"])]
             for r in table.figure_rows(doc)
         ],
     )
@@ -84,7 +84,7 @@ def _grades(doc: Mapping[str, Any]) -> list[str]:
             "index",
             "grade",
             "efficiency index",
-            f"measured per {escape(per or 'functional unit')}",
+            "measured",
             "reference",
             "verdict",
         ],
@@ -93,8 +93,7 @@ def _grades(doc: Mapping[str, Any]) -> list[str]:
                 kind,
                 f"**{r['grade']}**" if r["grade"] else "not graded",
                 fmt.index(r["index"]),
-                fmt.figure(r["measured"], unit),
-                fmt.figure(r["reference"], unit),
+                *map(escape, fmt.rated(r["measured"], r["reference"], per, unit)),
                 "conformant" if r["conformant"] else "not conformant",
             ]
             for kind, unit in (("energy", "J"), ("water", "L"))

@@ -324,9 +324,9 @@ def figure_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = [
         {"figure": "IT energy", "value": rec["energy_j"], "unit": "J", "how": energy_how},
         {
-            "figure": f"energy per {unit}",
+            "figure": "energy per unit",
             "value": rec["energy_per_unit_j"],
-            "unit": "J",
+            "unit": f"J/{unit}",
             "how": f"IT energy / {fmt.amount(rec['units_done'], rec['unit'])} counted"
             if rec["units_done"]
             else "no units counted",
@@ -400,18 +400,18 @@ def figure_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     if rec["water_per_unit_l"] is not None:
         rows.append(
             {
-                "figure": f"water per {unit}",
+                "figure": "water per unit",
                 "value": rec["water_per_unit_l"],
-                "unit": "L",
+                "unit": f"L/{unit}",
                 "how": "water total / units counted",
             }
         )
     if rec["carbon_per_unit_g"] is not None:
         rows.append(
             {
-                "figure": f"carbon per {unit}",
+                "figure": "carbon per unit",
                 "value": rec["carbon_per_unit_g"],
-                "unit": "g",
+                "unit": f"g/{unit}",
                 "how": "carbon / units counted",
             }
         )
