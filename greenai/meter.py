@@ -386,6 +386,7 @@ class Meter:
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
         self._optimisation: Any = None  # the tuner's Optimisation once it has ended
+        warn_unfit(task, unit, standard)
 
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
@@ -848,6 +849,37 @@ def _rating_view(m: Measurement) -> dict[str, Any]:
         "repetitions": m.extra.get("repetitions", 1),
         "footprint": m.footprint.to_dict() if m.footprint is not None else None,
     }
+
+
+def warn_unfit(
+    task: str | None, unit: str | None, standard: Any = None, phase: str | None = None
+) -> str | None:
+    """Warn (once per call) when the task's class cannot rate this unit or phase; return the
+    text. Only a named task is checked; a standard that cannot be loaded is left to the
+    rating, which reports it."""
+    if not task:
+        return None
+    from greenai.errors import StandardError
+    from greenai.standard import fit_warning, load_standard
+
+    try:
+        text = fit_warning(load_standard(standard), task, unit, phase)
+    except (StandardError, OSError, TypeError, ValueError):
+        return None
+    if text:
+        warnings.warn(text, GreenAIWarning, stacklevel=_caller_level())
+    return text
+
+
+def _caller_level() -> int:
+    """Return the warnings stacklevel of the first frame outside greenai (the user's line)."""
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def attach_rating(m: Measurement, standard: Any = None) -> Measurement:
