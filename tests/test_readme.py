@@ -112,6 +112,8 @@ loader = [([1.0] * 8, [0] * 8) for _ in range(3)]      # (x, y) batches of 8 sam
 def step(*batch):                                      # a training step
     sum(range(20_000))
 predict = step                                         # an inference step
+def n_tokens(batch):                                   # tokens in a batch
+    return 8 * 128
 L = types.SimpleNamespace(Trainer=lambda **kw: kw)     # lightning, as `import lightning as L`
 def Trainer(*args, **kw):                              # transformers.Trainer
     return kw
@@ -278,3 +280,16 @@ def test_a_broken_readme_line_fails(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "README", copy)
     with pytest.raises(AssertionError, match=r"`greenai probe --no-such-flag`: exit 2"):
         test_every_readme_command_and_code_block_runs(tmp_path)
+
+
+def test_every_task_and_unit_the_readme_names_is_rated_by_the_default_standard():
+    from greenai.standard import fit_warning, load_standard
+
+    std = load_standard()
+    text = README.read_text(encoding="utf-8")
+    pairs = re.findall(r'task="([^"]+)", unit="([^"]+)"', text)
+    assert len(pairs) >= 6, pairs
+    for task, unit in pairs:
+        assert std.task_class(task) is not None, f"README: task {task!r} is no class of {std.id}"
+        phase = "training" if "train" in task else None
+        assert fit_warning(std, task, unit, phase) is None, fit_warning(std, task, unit, phase)
