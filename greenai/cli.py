@@ -642,11 +642,17 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     if args.source == "table":
         return _import_table(args)
+    from greenai.interop.codecarbon import apply_site
+
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
     for i, doc in enumerate(docs):
+        doc, where = apply_site(
+            doc, args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue
+        )
         path = out / f"codecarbon-{i:04d}.json"
         write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
+        print(f"{path}: footprint at {where}" if doc["site"] else f"{path}: {where}")
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
 
@@ -913,6 +919,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how CodeCarbon obtained CPU energy, when the file does not say",
     )
+    _add_site_flags(p)  # codecarbon: else the site of the file's cloud region or country
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("rank", help="place runs in a population: percentile, grade bands, plot")
