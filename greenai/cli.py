@@ -282,8 +282,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: INVALID, {len(errors)} problem(s)")
             for e in errors:
                 print(f"  {e}")
+            continue
+        # the schema says nothing about the seal: say what it is (verify checks signatures)
+        status, problems = disclosure.verify(doc)
+        sealed = isinstance(doc.get("integrity"), dict)
+        state = f"integrity {status}" + (f": {'; '.join(problems)}" if problems else "")
+        if sealed and status == "unverified":  # sealed, but the content is not what was sealed
+            worst = 1
+            print(f"{path}: valid schema {disclosure.SCHEMA_VERSION}, but {state}")
         else:
-            print(f"{path}: valid (schema {disclosure.SCHEMA_VERSION})")
+            print(f"{path}: valid (schema {disclosure.SCHEMA_VERSION}); {state}")
     return worst
 
 
