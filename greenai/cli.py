@@ -388,6 +388,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         adaptive=adaptive,
         target_ci=args.target_ci,
     )
+    for line in harness.summary_table(harness.summary_rows(run.results, run.target_ci)):
+        print(line)
     for line in harness.summary_notes(run):
         print(line)
     ran = len(run.results) - len(run.reused)

@@ -464,6 +464,27 @@ def write_summary(run: SuiteRun) -> Path:
     return path
 
 
+def summary_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the suite summary as text, one line per workload: energy per unit with its CI,
+    total energy, duration, water, carbon, and the grade or why there is none."""
+    lines = []
+    for r in rows:
+        e = r.get("energy_per_unit_j")
+        try:
+            per = format_energy_per_unit(Summary.from_dict(e), r.get("unit")) if e else None
+        except (KeyError, TypeError, ValueError):
+            per = None
+        grade = r.get("energy_grade")
+        lines.append(
+            f"{r['workload']}: {per or 'no energy per unit'}; "
+            f"energy {units.si(r.get('energy_j'), 'J')}"
+            f" in {units.duration(r.get('duration_s'))}, water {units.si(r.get('water_l'), 'L')}, "
+            f"carbon {units.si(r.get('carbon_g'), 'g CO2e')}; "
+            + (f"grade {grade}" if grade else f"no grade: {r.get('verdict') or 'not rated'}")
+        )
+    return lines
+
+
 def summary_notes(run: SuiteRun) -> list[str]:
     """Return the lines printed after a suite: results with a wide CI, what would grade."""
     notes = []

@@ -355,3 +355,13 @@ def test_suite_summary_shows_total_energy_duration_water_carbon_and_why_not_grad
         assert row["verdict"] and html.escape(row["verdict"]) in page
     for header in ("energy (total)", "duration", "water", "carbon", "energy grade", "verdict"):
         assert f">{header}</th>" in page
+    text = harness.summary_table(summary["workloads"])
+    assert len(text) == len(summary["workloads"])
+    for line, row in zip(text, summary["workloads"], strict=True):
+        assert line.startswith(f"{row['workload']}: ") and "95 % CI" in line
+        assert (
+            f"energy {units.si(row['energy_j'], 'J')} in {units.duration(row['duration_s'])}"
+            in line
+        )
+        assert f"carbon {units.si(row['carbon_g'], 'g CO2e')}" in line
+        assert f"no grade: {row['verdict']}" in line
