@@ -16,9 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from greenai.assessment import assess
 from greenai.errors import DisclosureError
 from greenai.measurement import DeviceEnergy, DomainEnergy, Gap, Measurement, PhaseEnergy
-from greenai.meter import Meter, attach_footprint, attach_rating
+from greenai.meter import Meter
 from greenai.probes.base import Discovery, Probe
 
 RANK_BLOCK = "rank"  # extra block of a shard: where it was measured
@@ -291,7 +292,7 @@ def merge(
         },
         greenai_version=first.greenai_version,
     )
-    return attach_rating(attach_footprint(merged, site), standard)
+    return assess(merged, site, standard, stacklevel=3)
 
 
 def _check_same(shards: Sequence[Measurement], field: str) -> None:

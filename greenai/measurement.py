@@ -351,9 +351,9 @@ def load(path: str | os.PathLike[str], *, site: Any = None, standard: Any = None
 
     m = Measurement.from_dict(read_document(path), source=str(path))
     if m.footprint is None:
-        from greenai.meter import attach_footprint, attach_rating
+        from greenai.assessment import assess
 
-        m = attach_rating(attach_footprint(m, site), standard)
+        m = assess(m, site, standard, stacklevel=3)
     return m
 
 

@@ -13,25 +13,21 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
-from greenai._version import __version__
-from greenai.errors import GreenAIError, GreenAIWarning, SiteError
+from greenai.assessment import assess
+from greenai.assessment import attach_footprint as attach_footprint  # re-exported
+from greenai.assessment import attach_rating as attach_rating  # re-exported
+from greenai.errors import GreenAIError, GreenAIWarning
 from greenai.journal import JournalWriter
-from greenai.measurement import (
-    DeviceEnergy,
-    DomainEnergy,
-    Gap,
-    IdleBaseline,
-    Measurement,
-    PhaseEnergy,
-    Timeline,
-)
+from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
-from greenai.sampler import DEFAULT_INTERVAL_S, ProbeFault, Sampler, Snapshot
+from greenai.runtime import alive, runtime_dir
+from greenai.sampler import DEFAULT_INTERVAL_S, Sampler, Snapshot
+from greenai.window import RunInfo, assemble, domain_energy, host_inventory
+from greenai.window import device_energy as device_energy  # re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_JOURNAL_PERIOD_S = 1.0
@@ -47,28 +43,13 @@ class Terminated(SystemExit):
 
 
 # --------------------------------------------------------------------- node registry
-def _runtime_dir() -> Path:
-    base = os.environ.get("GREENAI_RUNTIME_DIR") or os.environ.get("TMPDIR")
-    if not base:
-        import tempfile  # its import costs milliseconds of start-up: only where TMPDIR is unset
-
-        base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
-    return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+_runtime_dir = runtime_dir  # the names the tests and older callers use
+_alive = alive
 
 
 def _announce_on_node() -> tuple[Path | None, list[int]]:
     """Register this process as metering; return its marker and other live metering pids."""
-    folder = _runtime_dir()
+    folder = runtime_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         marker = folder / f"meter-{os.getpid()}"
@@ -83,7 +64,7 @@ def _announce_on_node() -> tuple[Path | None, list[int]]:
             continue
         if pid == os.getpid():
             continue
-        if _alive(pid):
+        if alive(pid):
             others.append(pid)
         else:
             f.unlink(missing_ok=True)
@@ -149,164 +130,6 @@ class _SharedSampler:
 
 
 _shared = _SharedSampler()
-
-
-# --------------------------------------------------------------------- window maths
-def domain_energy(specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot) -> dict[str, DomainEnergy]:
-    """Return energy per domain between two snapshots (non-overlapping probes only)."""
-    sums: dict[str, list[float]] = {}
-    provenance: dict[str, set[str]] = {}
-    complete: dict[str, bool] = {}
-    for i, spec in enumerate(specs):
-        if not spec.counts_in_total:
-            continue
-        energy = 0.0 if a.failed_at_s[i] is not None else b.energy_j[i] - a.energy_j[i]
-        sums.setdefault(spec.domain, []).append(energy)
-        provenance.setdefault(spec.domain, set()).add(spec.provenance)
-        complete[spec.domain] = complete.get(spec.domain, True) and b.failed_at_s[i] is None
-    return {
-        name: DomainEnergy(
-            energy_j=math.fsum(values),
-            provenance=provenance[name].pop() if len(provenance[name]) == 1 else "mixed",
-            complete=complete[name],
-        )
-        for name, values in sorted(sums.items())
-    }
-
-
-def device_energy(
-    specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot, faults: Sequence[ProbeFault]
-) -> list[DeviceEnergy]:
-    """Return energy per probe between two snapshots; a probe dead before ``a`` gets None."""
-    errors = {}
-    for f in faults:
-        if f.fatal:
-            errors.setdefault(f.probe, f.error)
-    devices = []
-    for i, spec in enumerate(specs):
-        failed_at = b.failed_at_s[i]
-        devices.append(
-            DeviceEnergy(
-                id=spec.id,
-                domain=spec.domain,
-                method=spec.method,
-                provenance=spec.provenance,
-                energy_j=None if a.failed_at_s[i] is not None else b.energy_j[i] - a.energy_j[i],
-                counts_in_total=spec.counts_in_total,
-                status="failed" if failed_at is not None else "ok",
-                failed_at_s=None if failed_at is None else max(failed_at - a.t_s, 0.0),
-                error=errors.get(spec.id) if failed_at is not None else None,
-                info=spec.info,
-            )
-        )
-    return devices
-
-
-@dataclass
-class RunInfo:
-    """What a meter knows of a run besides the snapshots (also what the journal keeps)."""
-
-    task: str | None = None
-    unit: str | None = None
-    units_done: float = 0.0
-    started_at: str = ""
-    phases: dict[str, list[Any]] | None = None  # name -> [duration_s, units, {domain: J}]
-    idle: IdleBaseline | None = None
-    unavailable: tuple[dict[str, str], ...] = ()
-    host: dict[str, Any] | None = None
-    sampling: dict[str, Any] | None = None
-    command: tuple[str, ...] | None = None
-    exit_code: int | None = None
-
-
-def assemble(
-    specs: Sequence[ProbeSpec],
-    a: Snapshot,
-    b: Snapshot,
-    faults: Sequence[ProbeFault],
-    run: RunInfo,
-    status: str,
-    error: dict[str, str] | None = None,
-    timeline: Timeline | None = None,
-) -> Measurement:
-    """Return the Measurement of the window [a, b] (used live and by journal recovery)."""
-    domains = domain_energy(specs, a, b)
-    duration = b.t_s - a.t_s
-    idle = run.idle
-    if idle is not None:
-        net = {
-            k: domains[k].energy_j - idle.power_by_domain_w.get(k, 0.0) * duration for k in domains
-        }
-        idle = IdleBaseline(
-            duration_s=idle.duration_s,
-            power_w=idle.power_w,
-            power_by_domain_w=idle.power_by_domain_w,
-            net_energy_j=math.fsum(net.values()),
-            net_by_domain_j=net,
-        )
-    phases = tuple(
-        PhaseEnergy(
-            name=name,
-            duration_s=float(v[0]),
-            energy_j=math.fsum(v[2].values()),
-            by_domain=dict(sorted(v[2].items())),
-            units=float(v[1]),
-        )
-        for name, v in (run.phases or {}).items()
-    )
-    gaps = tuple(
-        Gap(probe=f.probe, from_s=max(f.t_s - a.t_s, 0.0), error=f.error, fatal=f.fatal)
-        for f in faults
-        if f.t_s >= a.t_s or f.fatal
-    )
-    return Measurement(
-        status=status,
-        task=run.task,
-        unit=run.unit,
-        units_done=run.units_done,
-        started_at=run.started_at,
-        duration_s=duration,
-        domains=domains,
-        devices=tuple(device_energy(specs, a, b, faults)),
-        phases=phases,
-        idle=idle,
-        gaps=gaps,
-        probes_unavailable=run.unavailable,
-        host=run.host or {},
-        sampling=run.sampling or {},
-        timeline=timeline,
-        error=error,
-        command=run.command,
-        exit_code=run.exit_code,
-        greenai_version=__version__,
-    )
-
-
-@functools.lru_cache(maxsize=1)
-def _static_host() -> tuple[tuple[str, Any], ...]:
-    import platform
-
-    from greenai.probes.cpu_model import cpu_brand
-    from greenai.probes.memory import installed_memory_bytes
-
-    return (
-        ("hostname", platform.node()),
-        ("os", f"{platform.system()} {platform.release()}"),
-        ("python", platform.python_version()),
-        ("cpu", cpu_brand()),
-        ("logical_cpus", os.cpu_count()),
-        ("memory_bytes", installed_memory_bytes()),
-    )
-
-
-def host_inventory(specs: Sequence[ProbeSpec]) -> dict[str, Any]:
-    """Return the host and hardware inventory (name, OS, CPU, memory, GPUs)."""
-    gpus = [
-        {k: s.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
-        for s in specs
-        if s.domain == "gpu"
-    ]
-    return {**dict(_static_host()), "gpus": gpus}
 
 
 def _utc_now() -> str:
@@ -774,81 +597,13 @@ class Meter:
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        m = attach_rating(attach_footprint(_replace_extra(m, self.extra), self.site), self.standard)
+        m = assess(_replace_extra(m, self.extra), self.site, self.standard, stacklevel=3)
         self._footprint, self._rating = m.footprint, m.rating
         if self._optimisation is not None:
             from dataclasses import replace
 
             m = replace(m, optimisation=self._optimisation)
         return m
-
-
-def attach_footprint(m: Measurement, site: Any) -> Measurement:
-    """Return m with its site and footprint at `site`; never raises SiteError (it warns)."""
-    from dataclasses import replace
-
-    from greenai.footprint import Footprint, compute
-    from greenai.site import Site
-
-    try:
-        key = _site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
-        resolved = site if isinstance(site, Site) else _resolve_site(site, key)
-        fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)
-        return replace(m, site=resolved, footprint=fp)
-    except (SiteError, ValueError) as exc:
-        warnings.warn(f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=3)
-        return replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))
-
-
-_SITE_ENV = (
-    "GREENAI_SITE",
-    "GREENAI_GRID",
-    "GREENAI_PUE",
-    "GREENAI_WUE",
-    "GREENAI_HYDRO_EVAPORATION",
-)
-
-
-def _site_env() -> tuple[Any, ...]:
-    """Return what a site resolution depends on besides its spec: env, and site file mtimes."""
-    env = tuple(os.environ.get(k) for k in _SITE_ENV)
-    paths = [p for p in (os.environ.get("GREENAI_SITE"),) if p and p.endswith(".toml")]
-    return env + tuple(_mtime(p) for p in paths)
-
-
-def _mtime(path: str | os.PathLike[str]) -> int | None:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return None
-
-
-@functools.lru_cache(maxsize=16)
-def _resolve_site(spec: str | os.PathLike[str] | None, key: tuple[Any, ...]) -> Any:
-    # cached per (site spec, environment): the factor tables are read once per process
-    from greenai.site import Site
-
-    return Site.resolve(spec)
-
-
-def _rating_view(m: Measurement) -> dict[str, Any]:
-    """Return the fields of the disclosure that rating reads, without serialising the rest."""
-    return {
-        "task": m.task,
-        "unit": m.unit,
-        "units_done": m.units_done,
-        "energy_j": m.energy_j,
-        "duration_s": m.duration_s,
-        "status": m.status,
-        "domains": {
-            k: {"energy_j": d.energy_j, "provenance": d.provenance, "complete": d.complete}
-            for k, d in m.domains.items()
-        },
-        "sampling": m.sampling,
-        "idle": m.idle is not None,
-        "repetitions": m.extra.get("repetitions", 1),
-        "footprint": m.footprint.to_dict() if m.footprint is not None else None,
-    }
 
 
 def warn_unfit(
@@ -880,26 +635,6 @@ def _caller_level() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def attach_rating(m: Measurement, standard: Any = None) -> Measurement:
-    """Return m with its rating under a standard (None: the default).
-
-    A standard that cannot be loaded is reported (warned), never raised: the run is kept,
-    with rating None.
-    """
-    from dataclasses import replace
-
-    from greenai.errors import DisclosureError, StandardError
-    from greenai.scoring import RatingInput, rate
-    from greenai.standard import load_standard
-
-    try:
-        rating = rate(RatingInput.from_disclosure(_rating_view(m)), load_standard(standard))
-    except (StandardError, DisclosureError) as exc:
-        warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=3)
-        return replace(m, rating=None)
-    return replace(m, rating=rating)
 
 
 def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:

@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from greenai.assessment import assess
 from greenai.errors import DisclosureError
 from greenai.measurement import IdleBaseline, Measurement
-from greenai.meter import RunInfo, assemble, attach_footprint, attach_rating
 from greenai.probes.base import Method, ProbeSpec
 from greenai.sampler import ProbeFault, Snapshot
+from greenai.window import RunInfo, assemble
 
 
 def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measurement:
@@ -86,7 +87,7 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
     m = assemble(
         specs, start, end, faults, run, status if status in ("ok", "failed") else "interrupted"
     )
-    return attach_rating(attach_footprint(m, site))
+    return assess(m, site, stacklevel=3)
 
 
 def _finite(value: Any) -> float:

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -29,20 +26,9 @@ from greenai.errors import DisclosureError
 from greenai.measurement import IdleBaseline, write_atomic
 from greenai.meter import Meter
 from greenai.probes.base import Probe
+from greenai.runtime import NODE_NAME_VARIABLES, host_id  # noqa: F401 (re-exported)
 
 DEFAULT_TARGET_CI = 0.05  # +-5 % of the mean: the summary flags results with a wider CI
-
-# A scheduler's node name wins over the hostname: two Slurm nodes on one host (or a node
-# whose hostname differs from its Slurm name) keep their own results folder.
-NODE_NAME_VARIABLES = ("GREENAI_NODE", "SLURMD_NODENAME")
-
-
-def host_id(env: Mapping[str, str] | None = None) -> str:
-    """Return a filesystem-safe id of this node: GREENAI_NODE, SLURMD_NODENAME or hostname."""
-    env = os.environ if env is None else env
-    name = next((env[v] for v in NODE_NAME_VARIABLES if env.get(v, "").strip()), None)
-    name = name or platform.node() or "host"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "host"
 
 
 class Progress:

@@ -38,7 +38,7 @@ class SamplerCollector:
         host: str | None = None,
         site: Site | None = None,
     ):
-        from greenai.bench.harness import host_id
+        from greenai.runtime import host_id
         from greenai.site import Site
 
         self.sampler = sampler

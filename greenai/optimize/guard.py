@@ -17,14 +17,13 @@ from typing import Any
 
 from greenai.errors import GreenAIWarning
 from greenai.optimize.knobs import KnobError, restore_described
+from greenai.runtime import alive, runtime_dir
 
 PREFIX = "tune-"
 
 
 def _folder() -> Path:
-    from greenai.meter import _runtime_dir
-
-    return _runtime_dir()
+    return runtime_dir()
 
 
 def record(settings: list[dict[str, Any]], folder: Path | None = None) -> Path:
@@ -50,9 +49,7 @@ def restore_settings(pid: int, settings: list[Any], folder: Path | None = None) 
     Nothing is touched while that process lives (it restores its own). KnobError when a
     device refuses; the state file is removed only once every setting is back.
     """
-    from greenai.meter import _alive
-
-    if pid != os.getpid() and _alive(pid):
+    if pid != os.getpid() and alive(pid):
         return []
     done: list[str] = []
     for doc in settings:

@@ -1,0 +1,115 @@
+"""Assessment of a Measurement: its footprint at a site and its rating under a standard.
+
+One room below both the meter and the Measurement's reader: a live meter, a journal's
+recovery, a merge of ranks and a result file loaded without a footprint all assess a
+Measurement the same way. It never imports them back: it reads the Measurement's fields
+and returns a copy (``dataclasses.replace``) with ``site``, ``footprint`` and ``rating``.
+Embodied emissions join here when they come.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from greenai.errors import DisclosureError, GreenAIWarning, SiteError, StandardError
+
+M = TypeVar("M")  # a greenai.measurement.Measurement (not imported: it sits above this room)
+
+SITE_ENV = (
+    "GREENAI_SITE",
+    "GREENAI_GRID",
+    "GREENAI_PUE",
+    "GREENAI_WUE",
+    "GREENAI_HYDRO_EVAPORATION",
+)
+
+
+def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2) -> M:
+    """Return m with its site, footprint and rating (None: the default site / standard).
+
+    ``stacklevel``: where its warnings point (2: the caller of assess).
+    Never raises for a site or standard that cannot be resolved: it warns, and the run is
+    kept with a not-computed footprint or rating None.
+    """
+    return attach_rating(attach_footprint(m, site, stacklevel + 1), standard, stacklevel + 1)
+
+
+def attach_footprint(m: M, site: Any, stacklevel: int = 3) -> M:
+    """Return m with its site and footprint at `site`; never raises SiteError (it warns)."""
+    from greenai.footprint import Footprint, compute
+    from greenai.site import Site
+
+    try:
+        key = site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
+        resolved = site if isinstance(site, Site) else _resolve_site(site, key)
+        fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)  # type: ignore[attr-defined]
+        return replace(m, site=resolved, footprint=fp)  # type: ignore[type-var]
+    except (SiteError, ValueError) as exc:
+        warnings.warn(
+            f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=stacklevel
+        )
+        return replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))  # type: ignore[type-var, attr-defined]
+
+
+def attach_rating(m: M, standard: Any = None, stacklevel: int = 3) -> M:
+    """Return m with its rating under a standard (None: the default).
+
+    A standard that cannot be loaded is reported (warned), never raised: the run is kept,
+    with rating None.
+    """
+    from greenai.scoring import RatingInput, rate
+    from greenai.standard import load_standard
+
+    try:
+        rating = rate(RatingInput.from_disclosure(rating_view(m)), load_standard(standard))
+    except (StandardError, DisclosureError) as exc:
+        warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=stacklevel)
+        return replace(m, rating=None)  # type: ignore[type-var]
+    return replace(m, rating=rating)  # type: ignore[type-var]
+
+
+def rating_view(m: Any) -> dict[str, Any]:
+    """Return the fields of the disclosure that rating reads, without serialising the rest."""
+    return {
+        "task": m.task,
+        "unit": m.unit,
+        "units_done": m.units_done,
+        "energy_j": m.energy_j,
+        "duration_s": m.duration_s,
+        "status": m.status,
+        "domains": {
+            k: {"energy_j": d.energy_j, "provenance": d.provenance, "complete": d.complete}
+            for k, d in m.domains.items()
+        },
+        "sampling": m.sampling,
+        "idle": m.idle is not None,
+        "repetitions": m.extra.get("repetitions", 1),
+        "footprint": m.footprint.to_dict() if m.footprint is not None else None,
+    }
+
+
+def site_env() -> tuple[Any, ...]:
+    """Return what a site resolution depends on besides its spec: env, and site file mtimes."""
+    env = tuple(os.environ.get(k) for k in SITE_ENV)
+    paths = [p for p in (os.environ.get("GREENAI_SITE"),) if p and p.endswith(".toml")]
+    return env + tuple(_mtime(p) for p in paths)
+
+
+def _mtime(path: str | os.PathLike[str]) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _resolve_site(spec: str | os.PathLike[str] | None, key: tuple[Any, ...]) -> Any:
+    # cached per (site spec, environment): the factor tables are read once per process
+    from greenai.site import Site
+
+    return Site.resolve(spec)
