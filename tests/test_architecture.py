@@ -20,7 +20,19 @@ PACKAGE = Path(greenai.__file__).parent
 # Most specific first: the first prefix a module name starts with gives its floor.
 FLOORS: list[tuple[int, tuple[str, ...]]] = [
     # 0 foundation: no greenai imports but each other
-    (0, ("_version", "errors", "units", "_resources", "jsonio", "runtime", "bench.stats")),
+    (
+        0,
+        (
+            "_version",
+            "errors",
+            "units",
+            "_resources",
+            "jsonio",
+            "runtime",
+            "bench.stats",
+            "channel",
+        ),
+    ),
     # 1 sources and rule books: hardware probes, the standard, site factors, the journal file
     (1, ("probes", "standard", "site", "journal")),
     # 2 what turns readings into numbers: the sampler; pure footprint, scoring, disclosure
