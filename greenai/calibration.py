@@ -14,7 +14,6 @@ min_population keeps its bands and is listed as refused in the new file.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -23,6 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from greenai import jsonio
 from greenai.errors import DisclosureError, StandardError
 from greenai.scoring import PROVENANCE_CODES, Population, RatingInput, rate_many
 from greenai.standard import (
@@ -124,8 +124,15 @@ def _from_path(path: Path) -> Population:
         population = Population.from_disclosures(results.docs, results.labels, skip_invalid=True)
         return replace(population, skipped=(*results.skipped, *population.skipped))
     if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        except UnicodeDecodeError as exc:
+            raise DisclosureError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+        except csv.Error as exc:
+            raise DisclosureError(f"{path}: not a readable CSV table: {exc}") from None
+        if any(None in row or None in row.values() for row in rows):
+            raise DisclosureError(f"{path}: a row has more or fewer cells than the header")
         columns = {key: [row[key] for row in rows] for key in (rows[0] if rows else {})}
         return population_from_columns(columns, source=str(path))
     return _from_json_files([path])
@@ -137,9 +144,10 @@ def _from_json_files(files: Iterable[Path]) -> Population:
     unreadable: list[str] = []
     for path in files:
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            unreadable.append(f"{path}: not readable JSON ({exc})")
+            doc = jsonio.read(path)
+        except jsonio.JSONInputError as exc:
+            reason = str(exc).removeprefix(f"{path}: ")
+            unreadable.append(f"{path}: not readable JSON ({reason})")
             continue
         if isinstance(doc, dict) and doc.get("kind") == "greenai.bench-summary":
             continue  # a suite's summary sits beside its disclosures; it is not one

@@ -45,9 +45,6 @@ def _cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from greenai.meter import Meter
-    from greenai.report.text import summary
-
     command = list(args.command)
     if command and command[0] == "--":
         command = command[1:]
@@ -61,6 +58,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     # a bad --site/--grid fails here, before anything runs, so nothing measured is lost
     site = Site.resolve(args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue)
+    from greenai.journal import OutputClaim
+
+    # the output belongs to this run while it lives: a second run on it is refused at once
+    claim = OutputClaim(args.output).acquire()
+    try:
+        return _run_claimed(args, command, site)
+    finally:
+        claim.release()
+
+
+def _child_death_signal() -> Any:
+    """Return a preexec_fn asking Linux to SIGTERM the child when greenai dies, or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        prctl = libc.prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    pr_set_pdeathsig = 1
+
+    def arrange() -> None:  # runs in the child between fork and exec: no Python objects made
+        prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # greenai died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arrange
+
+
+def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int:
+    from greenai.journal import is_live, journals_for
+    from greenai.meter import Meter
+    from greenai.report.text import summary
+
     journal = None if args.no_journal else f"{args.output}.journal"
     m = Meter(
         task=args.task,
@@ -74,11 +108,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         handle_signals=False,  # greenai run forwards signals to the child itself
     )
     m.command = tuple(command)
+    preexec = None if args.no_kill_child else _child_death_signal()
+    m.journal_header = {
+        "child_on_death": "SIGTERM (PR_SET_PDEATHSIG)" if preexec else "left running"
+    }
     forwarded: list[int] = []
     env, units_file = _units_channel(args.units)
     m.start()
     try:
-        child = subprocess.Popen(command, env=env)
+        child = subprocess.Popen(command, env=env, preexec_fn=preexec)  # noqa: PLW1509
     except OSError as exc:
         m.exit_code = 127
         m.stop("failed", exc)
@@ -115,6 +153,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result is not None and not args.quiet:
         print(summary(result), file=sys.stderr)
         print(f"result      {args.output}", file=sys.stderr)
+    left = [j for j in journals_for(args.output) if not is_live(j)]
+    if left:  # journals of killed runs on this output: their energy is not in this result
+        print(
+            f"greenai run: {len(left)} journal(s) of killed run(s) on this output remain: "
+            f"{', '.join(map(str, left))} (greenai recover JOURNAL -o FILE)",
+            file=sys.stderr,
+        )
     return exit_code
 
 
@@ -176,6 +221,14 @@ def _cmd_recover(args: argparse.Namespace) -> int:
     _restore_settings(args.journal)
     if args.settings:
         return 0
+    from greenai.journal import is_live
+
+    if is_live(args.journal):
+        print(
+            f"greenai recover: {args.journal} belongs to a run that is still alive; "
+            "this is what it measured so far",
+            file=sys.stderr,
+        )
     result = recover_journal(args.journal, site=args.site)
     result.save(args.output)
     print(summary(result))
@@ -453,6 +506,13 @@ def _cmd_rate(args: argparse.Namespace) -> int:
     population = load_population(list(args.files))
     for skipped in population.skipped:
         print(f"skipped: {skipped}", file=sys.stderr)
+    if len(population) == 0:
+        print(
+            f"greenai rate: nothing to rate: {len(population.skipped)} input(s) skipped, "
+            "none readable",
+            file=sys.stderr,
+        )
+        return 2
     if args.output:
         _write_rerated(args.files, std, Path(args.output))
     if args.against:
@@ -582,7 +642,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from greenai import disclosure
     from greenai.measurement import write_atomic
 
-    doc = disclosure.read_document(args.file)
+    # a document that is not a valid disclosure ({} or a hand-edited one) renders nothing
+    doc = disclosure.validate(disclosure.read_document(args.file), args.file)
     fmt = args.format
     out = args.output or f"{Path(args.file).with_suffix('')}.{_SUFFIX[fmt]}"
     if fmt == "html":
@@ -648,11 +709,11 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     from greenai import disclosure
     from greenai.interop.codecarbon import from_codecarbon_csv
-    from greenai.measurement import write_atomic
 
     if args.source == "table":
         return _import_table(args)
     from greenai.interop.codecarbon import apply_site
+    from greenai.safepath import create_unique
 
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
@@ -660,8 +721,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
         doc, where = apply_site(
             doc, args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue
         )
-        path = out / f"codecarbon-{i:04d}.json"
-        write_atomic(path, json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n")
+        # exclusive create: a second import into the same folder writes beside, never over
+        text = json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n"
+        path = create_unique(out, f"codecarbon-{i:04d}", ".json", text)
         print(f"{path}: footprint at {where}" if doc["site"] else f"{path}: {where}")
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
@@ -674,7 +736,7 @@ def _import_table(args: argparse.Namespace) -> int:
 
     from greenai import disclosure
     from greenai.interop.table import RowError, TableStream, import_table, load_mapping
-    from greenai.measurement import write_atomic
+    from greenai.safepath import create_unique, slug
 
     if bool(args.format) == bool(args.mapping):
         print("greenai import table: give --format NAME or --mapping FILE.toml", file=sys.stderr)
@@ -705,9 +767,11 @@ def _import_table(args: argparse.Namespace) -> int:
             if sink is not None:  # one line per document: a population file, not sealed
                 sink.write(json.dumps(item, allow_nan=False, separators=(",", ":")) + "\n")
             else:
-                name = f"{mapping.id}-{written:05d}.json"
+                # the name comes from the row (its model), made unique by exclusive create:
+                # two imports into one folder keep every disclosure
+                model = (item.get("source") or {}).get("model") or "row"
                 text = json.dumps(disclosure.seal(item), indent=2, allow_nan=False) + "\n"
-                write_atomic(out / name, text)
+                create_unique(out, f"{mapping.id}-{slug(model)}", ".json", text)
     finally:
         if sink is not None:
             sink.close()
@@ -795,9 +859,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
+    from greenai import disclosure
     from greenai.measurement import load
     from greenai.report.text import summary
 
+    disclosure.validate(disclosure.read_document(args.file), args.file)  # no false summary
     print(summary(load(args.file)))
     return 0
 
@@ -888,6 +954,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-journal",
         action="store_true",
         help="do not keep OUTPUT.journal while the command runs",
+    )
+    p.add_argument(
+        "--no-kill-child",
+        action="store_true",
+        help="let the command run on if greenai is killed (default: Linux sends it SIGTERM)",
     )
     _add_site_flags(p)
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
@@ -1113,7 +1184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except GreenAIError as exc:
-        print(f"greenai: {exc}", file=sys.stderr)
+        if os.environ.get("GREENAI_DEBUG") == "1":
+            raise
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        print(f"greenai: {'; '.join(lines)[:2000]}", file=sys.stderr)  # one line, always
         return 2
     except OSError as exc:  # a file or folder named on the command line cannot be used
         where = f" {exc.filename}" if exc.filename else ""

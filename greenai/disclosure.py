@@ -123,10 +123,23 @@ def validation_errors(doc: Any) -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema())
-    errors = []
+    errors = _non_finite(doc, "$", [])
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
         errors.append(f"{err.json_path}: {err.message}")
     return errors
+
+
+def _non_finite(node: Any, where: str, found: list[str]) -> list[str]:
+    """Append 'path: message' for every NaN or infinity in a document built in Python."""
+    if isinstance(node, float) and not math.isfinite(node):
+        found.append(f"{where}: {node!r} is not a finite number")
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _non_finite(value, f"{where}.{key}", found)
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            _non_finite(value, f"{where}[{i}]", found)
+    return found
 
 
 def upgrade(doc: dict[str, Any], source: str = "<document>") -> dict[str, Any]:

@@ -353,6 +353,9 @@ def merge_files(
     paths: Sequence[str | os.PathLike[str]], site: Any = None, standard: Any = None
 ) -> Measurement:
     """Return the merged Measurement of shard files (``rank-N.json``) or plain results."""
+    from greenai import disclosure
     from greenai.measurement import load
 
+    for p in paths:  # a shard that is not a valid disclosure would make a false sum
+        disclosure.validate(disclosure.read_document(p), str(p))
     return merge([load(p) for p in paths], site=site, standard=standard)

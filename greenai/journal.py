@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from greenai import jsonio
 from greenai.errors import DisclosureError
 
 JOURNAL_VERSION = 1
@@ -41,8 +42,8 @@ def decode(line: bytes) -> dict[str, Any] | None:
     try:
         if int(crc, 16) != zlib.crc32(body):
             return None
-        record = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        record = jsonio.loads(body.decode("utf-8"), "journal line")
+    except (ValueError, UnicodeDecodeError):  # JSONInputError is a ValueError
         return None
     return record if isinstance(record, dict) else None
 
@@ -56,16 +57,37 @@ class JournalWriter:
         self.error: str | None = None
         self.records = 0
         self._fh: Any = None
+        self.moved_from: Path | None = None  # the path asked for, when it was taken
+        self._created = False  # only a file this writer created is ever removed by it
 
     def open(self, header: dict[str, Any]) -> None:
-        """Create (truncate) the journal and write its header."""
+        """Create the journal (exclusively: never another run's) and write its header.
+
+        If the path exists (another live run's journal, or one a killed run left for
+        recovery), the journal goes beside it under a unique name, and ``moved_from`` says
+        so. The file is locked (fcntl) while this writer holds it, so recovery and other
+        runs can tell a live journal from a dead one.
+        """
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "wb", buffering=0)  # noqa: SIM115 - held open for the run
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                self._created = True
+            except FileExistsError:
+                if not self.path.is_file():  # a device or pipe named on purpose: write to it
+                    fd = os.open(self.path, os.O_WRONLY)
+                else:
+                    self.moved_from = self.path
+                    self.path = unique_path(self.path)
+                    fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    self._created = True
+            self._fh = os.fdopen(fd, "wb", buffering=0)
+            if self._created:
+                _lock(fd)
         except OSError as exc:
             self.error = f"cannot open journal {self.path}: {exc.strerror or exc}"
             return
-        self.append({"k": "h", "v": JOURNAL_VERSION, **header})
+        self.append({"k": "h", "v": JOURNAL_VERSION, "pid": os.getpid(), **header})
 
     def append(self, record: dict[str, Any]) -> bool:
         """Write one record; return False (and keep the error) if the write failed."""
@@ -89,8 +111,108 @@ class JournalWriter:
             except OSError as exc:
                 self.error = self.error or f"journal {self.path}: {exc.strerror or exc}"
             self._fh = None
-        if remove:
+        if remove and self._created:  # only our own file: made by exclusive create
             self.path.unlink(missing_ok=True)
+
+
+def unique_path(path: str | os.PathLike[str]) -> Path:
+    """Return a sibling of a journal path that names this run: NAME.<pid>.<random>.journal."""
+    p = Path(path)
+    stem = p.name[: -len(".journal")] if p.name.endswith(".journal") else p.name
+    return p.with_name(f"{stem}.{os.getpid()}.{os.urandom(4).hex()}.journal")
+
+
+def journals_for(output: str | os.PathLike[str]) -> list[Path]:
+    """Return every journal of runs that wrote (or meant to write) ``output``."""
+    p = Path(output)
+    found = [p.with_name(p.name + ".journal")]
+    found += sorted(p.parent.glob(f"{glob_escape(p.name)}.*.*.journal"))
+    return [f for f in found if f.is_file()]
+
+
+def glob_escape(text: str) -> str:
+    """Return text with glob metacharacters escaped."""
+    import glob
+
+    return glob.escape(text)
+
+
+def is_live(path: str | os.PathLike[str]) -> bool:
+    """Return True if a running greenai holds this journal (its lock is taken)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no way to tell
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _lock(fd: int) -> None:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: exclusive create alone
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+class OutputClaim:
+    """A lock on an output path, held by one live run (OUTPUT.lock, fcntl).
+
+    A second run that targets the same output while the first is alive is refused with
+    one line, rather than overwriting the first one's result when both finish.
+    """
+
+    def __init__(self, output: str | os.PathLike[str]):
+        self.output = Path(output)
+        self.path = self.output.with_name(self.output.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> OutputClaim:
+        """Take the lock; DisclosureError naming the holder if another live run has it."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.read(fd, 64).decode("ascii", "replace").strip() or "?"
+                os.close(fd)
+                raise DisclosureError(
+                    f"{self.output}: another live greenai run (pid {holder}) is writing this "
+                    "result; give a different -o, or wait for it to finish"
+                ) from None
+            try:  # the holder before us may have removed the file: lock what the name is
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock."""
+        if self._fd is None:
+            return
+        self.path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
 
 
 @dataclass

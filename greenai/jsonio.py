@@ -10,6 +10,7 @@ stack, and files of any size. This reader refuses each with one line naming the 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -66,6 +67,16 @@ def _constant(source: str):
     return refuse
 
 
+def _float(source: str):
+    def parse(text: str) -> float:
+        value = float(text)
+        if not math.isfinite(value):  # 1e400: Python reads it as infinity
+            raise JSONInputError(f"{source}: number {text[:40]} is out of range (not finite)")
+        return value
+
+    return parse
+
+
 def loads(text: str, source: str = "<json>") -> Any:
     """Return the value of strict JSON text; JSONInputError naming ``source`` otherwise."""
     limit = max_bytes()
@@ -74,13 +85,22 @@ def loads(text: str, source: str = "<json>") -> Any:
     if "\\u" in text and _LONE_SURROGATE.search(text):
         raise JSONInputError(f"{source}: a lone UTF-16 surrogate escape (not text)")
     try:
-        return json.loads(text, object_pairs_hook=_pairs(source), parse_constant=_constant(source))
+        return json.loads(
+            text,
+            object_pairs_hook=_pairs(source),
+            parse_constant=_constant(source),
+            parse_float=_float(source),
+        )
     except json.JSONDecodeError as exc:
         raise JSONInputError(
             f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
     except RecursionError as exc:
         raise JSONInputError(f"{source}: JSON nested too deeply") from exc
+    except JSONInputError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise JSONInputError(f"{source}: {' '.join(str(exc).split())[:200]}") from exc
 
 
 def read(path: str | os.PathLike[str]) -> Any:

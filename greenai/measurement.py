@@ -302,20 +302,6 @@ def _block_dict(value: Any) -> Any:
     return value if isinstance(value, dict) else value.to_dict()
 
 
-def _umask() -> int:
-    """Return the process umask: from /proc (no change to the process), else set and put back."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def write_atomic(path: Path, text: str) -> Path:
     """Write text to path via a temp file in the same directory, fsync and rename.
 
@@ -327,7 +313,9 @@ def write_atomic(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        from greenai.runtime import file_mode
+
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -206,6 +206,7 @@ class Meter:
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
+        self.journal_header: dict[str, Any] = {}  # more for the journal's header record
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
         self._optimisation: Any = None  # the tuner's Optimisation once it has ended
@@ -414,12 +415,19 @@ class Meter:
                 "period_s": self.journal_period_s,
                 "command": list(self.command) if self.command else None,
                 "idle": _idle_dict(self._idle),
+                **self.journal_header,
             }
         )
         self._journal_faults = 0
         if self._journal.error:
             self._problem(self._journal.error)
             return
+        if self._journal.moved_from is not None:
+            self._problem(
+                f"journal {self._journal.moved_from} exists (another run's, or one a killed "
+                f"run left for recovery): this run journals to {self._journal.path}"
+            )
+        self.journal_path = self._journal.path
         self._journal_thread = threading.Thread(
             target=self._journal_loop, name="greenai-journal", daemon=True
         )

@@ -10,7 +10,6 @@ does not stop a ranking. pandas is imported only by to_frame().
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -105,9 +104,14 @@ def load(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> R
 
 def _read(path: Path, skipped: list[str]) -> Iterable[tuple[str, Mapping[str, Any]]]:
     """Yield (label, document) of one file; what cannot be read goes to skipped."""
+    from greenai import jsonio
     from greenai.report.table import require_document
 
     try:
+        size = path.stat().st_size
+        if size > jsonio.max_bytes():
+            skipped.append(f"{path}: {size:,} bytes is over the {jsonio.max_bytes():,} byte bound")
+            return
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         skipped.append(f"{path}: not readable ({exc})")
@@ -118,9 +122,9 @@ def _read(path: Path, skipped: list[str]) -> Iterable[tuple[str, Mapping[str, An
         parts = [(str(path), text)]
     for label, part in parts:
         try:
-            value = json.loads(part)
-        except json.JSONDecodeError as exc:
-            skipped.append(f"{label}: not JSON ({exc})")
+            value = jsonio.loads(part, label)
+        except jsonio.JSONInputError as exc:
+            skipped.append(str(exc))
             continue
         if isinstance(value, dict) and value.get("kind") == "greenai.bench-summary":
             continue  # a suite's summary sits beside its disclosures; it is not one

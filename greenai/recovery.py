@@ -30,11 +30,17 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
             end, units, phases, exit_code = start, 0.0, {}, None
         else:
             end = _snapshot_from(last["t"], last["e"], last["f"])
-            units, phases, exit_code = float(last["u"]), _phases_from(last["ph"]), None
+            units, phases, exit_code = _finite(last["u"]), _phases_from(last["ph"]), None
             if isinstance(last.get("exit_code"), int):
                 exit_code = last["exit_code"]
         if not (len(start.energy_j) == len(end.energy_j) == n) or end.t_s < start.t_s:
             raise ValueError("checkpoint does not match the header's probes or start time")
+        if any(e < 0 for e in (*start.energy_j, *end.energy_j)) or any(
+            b < a for a, b in zip(start.energy_j, end.energy_j, strict=True)
+        ):
+            raise ValueError("an energy counter is negative or ran backwards (not a real run)")
+        if units < 0:
+            raise ValueError(f"units done {units!r} is negative")
         idle = None
         if h.get("idle"):
             power = {str(k): float(v) for k, v in h["idle"]["power_by_domain_w"].items()}
@@ -48,8 +54,8 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
         host = h.get("host") if isinstance(h.get("host"), dict) else {}
         task = h.get("task") if isinstance(h.get("task"), str) else None
         unit = h.get("unit") if isinstance(h.get("unit"), str) else None
-    except (LookupError, TypeError, ValueError, AttributeError) as exc:
-        raise DisclosureError(f"{path}: journal record is malformed: {exc!r}") from exc
+    except (LookupError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        raise DisclosureError(f"{path}: journal record is malformed: {exc}") from exc
     faults = []
     for item in contents.faults:
         try:
@@ -61,6 +67,8 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
         f"recovered from journal {Path(path).name}: {contents.checkpoints} checkpoint(s), "
         f"energy up to the last one at {end.t_s - start.t_s:.3f} s"
     )
+    if isinstance(h.get("child_on_death"), str) and contents.ended is None:
+        note += f"; the metered command, when greenai died: {h['child_on_death']}"
     if contents.skipped_lines:
         note += f"; skipped torn/corrupt line(s) {contents.skipped_lines}"
     run = RunInfo(
@@ -90,10 +98,15 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
     return assess(m, site, stacklevel=3)
 
 
+MAX_MAGNITUDE = 1e18  # J or s: a billion GJ; above this a journal figure is corrupt, not data
+
+
 def _finite(value: Any) -> float:
-    number = float(value)
-    if not math.isfinite(number) or isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a finite number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{str(value)[:40]!r} is not a number")
+    number = float(value)  # OverflowError for an int beyond a float: caught by the caller
+    if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+        raise ValueError(f"{str(value)[:40]} is not a finite number of plausible size")
     return number
 
 

@@ -134,6 +134,17 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
                 f"{source}: domains.{name}.provenance: {prov!r} is not one of {PROVENANCES}"
             )
         domains[name] = (prov, bool(body.get("complete", True)))
+        if isinstance(body, (dict, Mapping)) and body.get("energy_j") is not None:
+            _number(source, f"domains.{name}.energy_j", body["energy_j"])  # >= 0, finite
+    version = doc.get("schema_version")
+    if version is not None:
+        from greenai.disclosure import READABLE_VERSIONS
+
+        if version not in READABLE_VERSIONS:
+            raise DisclosureError(
+                f"{source}: schema_version {version!r} is not readable by greenai "
+                f"(reads {', '.join(READABLE_VERSIONS)})"
+            )
     if "energy_j" in doc:
         energy_j = _number(source, "energy_j", doc["energy_j"])
     elif domains_doc:
@@ -170,12 +181,23 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
     )
 
 
+MAX_FIGURE = 1e18  # J, s, units: the disclosure schema's bound on a physical figure
+
+
 def _number(source: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise DisclosureError(f"{source}: {key}: expected a number, got {value!r:.60}")
-    if not (math.isfinite(value) and value >= 0):
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of 400 digits
+        raise DisclosureError(f"{source}: {key}: {str(value)[:20]}... is out of range") from None
+    if not (math.isfinite(number) and number >= 0):
         raise DisclosureError(f"{source}: {key}: expected a finite number >= 0, got {value!r}")
-    return float(value)
+    if number > MAX_FIGURE:
+        raise DisclosureError(
+            f"{source}: {key}: {value!r} is beyond any real run (the bound is {MAX_FIGURE:g})"
+        )
+    return number
 
 
 def _optional_str(value: Any, key: str, source: str) -> str | None:

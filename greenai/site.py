@@ -80,6 +80,8 @@ class _Rule:
     unit: str
     minimum: float
     why: str
+    maximum: float = math.inf
+    why_max: str = ""
 
 
 # The factors a site carries, in display order, with their units and lower bounds.
@@ -89,30 +91,40 @@ _RULES: dict[str, _Rule] = {
         "ratio (facility energy / IT energy)",
         1.0,
         "PUE is facility energy / IT energy, so it cannot be below 1.0",
+        5.0,
+        "no operating data centre reports a PUE above 5 (the worst surveyed are near 2.5)",
     ),
     "wue_l_per_kwh": _Rule(
         "WUE",
         "L/kWh of IT energy (on-site consumption)",
         0.0,
         "WUE is litres of water per kWh and cannot be negative",
+        100.0,
+        "a WUE above 100 L/kWh is beyond any evaporative cooling (reported WUEs are 0-10)",
     ),
     "carbon_intensity_g_per_kwh": _Rule(
         "carbon intensity",
         "gCO2e/kWh of electricity",
         0.0,
         "grid carbon intensity cannot be negative",
+        2000.0,
+        "no grid emits more than 2000 gCO2e/kWh (lignite plants are near 1100-1200)",
     ),
     "ewif_l_per_kwh": _Rule(
         "EWIF",
         "L/kWh of electricity (consumption)",
         0.0,
         "electricity water intensity cannot be negative",
+        100.0,
+        "no grid's water intensity is above 100 L/kWh (hydro-heavy grids are near 17)",
     ),
     "ewif_withdrawal_l_per_kwh": _Rule(
         "EWIF withdrawal",
         "L/kWh of electricity (withdrawal)",
         0.0,
         "electricity water intensity cannot be negative",
+        100.0,
+        "no grid's water intensity is above 100 L/kWh (hydro-heavy grids are near 17)",
     ),
 }
 
@@ -348,6 +360,12 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise SiteError(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise SiteError(f"{what} {path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SiteError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise SiteError(f"{what} {path} is nested too deeply to be a site file") from None
     except tomllib.TOMLDecodeError as exc:
         raise SiteError(f"{what} {path} is not valid TOML: {exc}") from None
 
@@ -431,6 +449,12 @@ def _as_factor(key: str, value: Factor | float | None, origin: str) -> Factor | 
             f"{rule.label} {factor.value!r} (field {key!r}, from {origin}) is out of range: "
             f"{rule.why}. Give the measured annual value in {rule.unit}, or leave it out to "
             "use a preset's."
+        )
+    if factor.value > rule.maximum:
+        raise SiteError(
+            f"{rule.label} {factor.value!r} (field {key!r}, from {origin}) is out of range: "
+            f"{rule.why_max}; the bound is {rule.maximum:g} {rule.unit.split(' (')[0]}. "
+            "Check the unit, or leave it out to use a preset's."
         )
     return factor
 

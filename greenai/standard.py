@@ -976,7 +976,10 @@ def _toml_loads(text: str) -> dict[str, Any]:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10: tomli is the same parser under another name
         import tomli as tomllib  # type: ignore[no-redef]
-    return tomllib.loads(text)
+    try:
+        return tomllib.loads(text)
+    except RecursionError:  # hostile nesting ([[[[...]]]]): an error like any bad syntax
+        raise ValueError("nested too deeply to be a greenai file") from None
 
 
 def _close_matches(word: str, choices: Sequence[str]) -> list[str]:

@@ -28,6 +28,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
             "units",
             "_resources",
             "jsonio",
+            "safepath",
             "runtime",
             "bench.stats",
             "channel",

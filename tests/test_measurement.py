@@ -119,3 +119,16 @@ def test_write_atomic_honours_the_umask(tmp_path: Path, mask: int, mode: int) ->
     assert path.read_text() == "<p>x</p>\n"
     assert oct(path.stat().st_mode & 0o777) == oct(mode)
     assert [p.name for p in tmp_path.iterdir()] == ["out.html"]  # no temp file left
+
+
+def test_imported_files_written_beside_honour_the_umask_too(tmp_path: Path) -> None:
+    from greenai.safepath import create_unique
+
+    old = os.umask(0o022)
+    try:
+        first = create_unique(tmp_path, "codecarbon-0000", ".json", "{}\n")
+        second = create_unique(tmp_path, "codecarbon-0000", ".json", "{}\n")
+    finally:
+        os.umask(old)
+    assert first != second
+    assert {oct(p.stat().st_mode & 0o777) for p in (first, second)} == {"0o644"}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from greenai import units
+from greenai import jsonio, units
 from greenai.bench.stats import Summary, summarise
 from greenai.bench.suite import Suite, WorkloadSpec
 from greenai.bench.workloads import WorkloadUnavailable, make
@@ -506,9 +506,11 @@ def load_results(folders: Sequence[str | Path]) -> ResultSets:
     for folder in folders:
         for path in sorted(Path(folder).rglob("summary.json")):
             try:
-                raw = path.read_bytes()
-                doc = json.loads(raw.decode("utf-8"))
-            except (OSError, ValueError) as exc:
+                doc = jsonio.read(path)
+                raw = path.read_bytes()  # its SHA-256 tells a copy from another result set
+            except jsonio.JSONInputError as exc:
+                raise DisclosureError(f"cannot read summary: {exc}") from exc
+            except OSError as exc:
                 raise DisclosureError(f"{path}: cannot read summary: {exc}") from exc
             if not isinstance(doc, dict) or doc.get("kind") != "greenai.bench-summary":
                 continue

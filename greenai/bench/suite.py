@@ -96,6 +96,8 @@ def load_suite(name_or_path: str | os.PathLike[str]) -> Suite:
         raise SuiteError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SuiteError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise SuiteError(f"{path}: nested too deeply to be a suite") from None
     return parse_suite(doc, str(path))
 
 

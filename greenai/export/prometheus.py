@@ -1,5 +1,7 @@
 """Prometheus exporter: live power (W) and cumulative energy (J) per device, read at scrape time.
 
+Under a flood of scrapers one render serves every scrape that arrives within 10 ms of it.
+
 Like DCGM exporter or Kepler: a sampler runs over the discovered probes, and a custom
 prometheus_client Collector turns its state into metrics whenever Prometheus scrapes.
 Names follow Prometheus practice (base units in the name, ``_total`` on counters); every
@@ -164,7 +166,7 @@ class Exporter:
         site: Site | None = None,
         host: str | None = None,
     ):
-        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client import CollectorRegistry
 
         if probes is None:
             from greenai.probes.discover import discover
@@ -174,9 +176,13 @@ class Exporter:
         self.sampler.start()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(SamplerCollector(self.sampler, host=host, site=site))  # type: ignore[arg-type]
-        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+        try:
+            self._server = MetricsServer(addr, port, self.registry)
+        except BaseException:
+            self.sampler.stop()
+            raise
         self.addr = addr
-        self.port = self._server.server_address[1]
+        self.port = self._server.port
 
     @property
     def url(self) -> str:
@@ -185,8 +191,7 @@ class Exporter:
 
     def stop(self) -> None:
         """Stop serving and sampling."""
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
         self.sampler.stop()
 
     def __enter__(self) -> Exporter:
@@ -194,3 +199,170 @@ class Exporter:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class MetricsServer:
+    """An HTTP server for /metrics that a crowd of scrapers or idle sockets cannot stall.
+
+    prometheus_client's own server listens with a backlog of 5 and gives every connection
+    a thread that waits on it forever. Here one thread accepts (backlog 128) and watches
+    the connections with a selector; a connection goes to a bounded pool of workers only
+    once its request has arrived, and one idle past ``timeout_s`` is closed. A worker reads
+    with the same timeout, answers one request (HTTP/1.0: then closes) and is free again.
+    """
+
+    def __init__(
+        self,
+        addr: str,
+        port: int,
+        registry: Any,
+        *,
+        workers: int = 8,
+        timeout_s: float = 5.0,
+        backlog: int = 128,
+        reuse_s: float = 0.01,
+    ):
+        import selectors
+        import socket
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        self._sock = socket.create_server((addr, port), family=family, backlog=backlog)
+        self._sock.setblocking(False)
+        self.port = self._sock.getsockname()[1]
+        self.registry = registry
+        self.timeout_s = timeout_s
+        self.backlog = backlog
+        self.reuse_s = reuse_s
+        self._render_lock = threading.Lock()
+        self._rendered: tuple[float, bytes] | None = None
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._sock, selectors.EVENT_READ, None)
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="greenai-exporter")
+        self._stopping = threading.Event()
+        self.closed_idle = 0  # connections closed for sending nothing within timeout_s
+        self._thread = threading.Thread(target=self._loop, name="greenai-exporter", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        import time
+
+        waiting: dict[Any, float] = {}  # connection -> when it was accepted
+        next_sweep = time.monotonic() + 0.25
+        while not self._stopping.is_set():
+            for key, _ in self._selector.select(timeout=0.25):
+                if key.data is None:
+                    self._accept(waiting, time.monotonic())
+                else:
+                    conn = key.fileobj
+                    self._selector.unregister(conn)
+                    waiting.pop(conn, None)
+                    self._pool.submit(self._serve, conn, key.data)
+            now = time.monotonic()
+            if now >= next_sweep:
+                next_sweep = now + 0.25
+                for conn, since in list(waiting.items()):
+                    if now - since > self.timeout_s:
+                        self._selector.unregister(conn)
+                        del waiting[conn]
+                        conn.close()
+                        self.closed_idle += 1
+        for conn in waiting:
+            conn.close()
+
+    def _accept(self, waiting: dict[Any, float], now: float) -> None:
+        import selectors
+
+        while True:
+            try:
+                conn, peer = self._sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. too many open files: the backlog keeps the rest
+                return
+            conn.setblocking(False)
+            self._selector.register(conn, selectors.EVENT_READ, peer)
+            waiting[conn] = now
+
+    def _serve(self, conn: Any, peer: Any) -> None:
+        try:
+            conn.setblocking(True)
+            conn.settimeout(self.timeout_s)
+            conn.sendall(self._answer(_read_request(conn, self.timeout_s)))
+        except Exception:  # noqa: BLE001 - a broken or slow client must not end the worker
+            pass
+        finally:
+            conn.close()
+
+    def _render(self, generate: Any) -> bytes:
+        """Return the metrics text, rendered at most once per ``reuse_s`` (one at a time).
+
+        Scrapes that arrive within reuse_s of a render get its text: a flood of scrapers
+        costs one render per reuse_s, not one each, and no figure is older than reuse_s.
+        """
+        import time
+
+        with self._render_lock:
+            now = time.monotonic()
+            if self._rendered is None or now - self._rendered[0] > self.reuse_s:
+                self._rendered = (now, generate(self.registry))
+            return self._rendered[1]
+
+    def _answer(self, head: bytes | None) -> bytes:
+        """Return the whole HTTP/1.0 response to a request head (None: unreadable)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        line = head.split(b"\r\n", 1)[0].split() if head else []
+        if len(line) != 3 or not line[2].startswith(b"HTTP/"):
+            return _response(400, b"text/plain", b"bad request\n")
+        if line[0] not in (b"GET", b"HEAD"):
+            return _response(405, b"text/plain", b"only GET\n")
+        if line[1].split(b"?", 1)[0] not in (b"/metrics", b"/"):
+            return _response(404, b"text/plain", b"only /metrics is served\n")
+        body = self._render(generate_latest)
+        response = _response(200, CONTENT_TYPE_LATEST.encode(), body)
+        return response[: len(response) - len(body)] if line[0] == b"HEAD" else response
+
+    def stop(self) -> None:
+        """Stop accepting, close every connection, and let the workers finish."""
+        self._stopping.set()
+        self._thread.join()
+        self._selector.close()
+        self._sock.close()
+        self._pool.shutdown(wait=True)
+
+
+MAX_REQUEST_HEAD = 16 * 1024
+_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+
+
+def _read_request(conn: Any, timeout_s: float) -> bytes | None:
+    """Return the request head (up to the blank line); None if too long, cut off or slow.
+
+    The whole head must come within timeout_s: a client trickling a byte at a time
+    cannot hold a worker longer than that.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    data = b""
+    while b"\r\n\r\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        conn.settimeout(left)
+        chunk = conn.recv(4096)
+        if not chunk or len(data) + len(chunk) > MAX_REQUEST_HEAD:
+            return None
+        data += chunk
+    conn.settimeout(timeout_s)
+    return data.split(b"\r\n\r\n", 1)[0]
+
+
+def _response(status: int, content_type: bytes, body: bytes) -> bytes:
+    head = (
+        f"HTTP/1.0 {status} {_REASONS[status]}\r\nServer: greenai-exporter\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
+    ).encode()
+    return head + b"Content-Type: " + content_type + b"\r\n\r\n" + body

@@ -160,6 +160,12 @@ def parse_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> TableMa
     for key in ("id", "title"):
         if not isinstance(head.get(key), str) or not head[key].strip():
             raise fail(f"importer.{key}", "missing (a string is required)")
+    from greenai.safepath import UnsafeNameError, check_name
+
+    try:
+        check_name(head["id"], "importer.id", source)  # it names the files written
+    except UnsafeNameError as exc:
+        raise MappingError(str(exc)) from None
     delegate = head.get("delegate")
     if delegate is not None:
         if delegate not in DELEGATES:

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from greenai import jsonio
 from greenai.errors import GreenAIWarning
 from greenai.optimize.knobs import KnobError, restore_described
 from greenai.runtime import alive, runtime_dir
@@ -67,7 +68,7 @@ def restore_stale(folder: Path | None = None) -> list[str]:
     done: list[str] = []
     for path in sorted(folder.glob(f"{PREFIX}*.json")):
         try:
-            doc = json.loads(path.read_text())
+            doc = jsonio.read(path)
             pid, settings = int(doc["pid"]), list(doc["settings"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             warnings.warn(

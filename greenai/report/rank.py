@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai import units
+from greenai.errors import DisclosureError
 from greenai.report import _plots as fmt
 from greenai.report import compare, table
 from greenai.report import html as page_html
@@ -96,7 +97,9 @@ def rank(
     kept = set(pop.labels)
     docs = [d for d, lab in zip(results.docs, results.labels, strict=True) if lab in kept]
     if not docs:
-        raise ValueError("the population has no result that can be rated")
+        raise DisclosureError(
+            "the population has no result that can be rated (see the skipped lines)"
+        )
     ratings = rate_many(pop, std)
     kinds = [_kind(doc, std) for doc in docs]
     main = max(set(kinds), key=lambda k: (kinds.count(k), str(k)))

@@ -96,7 +96,10 @@ def num(value: Any) -> float | None:
     """Return a finite number as float; None for anything else (bools included)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
     return value if math.isfinite(value) else None
 
 
@@ -532,18 +535,47 @@ def to_dataframe(docs: Iterable[Any]) -> pd.DataFrame:
     return frame.astype(dict(COLUMNS))
 
 
+# A cell a spreadsheet would run as a formula (OWASP CSV injection): =, +, -, @, tab, CR.
+# Such a text cell is written with a leading ' (and a cell that starts with ' gets one
+# more), so a spreadsheet shows it as text and read_csv gives back exactly what was written.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise(text: Any) -> Any:
+    """Return a text cell a spreadsheet will not execute (other values unchanged)."""
+    if isinstance(text, str) and text.startswith(FORMULA_START):
+        return "'" + text
+    return text
+
+
+def restore(text: Any) -> Any:
+    """Return the text cell that neutralise() was given."""
+    if isinstance(text, str) and text.startswith("'"):
+        return text[1:]
+    return text
+
+
 def to_csv(docs: Iterable[Any], path: str | os.PathLike[str]) -> Path:
-    """Write the table of `docs` as CSV (header row, no index); return the path."""
+    """Write the table of `docs` as CSV (header row, no index); return the path.
+
+    Text cells that a spreadsheet would execute are neutralised (see FORMULA_START); lines
+    end in CRLF (RFC 4180), so every cell holding a CR, LF, quote or comma is quoted.
+    Numbers are written exactly, without exponent notation ('0.0000227', not 2.27e-05).
+    """
     import pandas as pd
 
     from greenai import units
 
     path = Path(path)
-    frame = to_dataframe(docs).astype(object)
-    for name, dtype in COLUMNS:  # exact digits, no exponent notation ('0.0000227', not 2.27e-05)
-        if dtype == "Float64":
+    frame = to_dataframe(docs)
+    for name, kind in COLUMNS:
+        if kind == "string":
+            frame[name] = frame[name].map(neutralise, na_action="ignore").astype("string")
+    frame = frame.astype(object)
+    for name, kind in COLUMNS:
+        if kind == "Float64":
             frame[name] = [None if pd.isna(v) else units.machine(float(v)) for v in frame[name]]
-    frame.to_csv(path, index=False)
+    frame.to_csv(path, index=False, lineterminator="\r\n")
     return path
 
 
@@ -553,12 +585,15 @@ def read_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     # pandas 3 reads floats back exactly by default (and deprecates the option); 2.x does not.
     exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
-    frame = pd.read_csv(path, dtype=dict(COLUMNS), **exact)
+    frame = pd.read_csv(path, dtype=dict(COLUMNS), keep_default_na=False, na_values=[""], **exact)
     missing = [c for c in COLUMN_NAMES if c not in frame.columns]
     if missing:
         raise DisclosureError(
             f"{path}: not a greenai run table: column(s) {', '.join(missing)} missing"
         )
+    for name, kind in COLUMNS:
+        if kind == "string":
+            frame[name] = frame[name].map(restore, na_action="ignore").astype("string")
     return frame[list(COLUMN_NAMES)]
 
 

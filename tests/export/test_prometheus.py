@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,3 +172,47 @@ def test_every_series_carries_host_and_node_counters_follow_the_site():
     assert value[("greenai_carbon_grams_total", "")] == pytest.approx(
         kwh * 1.5 * site.carbon_intensity_g_per_kwh.value
     )
+
+
+def test_idle_sockets_neither_stall_scrapes_nor_stay_open():
+    import socket
+
+    from prometheus_client import CollectorRegistry
+
+    from greenai.export.prometheus import MetricsServer
+
+    server = MetricsServer("127.0.0.1", 0, CollectorRegistry(), workers=2, timeout_s=0.5)
+    try:
+        assert server.backlog >= 128
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(50)]
+        began = time.monotonic()
+        for _ in range(5):  # 50 silent sockets, 2 workers: every scrape is still answered
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=5) as r:
+                assert r.status == 200
+        assert time.monotonic() - began < 2.0
+        time.sleep(1.5)  # past the timeout: the server closed every idle socket
+        for s in idle:
+            s.settimeout(2.0)
+            assert s.recv(1) == b""
+            s.close()
+        assert server.closed_idle == 50
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/other", timeout=5)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            s.sendall(b"NONSENSE\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.0 400")
+        # a client that trickles its request a byte at a time is cut off after the timeout
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+            began = time.monotonic()
+            try:
+                for byte in b"GET /metrics HTTP/1.1\r\nHost: x\r\n":
+                    s.sendall(bytes([byte]))
+                    time.sleep(0.1)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            s.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                assert s.recv(100) == b""
+            assert time.monotonic() - began < 0.5 + 0.25 + 1.5  # timeout + sweep + slack
+    finally:
+        server.stop()

@@ -137,3 +137,35 @@ def test_domain_shares_add_up_to_one(energies):
     if math.fsum(energies) > 0:
         assert math.fsum(r["share"] for r in rows) == pytest.approx(1.0)
     assert table.total_energy_j(doc) == pytest.approx(math.fsum(energies))
+
+
+HOSTILE_CELLS = [
+    '=HYPERLINK("http://x","y")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tcmd",
+    "\rcmd",
+    "'=already quoted",
+    "one\rtwo\rthree",
+    'a "quoted", comma\nand newline',
+    "NA",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_CELLS)
+def test_csv_neutralises_formulas_and_reads_back_what_it_wrote(tmp_path, text):
+    doc = copy.deepcopy(make_doc())
+    doc["task"] = text
+    doc["host"]["hostname"] = text
+    path = table.to_csv([doc], tmp_path / "runs.csv")
+    # a spreadsheet sees no cell that starts a formula: each begins with ' or a safe char
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    assert len(rows) == 2, rows  # one header, one row: no CR or LF split the row
+    cells = dict(zip(rows[0], rows[1], strict=True))
+    for name in ("task", "host"):
+        assert not cells[name].startswith(("=", "+", "-", "@", "\t", "\r")), cells[name]
+    back = table.read_csv(path)
+    assert back["task"][0] == text
+    assert back["host"][0] == text

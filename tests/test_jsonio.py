@@ -1,0 +1,189 @@
+"""The strict JSON reader: what it refuses, how fast, and that it reads all else as json does."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from greenai import disclosure, journal, jsonio
+from greenai.jsonio import JSONInputError
+from tests.report.docs import make_doc
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"energy_j": 0.001, "energy_j": 0.136}', "appears twice"),
+        ('{"a": {"b": 1, "b": 2}}', "appears twice"),
+        ('{"energy_j": NaN}', "NaN"),
+        ('{"energy_j": Infinity}', "Infinity"),
+        ('{"energy_j": -Infinity}', "-Infinity"),
+        ('{"energy_j": 1e400}', "out of range"),
+        ('{"t": "\\ud800"}', "surrogate"),
+        ('{"t": "\\udc00"}', "surrogate"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"n": 1' + "0" * 5000 + "}", "digits"),
+        ('{"a": 1', "not valid JSON at line 1"),
+    ],
+)
+def test_refused_with_one_line_naming_the_source(text, reason):
+    with pytest.raises(JSONInputError) as err:
+        jsonio.loads(text, "f.json")
+    message = str(err.value)
+    assert message.startswith("f.json: ") and reason in message
+    assert "\n" not in message
+
+
+def test_a_surrogate_pair_is_text_not_refused():
+    assert jsonio.loads('{"t": "\\ud83d\\ude00"}') == {"t": "\U0001f600"}
+
+
+def test_size_bound_is_checked_before_reading(tmp_path, monkeypatch):
+    path = tmp_path / "big.json"
+    with open(path, "wb") as fh:  # sparse: 200 MB on paper, nothing on disk
+        fh.write(b"{")
+        fh.truncate(200 * 1024 * 1024)
+    began = time.perf_counter()
+    with pytest.raises(JSONInputError, match="209,715,200 bytes is over the 67,108,864"):
+        jsonio.read(path)
+    assert time.perf_counter() - began < 0.5
+    monkeypatch.setenv(jsonio.MAX_ENV, "10")
+    small = tmp_path / "s.json"
+    small.write_text('{"a": 12345}')
+    with pytest.raises(JSONInputError, match="over the 10 byte bound"):
+        jsonio.read(small)
+    monkeypatch.setenv(jsonio.MAX_ENV, "lots")
+    with pytest.raises(JSONInputError, match="GREENAI_MAX_JSON_BYTES"):
+        jsonio.read(small)
+
+
+def _signed(tmp_path: Path) -> tuple[dict, str, str]:
+    key = tmp_path / "k"
+    disclosure.generate_key(f"{key}.pem", f"{key}.pub")
+    return disclosure.sign(make_doc(), f"{key}.pem"), f"{key}.pem", f"{key}.pub"
+
+
+def _greenai(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "greenai", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_verify_refuses_a_duplicate_energy_in_a_signed_file(tmp_path):
+    signed, _, pub = _signed(tmp_path)
+    body = json.dumps(signed, indent=2)
+    real = f'"energy_j": {json.dumps(signed["energy_j"])}'
+    forged = body.replace(real, f'"energy_j": 0.001, {real}', 1)
+    assert forged != body
+    (tmp_path / "r.json").write_text(forged)
+    (tmp_path / "ok.json").write_text(body)
+    res = _greenai("verify", "r.json", "ok.json", "--public-key", pub, cwd=tmp_path)
+    assert res.returncode == 1
+    lines = res.stdout.splitlines()
+    assert lines[0] == "r.json: unverified (r.json: key 'energy_j' appears twice in one object)"
+    assert lines[1] == "ok.json: verified"
+    assert "Traceback" not in res.stderr
+
+
+def test_verify_refuses_extra_keys_in_the_integrity_block(tmp_path):
+    signed, _, pub = _signed(tmp_path)
+    signed["integrity"]["note"] = "trust me"
+    (tmp_path / "r.json").write_text(json.dumps(signed))
+    res = _greenai("verify", "r.json", "--public-key", pub, cwd=tmp_path)
+    assert res.returncode == 1
+    assert "note" in res.stdout and "verified" not in res.stdout.replace("unverified", "")
+
+
+def test_a_200_mb_disclosure_is_refused_in_under_2_s(tmp_path):
+    path = tmp_path / "big.json"
+    with open(path, "wb") as fh:
+        fh.write(b'{"a": "' + b"x" * (200 * 1024 * 1024 - 9) + b'"}')  # a real 200 MB file
+    for command in (["verify"], ["validate"], ["report"], ["sign", "--key", "none.pem"]):
+        began = time.perf_counter()
+        res = _greenai(*command, str(path), cwd=tmp_path)
+        took = time.perf_counter() - began
+        assert res.returncode in (1, 2), (command, res.stderr)
+        assert "over the 67,108,864 byte bound" in res.stdout + res.stderr
+        assert took < 2.0 + 3.0, (command, took)  # + interpreter start-up on a loaded box
+
+
+# ----------------------------------------------------------------------- properties
+finite = st.floats(allow_nan=False, allow_infinity=False)
+values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | finite | st.text(max_size=10),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_property_reads_back_what_json_writes(value):
+    assert jsonio.loads(json.dumps(value)) == value
+    assert jsonio.loads(json.dumps(value, ensure_ascii=False)) == value
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=200))
+def test_property_any_text_is_a_value_or_one_clear_error(text):
+    try:
+        value = jsonio.loads(text, "t.json")
+    except JSONInputError as exc:
+        assert str(exc).startswith("t.json: ") and "\n" not in str(exc)
+        return
+    # what it accepts, json reads the same way, and it holds nothing non-finite
+    assert value == json.loads(text)
+    _assert_finite(value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), values, min_size=1, max_size=4), st.data())
+def test_property_any_repeated_key_is_refused(obj, data):
+    key = data.draw(st.sampled_from(sorted(obj)))
+    body = json.dumps(obj)
+    text = body[:-1] + (", " if len(body) > 2 else "") + f"{json.dumps(key)}: 1}}"
+    with pytest.raises(JSONInputError, match="appears twice"):
+        jsonio.loads(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_property_a_journal_line_decodes_to_a_record_or_none(raw):
+    for line in (raw, raw + b"\n"):
+        record = journal.decode(line)
+        assert record is None or isinstance(record, dict)
+
+
+@settings(max_examples=200, deadline=None)
+@given(values)
+def test_property_a_journal_line_round_trips_or_is_refused(value):
+    record = {"k": "c", "x": value}
+    assert journal.decode(journal.encode(record)) == record
+
+
+def _assert_finite(value):
+    if isinstance(value, float):
+        assert math.isfinite(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _assert_finite(v)
+    elif isinstance(value, list):
+        for v in value:
+            _assert_finite(v)
