@@ -96,7 +96,7 @@ PRINTS = {
 def _every_model_graded(out: str) -> None:
     """README: `greenai rate population/ --standard draft-chat.toml  # every model graded,
     A:4 B:3 ... G:4`."""
-    grades = re.findall(r"^population/\S+\s+\S+\s+\S+\s+([A-G-])\s", out, re.M)
+    grades = re.findall(r"\stext-generation\s+\S+\s+([A-G-])\s", out)  # the energy grade
     assert len(grades) == 23 and "-" not in grades, out
     counts = " ".join(f"{g}:{grades.count(g)}" for g in "ABCDEFG")
     assert counts.startswith("A:4 B:3 ") and counts.endswith(" G:4"), counts
