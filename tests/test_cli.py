@@ -273,6 +273,7 @@ def test_run_prints_progress_lines_while_the_command_runs(tmp_path: Path):
     res = greenai("run", "--progress", "0.3", "-o", str(out), "--", *sleep)
     assert res.returncode == 0, res.stderr
     lines = [x for x in res.stderr.splitlines() if x.startswith("greenai: ")]
+    lines = [x for x in lines if not x.startswith("greenai: warning:")]  # another meter on the VM
     assert len(lines) >= 2, res.stderr
     assert re.fullmatch(
         r"greenai: [0-9,]+ s, [0-9.]+ [mk]?J so far, mean .+ W \[modelled\]", lines[0]
