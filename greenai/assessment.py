@@ -32,28 +32,19 @@ SITE_ENV = (
 def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2) -> M:
     """Return m with its site, footprint and rating (None: the default site / standard).
 
-    ``stacklevel``: where its warnings point (2: the caller of assess).
     Never raises for a site or standard that cannot be resolved: it warns, and the run is
-    kept with a not-computed footprint or rating None.
+    kept with a not-computed footprint or rating None. One copy of m is made.
+    ``stacklevel``: where warnings point (2: the caller of assess).
     """
-    return attach_rating(attach_footprint(m, site, stacklevel + 1), standard, stacklevel + 1)
+    resolved, fp = _footprint(m, site, stacklevel + 1)
+    rating = _rating(m, fp, standard, stacklevel + 1)
+    return replace(m, site=resolved, footprint=fp, rating=rating)  # type: ignore[type-var]
 
 
 def attach_footprint(m: M, site: Any, stacklevel: int = 3) -> M:
     """Return m with its site and footprint at `site`; never raises SiteError (it warns)."""
-    from greenai.footprint import Footprint, compute
-    from greenai.site import Site
-
-    try:
-        key = site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
-        resolved = site if isinstance(site, Site) else _resolve_site(site, key)
-        fp = compute(m.energy_j, resolved, m.units_done or None, m.unit)  # type: ignore[attr-defined]
-        return replace(m, site=resolved, footprint=fp)  # type: ignore[type-var]
-    except (SiteError, ValueError) as exc:
-        warnings.warn(
-            f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=stacklevel
-        )
-        return replace(m, site=None, footprint=Footprint.not_computed(str(exc), m.energy_j))  # type: ignore[type-var, attr-defined]
+    resolved, fp = _footprint(m, site, stacklevel + 1)
+    return replace(m, site=resolved, footprint=fp)  # type: ignore[type-var]
 
 
 def attach_rating(m: M, standard: Any = None, stacklevel: int = 3) -> M:
@@ -62,19 +53,61 @@ def attach_rating(m: M, standard: Any = None, stacklevel: int = 3) -> M:
     A standard that cannot be loaded is reported (warned), never raised: the run is kept,
     with rating None.
     """
-    from greenai.scoring import RatingInput, rate
-    from greenai.standard import load_standard
+    return replace(m, rating=_rating(m, m.footprint, standard, stacklevel + 1))  # type: ignore[type-var, attr-defined]
+
+
+def _footprint(m: Any, site: Any, stacklevel: int) -> tuple[Any, Any]:
+    from greenai.footprint import Footprint, compute
+    from greenai.site import Site
 
     try:
-        rating = rate(RatingInput.from_disclosure(rating_view(m)), load_standard(standard))
+        if isinstance(site, Site):
+            resolved = site
+        else:
+            key = site_env() + ((_mtime(site),) if isinstance(site, str | Path) else ())
+            resolved = _resolve_site(site, key)
+        return resolved, compute(m.energy_j, resolved, m.units_done or None, m.unit)
+    except (SiteError, ValueError) as exc:
+        warnings.warn(
+            f"greenai: footprint not computed: {exc}", GreenAIWarning, stacklevel=stacklevel
+        )
+        return None, Footprint.not_computed(str(exc), m.energy_j)
+
+
+def _rating(m: Any, footprint: Any, standard: Any, stacklevel: int) -> Any:
+    from greenai.scoring import RatingInput, rate
+
+    try:
+        return rate(RatingInput.from_disclosure(rating_view(m, footprint)), _standard(standard))
     except (StandardError, DisclosureError) as exc:
         warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=stacklevel)
-        return replace(m, rating=None)  # type: ignore[type-var]
-    return replace(m, rating=rating)  # type: ignore[type-var]
+        return None
 
 
-def rating_view(m: Any) -> dict[str, Any]:
-    """Return the fields of the disclosure that rating reads, without serialising the rest."""
+def _standard(spec: Any) -> Any:
+    """Return the standard `spec` names, its file found once and re-read when it changes."""
+    from greenai.standard import _load_cached, load_standard
+
+    try:
+        path = _standard_path(spec)
+        stat = os.stat(path)
+    except (OSError, TypeError):  # moved since it was found, or a spec that is not a key
+        return load_standard(spec)
+    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _standard_path(spec: Any) -> Path:
+    from greenai.standard import resolve_standard
+
+    return resolve_standard(spec)
+
+
+def rating_view(m: Any, footprint: Any = ...) -> dict[str, Any]:
+    """Return the fields of the disclosure that rating reads, without serialising the rest
+    (``footprint``: the one to rate with, if not yet on m)."""
+    if footprint is ...:
+        footprint = m.footprint
     return {
         "task": m.task,
         "unit": m.unit,
@@ -89,7 +122,7 @@ def rating_view(m: Any) -> dict[str, Any]:
         "sampling": m.sampling,
         "idle": m.idle is not None,
         "repetitions": m.extra.get("repetitions", 1),
-        "footprint": m.footprint.to_dict() if m.footprint is not None else None,
+        "footprint": footprint.to_dict() if footprint is not None else None,
     }
 
 

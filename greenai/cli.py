@@ -100,6 +100,7 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
         task=args.task,
         unit=args.unit,
         interval_s=args.interval,
+        timeline_hz=args.timeline_hz,
         idle_baseline_s=args.idle_baseline,
         output=args.output,
         site=site,
@@ -917,7 +918,17 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", default="greenai-run.json", help="result JSON (default %(default)s)"
     )
     p.add_argument(
-        "--interval", type=float, default=0.1, help="sampling interval in s (default 0.1)"
+        "--interval",
+        type=float,
+        default=None,
+        help="power/model probes' sampling interval in s (default 0.1; energy counters are "
+        "read at the window's edges); alone, it also sets the timeline's",
+    )
+    p.add_argument(
+        "--timeline-hz",
+        type=float,
+        default=None,
+        help="power timeline readings per second (default 1; 0: no timeline)",
     )
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")

@@ -120,8 +120,10 @@ def rank_probes(
     env: Mapping[str, str] | None = None,
 ) -> list[Probe]:
     """Return the probes this rank meters: node-level ones on local rank 0, its own GPUs."""
-    gpu_probes = [p for p in found.probes if p.domain == "gpu"]
-    node_probes = [p for p in found.probes if p.domain != "gpu"]
+    # GPUs a rank can own carry their CUDA index (NVML); other accelerators (AMD sockets,
+    # Apple GPU/ANE, hwmon GPUs) are metered once per node, with the node's probes
+    gpu_probes = [p for p in found.probes if p.domain == "gpu" and hasattr(p, "cuda_index")]
+    node_probes = [p for p in found.probes if not (p.domain == "gpu" and hasattr(p, "cuda_index"))]
     if gpus is None:
         gpus = owned_gpus(rank, len(gpu_probes), env)
     mine = [p for p in gpu_probes if getattr(p, "cuda_index", None) in set(gpus)]

@@ -8,11 +8,13 @@ document gives those blocks as the same typed values the Meter gives (``m.footpr
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,13 +207,7 @@ class Measurement:
 
         doc = upgrade(doc, source)
         reader = _Reader(doc, source)
-        known = {f.name for f in fields(cls)} | {
-            "integrity",
-            "kind",
-            "energy_j",
-            "energy_per_unit_j",
-            "provenance",
-        }
+        known = _known_keys(cls)
         status = reader.get("status", str)
         if status not in STATUSES:
             raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
@@ -276,6 +272,25 @@ TYPED_BLOCKS = {
 }
 
 
+@functools.cache
+def _known_keys(cls: type) -> frozenset[str]:
+    """Return the document keys a Measurement reads (the rest go to ``extra``)."""
+    derived = {"integrity", "kind", "energy_j", "energy_per_unit_j", "provenance"}
+    return frozenset({f.name for f in fields(cls)} | derived)
+
+
+@functools.cache
+def _block_class(name: str) -> Any:
+    """Return the class a typed block is read into (None where it cannot be imported)."""
+    import importlib
+
+    module, cls = TYPED_BLOCKS[name]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        return None
+
+
 def _typed_block(doc: dict[str, Any], name: str, source: str) -> Any:
     """Return block `name` of doc as its typed value (None when absent or null)."""
     data = doc.get(name)
@@ -283,12 +298,8 @@ def _typed_block(doc: dict[str, Any], name: str, source: str) -> Any:
         return None
     if not isinstance(data, dict):
         raise DisclosureError(f"{source}: {name}: expected an object, got {type(data).__name__}")
-    import importlib
-
-    module, cls = TYPED_BLOCKS[name]
-    try:
-        kind = getattr(importlib.import_module(module), cls)
-    except (ImportError, AttributeError):
+    kind = _block_class(name)
+    if kind is None:
         return data  # a block of a later greenai: kept as it was written
     try:
         return kind.from_dict(data, where=f"{source}: {name}")
@@ -373,30 +384,90 @@ def _timeline_dict(tl: Timeline | None) -> dict[str, Any] | None:
 def _type_ok(value: Any, hint: Any) -> bool:
     """Return whether a JSON value fits a (simple) type hint: str, float, int, bool, dict, tuple,
     unions with None, Any."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
+    return _checker(hint)(value)
+
+
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is float:
+        return value - value == 0.0  # False for NaN and the infinities
+    if kind is int:
         return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers_ok(values: Any) -> bool:
+    """Return whether every item is a finite number, checked per block, not per float."""
+    if not isinstance(values, list | tuple):
+        return False
+    if not set(map(type, values)) <= {float, int}:  # bool is its own type: refused here
+        return False
+    try:
+        if math.isfinite(sum(values)):  # NaN or an infinity anywhere makes the sum one too
+            return True
+    except OverflowError:
+        pass
+    return all(math.isfinite(v) for v in values)  # a finite overflow: look at each
+
+
+@functools.cache
+def _checker(hint: Any) -> Callable[[Any], bool]:
+    """Return a function that checks a JSON value against ``hint`` (built once per hint)."""
+    if hint is Any:
+        return lambda v: True
     if hint is type(None):
-        return value is None
+        return lambda v: v is None
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, h) for h in typing.get_args(hint))
+        checks = tuple(_checker(h) for h in args)
+        return lambda v: any(c(v) for c in checks)
     if hint is float:
-        return (
-            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        )
+        return _is_number
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return lambda v: isinstance(v, int) and not isinstance(v, bool)
     if hint in (str, bool):
-        return isinstance(value, hint)
+        return lambda v: isinstance(v, hint)
     if origin is dict or hint is dict:
-        args = typing.get_args(hint)
-        return isinstance(value, dict) and (
-            not args or all(isinstance(k, str) and _type_ok(v, args[1]) for k, v in value.items())
+        if not args:
+            return lambda v: isinstance(v, dict)
+        if args[1] is Any:
+            return lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v)
+        if args[1] is float:
+            return lambda v: (
+                isinstance(v, dict)
+                and all(isinstance(k, str) for k in v)
+                and _numbers_ok(list(v.values()))
+            )
+        inner = _checker(args[1])
+        return lambda v: (
+            isinstance(v, dict) and all(isinstance(k, str) and inner(x) for k, x in v.items())
         )
     if origin is tuple:
-        args = typing.get_args(hint)
-        return isinstance(value, list | tuple) and all(_type_ok(v, args[0]) for v in value)
-    return False
+        if args[0] is float:
+            return _numbers_ok
+        item = _checker(args[0])
+        return lambda v: isinstance(v, list | tuple) and all(item(x) for x in v)
+    return lambda v: False
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, bool], ...]]:
+    """Return a dataclass's resolved type hints and (field, required) pairs, once per class."""
+    hints = typing.get_type_hints(cls)
+    required = tuple(
+        (f.name, f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)
+    )
+    return hints, required
+
+
+_READER_HINTS: dict[Any, Any] = {
+    str: str,
+    dict: dict[str, Any],
+    list: tuple[Any, ...],
+    int: int,
+    (int, float): float,
+}
 
 
 class _Reader:
@@ -412,10 +483,8 @@ class _Reader:
             if optional:
                 return None
             raise DisclosureError(f"{self.source}: {key}: missing (required field)")
-        hint = {str: str, dict: dict[str, Any], list: tuple[Any, ...], int: int}.get(kind, kind)
-        if kind == (int, float):
-            hint = float
-        if not _type_ok(value, hint):
+        hint = _READER_HINTS.get(kind, kind)
+        if not _checker(hint)(value):
             want = {float: "a finite number", int: "an integer", str: "a string"}.get(
                 hint, "an object" if kind is dict else "a list" if kind is list else str(kind)
             )
@@ -433,20 +502,20 @@ class _Reader:
     def build(self, cls: type, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise DisclosureError(f"{self.source}: {where}: expected an object")
-        hints = typing.get_type_hints(cls)
+        hints, names = _fields_of(cls)
         unknown = set(data) - set(hints)
         if unknown:
             raise DisclosureError(f"{self.source}: {where}: unknown field(s) {sorted(unknown)}")
         values = {}
-        for f in fields(cls):
-            if f.name not in data:
-                if f.default is MISSING and f.default_factory is MISSING:
-                    raise DisclosureError(f"{self.source}: {where}.{f.name}: missing")
+        for name, required in names:
+            if name not in data:
+                if required:
+                    raise DisclosureError(f"{self.source}: {where}.{name}: missing")
                 continue
-            value = data[f.name]
-            if not _type_ok(value, hints[f.name]):
+            value = data[name]
+            if not _checker(hints[name])(value):
                 raise DisclosureError(
-                    f"{self.source}: {where}.{f.name}: {value!r:.60} is not of type {hints[f.name]}"
+                    f"{self.source}: {where}.{name}: {value!r:.60} is not of type {hints[name]}"
                 )
-            values[f.name] = tuple(value) if isinstance(value, list) else value
+            values[name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)

@@ -8,13 +8,11 @@ import functools
 import inspect
 import math
 import os
-import signal
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 from greenai.assessment import assess
@@ -24,22 +22,14 @@ from greenai.errors import GreenAIError, GreenAIWarning
 from greenai.journal import JournalWriter
 from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
-from greenai.runtime import alive, runtime_dir
-from greenai.sampler import DEFAULT_INTERVAL_S, Sampler, Snapshot
+from greenai.runtime import NodeMarker, alive, runtime_dir
+from greenai.sampler import DEFAULT_INTERVAL_S, DEFAULT_TIMELINE_HZ, Sampler, Snapshot
+from greenai.session import JournalSession, SigtermGuard, Terminated, TuningSession
 from greenai.window import RunInfo, assemble, domain_energy, host_inventory
 from greenai.window import device_energy as device_energy  # re-exported
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_JOURNAL_PERIOD_S = 1.0
-JOURNAL_MARGIN_S = 0.002  # scheduling slack kept between a checkpoint and the period's end
-
-
-class Terminated(SystemExit):
-    """Raised in the main thread when SIGTERM arrives during metering (exit code 128 + N)."""
-
-    def __init__(self, signum: int):
-        super().__init__(128 + signum)
-        self.signum = signum
 
 
 # --------------------------------------------------------------------- node registry
@@ -47,60 +37,85 @@ _runtime_dir = runtime_dir  # the names the tests and older callers use
 _alive = alive
 
 
-def _announce_on_node() -> tuple[Path | None, list[int]]:
-    """Register this process as metering; return its marker and other live metering pids."""
+def _announce_on_node() -> tuple[NodeMarker | None, list[int]]:
+    """Register this process as metering; return its marker and the other processes
+    metering this node now.
+
+    Once per process (the marker stays until the process exits, locked while it meters):
+    a window pays one flock call, not a file written and listed.
+    """
     folder = runtime_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        marker = folder / f"meter-{os.getpid()}"
-        marker.write_text(str(os.getpid()))
-    except OSError:
+    marker = NodeMarker(folder)
+    if not marker.create():
         return None, []
-    others = []
-    for f in folder.glob("meter-*"):
-        try:
-            pid = int(f.name.removeprefix("meter-"))
-        except ValueError:
-            continue
-        if pid == os.getpid():
-            continue
-        if alive(pid):
-            others.append(pid)
-        else:
-            f.unlink(missing_ok=True)
+    others = marker.others()
     if any(folder.glob("tune-*.json")):
         # a tuner killed before it could restore its device left its originals here
         from greenai.optimize.guard import restore_stale
 
         restore_stale(folder)
-    return marker, sorted(others)
+    return marker, others
+
+
+Rates = tuple[float, float | None]  # (power interval_s, timeline_hz: None follows it, 0 off)
+
+
+def combined_rates(requests: Sequence[Rates]) -> Rates:
+    """Return the rates that serve every open meter: the shortest interval, finest timeline."""
+    interval = min(r[0] for r in requests)
+    timelines = [r[0] if r[1] is None else (1.0 / r[1] if r[1] > 0 else math.inf) for r in requests]
+    finest = min(timelines)
+    if finest == interval and any(r[1] is None for r in requests):
+        return interval, None
+    return interval, 0.0 if math.isinf(finest) else 1.0 / finest
 
 
 # --------------------------------------------------------------------- shared sampler
 class _SharedSampler:
-    """One sampler per process, shared by every meter that does not bring its own."""
+    """One sampler per process, shared by every meter that does not bring its own.
+
+    Made on the first meter (probes discovered, the node announced) and kept for the
+    process: when the last meter leaves, its thread parks (blocked, no reads, no CPU) and
+    the next meter wakes it, so no window starts a thread or re-announces the node.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._sampler: Sampler | None = None
         self._specs: tuple[ProbeSpec, ...] = ()
         self._unavailable: tuple[dict[str, str], ...] = ()
-        self._intervals: list[float] = []
-        self._marker: Path | None = None
+        self._requests: list[Rates] = []
+        self._marker: NodeMarker | None = None
+        self._announced = False
+        self._found: Any = None  # the Discovery the sampler's probes came from
         self.other_meters: list[int] = []
 
     def acquire(
-        self, interval_s: float
+        self, rates: Rates
     ) -> tuple[Sampler, tuple[ProbeSpec, ...], tuple[dict[str, str], ...]]:
         with self._lock:
-            if self._sampler is None:
-                from greenai.probes.discover import discover_cached
+            if self._requests and self._sampler is not None:  # others open: join them
+                self._requests.append(rates)
+                if any(r != rates for r in self._requests):  # else the rates stand
+                    self._sampler.set_rates(*combined_rates(self._requests))
+                return self._sampler, self._specs, self._unavailable
+            from greenai.probes.discover import discover_cached
 
-                found = discover_cached()
-                self._sampler = Sampler(found.probes, interval_s=interval_s)
+            found = discover_cached()  # a dict look-up once discovered
+            if self._sampler is not None and found is not self._found:
+                self._sampler.stop()  # the probes changed here (env): a parked one goes
+                self._sampler = None
+            self._requests.append(rates)
+            if self._sampler is None:
+                self._found = found
+                self._sampler = Sampler(found.probes, rates[0], timeline_hz=rates[1])
                 self._specs = tuple(ProbeSpec.of(p) for p in found.probes)
                 self._unavailable = tuple(u.to_dict() for u in found.unavailable)
-                self._marker, self.other_meters = _announce_on_node()
+                if not self._announced:
+                    self._announced = True
+                    self._marker, self.other_meters = _announce_on_node()
+                    if self._marker is not None:
+                        atexit.register(self._marker.remove)
                 if self.other_meters:
                     warnings.warn(
                         f"greenai: process(es) {self.other_meters} also meter this node; each "
@@ -110,30 +125,40 @@ class _SharedSampler:
                         stacklevel=4,
                     )
                 self._sampler.start()
-            self._intervals.append(interval_s)
-            self._sampler.set_interval(min(self._intervals))
+                if self._marker is not None:
+                    self._marker.metering(True)  # a marker left idle by an earlier sampler
+            else:
+                self._sampler.set_rates(*combined_rates(self._requests))
+                self._sampler.resume()
+                if self._marker is not None:
+                    self._marker.metering(True)
             return self._sampler, self._specs, self._unavailable
 
-    def release(self, interval_s: float) -> None:
+    def release(self, rates: Rates) -> None:
         with self._lock:
-            self._intervals.remove(interval_s)
+            self._requests.remove(rates)
             if self._sampler is None:
                 return
-            if self._intervals:
-                self._sampler.set_interval(min(self._intervals))
+            if self._requests:
+                if any(r != rates for r in self._requests):  # else the rates stand
+                    self._sampler.set_rates(*combined_rates(self._requests))
             else:
-                self._sampler.stop()
-                self._sampler = None
+                self._sampler.park()
                 if self._marker is not None:
-                    self._marker.unlink(missing_ok=True)
-                    self._marker = None
+                    self._marker.metering(False)  # idle: other processes do not count it
 
 
 _shared = _SharedSampler()
+_sigterm = SigtermGuard()  # one SIGTERM handler while any meter of the process is open
+__all__ = ["Meter", "Terminated", "meter", "measure"]
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _utc_text(epoch_s: float) -> str:
+    return (
+        datetime.fromtimestamp(epoch_s, timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 # --------------------------------------------------------------------- Meter
@@ -150,7 +175,8 @@ class Meter:
         task: str | None = None,
         unit: str | None = None,
         *,
-        interval_s: float = DEFAULT_INTERVAL_S,
+        interval_s: float | None = None,
+        timeline_hz: float | None = None,
         idle_baseline_s: float = 0.0,
         output: str | os.PathLike[str] | None = None,
         site: Any = None,
@@ -168,7 +194,18 @@ class Meter:
     ):
         self.task = task
         self.unit = unit
-        self.interval_s = interval_s
+        # interval_s: how often power and model probes are read (energy counters are read at
+        # the window's edges whatever it is). Given without timeline_hz, the timeline follows
+        # it (every probe polled at it, as before counter-edge metering).
+        self.interval_s = DEFAULT_INTERVAL_S if interval_s is None else interval_s
+        if not timeline:
+            timeline_hz = 0.0 if timeline_hz is None else timeline_hz
+        elif timeline_hz is None and interval_s is None:
+            timeline_hz = DEFAULT_TIMELINE_HZ
+        if timeline_hz is not None and timeline_hz < 0:
+            raise ValueError(f"timeline_hz must be >= 0, got {timeline_hz}")
+        self.timeline_hz = timeline_hz
+        self._rates: Rates = (self.interval_s, timeline_hz)
         self.idle_baseline_s = idle_baseline_s
         self.output = output
         self.site = site
@@ -186,18 +223,15 @@ class Meter:
         self._shared_acquired = False
         self._unavailable: tuple[dict[str, str], ...] = ()
         self._start: Snapshot | None = None
-        self._started_at = ""
+        self._started_epoch_s: float | None = None  # formatted only when a result needs it
         self._units = 0.0
         self._lock = threading.Lock()
         self._phases: dict[str, list[Any]] = {}  # name -> [duration_s, units, {domain: J}]
         self._active_phases: list[str] = []
         self._idle: IdleBaseline | None = idle  # a baseline measured earlier (bench suites)
         self._problems: list[str] = []
-        self._journal: JournalWriter | None = None
-        self._journal_stop = threading.Event()
-        self._journal_thread: threading.Thread | None = None
-        self._previous_sigterm: Any = None
-        self._sigterm_installed = False
+        self._journal_session: JournalSession | None = None
+        self._guarded = False  # registered with the process's SigtermGuard
         self._result: Measurement | None = None
         self._build: Callable[[], Measurement] | None = None  # the result, not yet assembled
         self._stopped = False
@@ -209,7 +243,7 @@ class Meter:
         self.journal_header: dict[str, Any] = {}  # more for the journal's header record
         # a greenai.optimize.Tuner, True (PowerLimitTuner()), or None: the untouched fast path
         self._tuner = tune
-        self._optimisation: Any = None  # the tuner's Optimisation once it has ended
+        self._tuning: TuningSession | None = None
         warn_unfit(task, unit, standard)
 
     # ------------------------------------------------------------ life cycle
@@ -221,16 +255,18 @@ class Meter:
                 self._specs = tuple(ProbeSpec.of(p) for p in self._sampler.probes)
             elif self._own_probes is not None:
                 kwargs = {"clock": self._clock} if self._clock else {}
-                self._sampler = Sampler(self._own_probes, interval_s=self.interval_s, **kwargs)
+                self._sampler = Sampler(
+                    self._own_probes, self.interval_s, timeline_hz=self.timeline_hz, **kwargs
+                )
                 self._specs = tuple(ProbeSpec.of(p) for p in self._own_probes)
                 if self._clock is None:
                     self._sampler.start()
             else:
-                self._sampler, self._specs, self._unavailable = _shared.acquire(self.interval_s)
+                self._sampler, self._specs, self._unavailable = _shared.acquire(self._rates)
                 self._shared_acquired = True
             if self.idle_baseline_s > 0:
                 self._measure_idle()
-            self._started_at = _utc_now()
+            self._started_epoch_s = time.time()
             self._start = self._sampler.snapshot()
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not start metering: {exc}")
@@ -238,7 +274,8 @@ class Meter:
         if self.journal_path is not None:
             self._open_journal()
         if self.handle_signals:
-            self._install_sigterm()
+            _sigterm.enter(self.checkpoint)
+            self._guarded = True
         atexit.register(self._at_exit)
         if self._tuner is not None:
             self._begin_tuning()
@@ -267,15 +304,18 @@ class Meter:
         if sampler is None or start is None:
             return
         self._stopped = True
-        if self._tuner is not None:
+        if self._tuning is not None:
             self._end_tuning()
         atexit.unregister(self._at_exit)
-        self._restore_sigterm()
-        self._stop_journal_thread()
+        if self._guarded:
+            _sigterm.leave(self.checkpoint)
+            self._guarded = False
+        if self._journal_session is not None:
+            self._journal_session.stop()
         try:
             end = sampler.snapshot()
             faults = list(sampler.faults)
-            run = self._run_info()
+            sampling = self._sampling(end)
             timeline = self._timeline(sampler, start, end)
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not take the closing reading: {exc}")
@@ -285,12 +325,14 @@ class Meter:
         err = {"type": type(error).__name__, "message": str(error)} if error else None
 
         def build() -> Measurement:
+            # what does not change after the closing reading is gathered only now
+            run = self._run_info(sampling)
             return self._with_footprint(
                 assemble(self._specs, start, end, faults, run, status, err, timeline)
             )
 
         self._build = build
-        if self.output or self._journal is not None:
+        if self.output or self._journal_session is not None:
             self._write_outputs()
 
     @property
@@ -329,15 +371,13 @@ class Meter:
                 written = True
             except OSError as exc:
                 self._problem(f"could not write {self.output}: {exc.strerror or exc}")
-        if self._journal is not None:
-            if result is not None:
-                self._journal.append({"k": "e", "status": result.status})
+        if self._journal_session is not None:
             # the journal is only needed when the final result could not be written
-            self._journal.close(remove=written)
+            self._journal_session.end(result.status if result is not None else None, written)
 
     def _release(self) -> None:
         if self._shared_acquired:
-            _shared.release(self.interval_s)
+            _shared.release(self._rates)
             self._shared_acquired = False
         elif self._given_sampler is None and self._sampler is not None and self._sampler.running:
             self._sampler.stop()
@@ -366,41 +406,26 @@ class Meter:
             self.stop(status, exc)  # a subclass's stop() (CUDA sync, gathering ranks) runs
         return False  # the user's exception propagates unchanged
 
-    # ------------------------------------------------------------ signals
-    def _install_sigterm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        previous = signal.getsignal(signal.SIGTERM)
-        if previous == signal.SIG_IGN or previous is None:
-            return
-
-        def on_sigterm(signum: int, frame: Any) -> None:
-            if callable(previous):
-                # the user's own handler decides what happens; keep what we have first
-                self.checkpoint()
-                previous(signum, frame)
-            else:
-                raise Terminated(signum)
-
-        signal.signal(signal.SIGTERM, on_sigterm)
-        self._previous_sigterm = previous
-        self._sigterm_installed = True
-        self._sigterm_handler = on_sigterm
-
-    def _restore_sigterm(self) -> None:
-        if not self._sigterm_installed:
-            return
-        self._sigterm_installed = False
-        if threading.current_thread() is threading.main_thread() and (
-            signal.getsignal(signal.SIGTERM) is self._sigterm_handler
-        ):
-            signal.signal(signal.SIGTERM, self._previous_sigterm)
+    @property
+    def _started_at(self) -> str:
+        epoch = self._started_epoch_s
+        return "" if epoch is None else _utc_text(epoch)
 
     # ------------------------------------------------------------ journal
+    @property
+    def _journal(self) -> JournalWriter | None:
+        return self._journal_session.writer if self._journal_session is not None else None
+
     def _open_journal(self) -> None:
         assert self._sampler is not None and self._start is not None
-        self._journal = JournalWriter(self.journal_path)  # type: ignore[arg-type]
-        self._journal.open(
+        self._journal_session = JournalSession(
+            self.journal_path,  # type: ignore[arg-type]
+            self.journal_period_s,
+            self._sampler,
+            self._journal_state,
+            self._problem,
+        )
+        self._journal_session.open(
             {
                 "task": self.task,
                 "unit": self.unit,
@@ -411,76 +436,28 @@ class Meter:
                 "probes": [s.to_dict() for s in self._specs],
                 "unavailable": list(self._unavailable),
                 "host": host_inventory(self._specs),
-                "interval_s": self._sampler.interval_s,
+                "interval_s": self._sampling()["interval_s"],
                 "period_s": self.journal_period_s,
                 "command": list(self.command) if self.command else None,
                 "idle": _idle_dict(self._idle),
                 **self.journal_header,
             }
         )
-        self._journal_faults = 0
-        if self._journal.error:
-            self._problem(self._journal.error)
-            return
-        if self._journal.moved_from is not None:
-            self._problem(
-                f"journal {self._journal.moved_from} exists (another run's, or one a killed "
-                f"run left for recovery): this run journals to {self._journal.path}"
-            )
-        self.journal_path = self._journal.path
-        self._journal_thread = threading.Thread(
-            target=self._journal_loop, name="greenai-journal", daemon=True
-        )
-        self._journal_thread.start()
+        if not self._journal_session.writer.error:
+            self.journal_path = self._journal_session.writer.path  # moved aside, maybe
 
-    def _journal_loop(self) -> None:
-        # Checkpoints start early by the time a checkpoint takes, so that the newest record
-        # on disk is never older than one period: a kill loses at most one period.
-        cost_s = 0.0
-        next_s = time.monotonic() + self.journal_period_s
-        while not self._journal_stop.wait(max(next_s - cost_s - time.monotonic(), 0.0)):
-            began = time.monotonic()
-            if not self.checkpoint():
-                return
-            cost_s = max(time.monotonic() - began, 0.5 * cost_s) + JOURNAL_MARGIN_S
-            next_s = began + self.journal_period_s
-
-    def checkpoint(self) -> bool:
-        """Append a checkpoint to the journal now; return False if journaling has stopped."""
-        journal, sampler = self._journal, self._sampler
-        if journal is None or sampler is None or journal.error:
-            return False
-        snap = sampler.snapshot()
+    def _journal_state(self) -> dict[str, Any]:
         with self._lock:
             phases = {k: [v[0], v[1], dict(v[2])] for k, v in self._phases.items()}
             units = self._units
-        faults = sampler.faults[self._journal_faults :]
-        ok = journal.append(
-            {
-                "k": "c",
-                "t": snap.t_s,
-                "e": list(snap.energy_j),
-                "f": list(snap.failed_at_s),
-                "u": units,
-                "ph": phases,
-                "faults": [[f.probe, f.t_s, f.error, f.fatal] for f in faults],
-                "exit_code": self.exit_code,
-            }
-        )
-        if ok:
-            self._journal_faults += len(faults)
-        else:
-            self._problem(journal.error or "journal write failed")
-        return ok
+        return {"u": units, "ph": phases, "exit_code": self.exit_code}
 
-    def _stop_journal_thread(self) -> None:
-        self._journal_stop.set()
-        if (
-            self._journal_thread is not None
-            and self._journal_thread is not threading.current_thread()
-        ):
-            self._journal_thread.join()
-        self._journal_thread = None
+    def checkpoint(self) -> bool:
+        """Append a checkpoint to the journal now; return False if journaling has stopped."""
+        session = self._journal_session
+        if session is None or self._sampler is None:
+            return False
+        return session.checkpoint()
 
     # ------------------------------------------------------------ tuning
     def reading(self) -> tuple[float, float]:
@@ -494,30 +471,27 @@ class Meter:
         sampler = self._sampler
         if sampler is None or self._start is None:
             return
+        tuning = TuningSession(self._tuner, self._problem)
+        self._tuner = tuning.tuner
         journal = self._journal.append if self._journal is not None else None
-        if self._tuner is True:  # tune=True (also through the framework callbacks)
-            from greenai.optimize import PowerLimitTuner
-
-            self._tuner = PowerLimitTuner()
-        try:
-            self._tuner.begin(self.reading, sampler.clock, journal)
-        except (GreenAIError, OSError) as exc:  # the device is unchanged: the run goes on
-            self._problem(f"not tuned: {exc}")
+        if not tuning.begin(self.reading, sampler.clock, journal):
             return
+        self._tuning = tuning
         self.count = self._count_tuned  # type: ignore[method-assign]
 
     def _count_tuned(self, n: float = 1) -> None:
         type(self).count(self, n)
-        if not self._tuner.on_count(n):
+        if self._tuning is not None and not self._tuning.on_count(n):
             del self.count  # the search is over: back to the plain count
 
     def _end_tuning(self) -> None:
         self.__dict__.pop("count", None)
-        block = self._tuner.end(self.provenance)
-        for note in block.notes:
-            if not note.startswith("the run ended"):
-                self._problem(note)
-        self._optimisation = block
+        assert self._tuning is not None
+        self._tuning.end(self.provenance)
+
+    @property
+    def _optimisation(self) -> Any:
+        return self._tuning.result if self._tuning is not None else None
 
     # ------------------------------------------------------------ during the run
     def count(self, n: float = 1) -> None:
@@ -569,8 +543,7 @@ class Meter:
                     entry[2][k] = entry[2].get(k, 0.0) + v.energy_j
 
     # ------------------------------------------------------------ result
-    def _run_info(self) -> RunInfo:
-        assert self._sampler is not None
+    def _run_info(self, sampling: dict[str, Any]) -> RunInfo:
         return RunInfo(
             task=self.task,
             unit=self.unit,
@@ -580,16 +553,32 @@ class Meter:
             idle=self._idle,
             unavailable=self._unavailable,
             host=host_inventory(self._specs),
-            sampling={
-                "interval_s": self._sampler.interval_s,
-                "requested_interval_s": self.interval_s,
-                "samples": self._sampler.samples,
-                "clock": "monotonic",
-                "problems": list(self._problems),
-            },
+            sampling=sampling,
             command=self.command,
             exit_code=self.exit_code,
+            extra=self.extra,
+            optimisation=self._optimisation,
         )
+
+    def _sampling(self, end: Snapshot | None = None) -> dict[str, Any]:
+        sampler = self._sampler
+        assert sampler is not None
+        interval = sampler.interval_s
+        if not math.isfinite(interval):  # read at the window's edges only
+            interval = (end.t_s - self._start.t_s) if end and self._start else None
+        out: dict[str, Any] = {
+            "interval_s": interval,
+            "requested_interval_s": self.interval_s,
+            "samples": sampler.samples,
+            "clock": "monotonic",
+            "problems": list(self._problems),
+        }
+        if sampler.counters_only:
+            out["energy_reads"] = "window edges"  # counters: exact between the two reads
+        out["timeline_hz"] = (
+            1.0 / sampler.timeline_interval_s if sampler.timeline_interval_s else 0.0
+        )
+        return out
 
     def _timeline(self, sampler: Sampler, a: Snapshot, b: Snapshot) -> Timeline | None:
         if not self.keep_timeline:
@@ -605,12 +594,8 @@ class Meter:
         )
 
     def _with_footprint(self, m: Measurement) -> Measurement:
-        m = assess(_replace_extra(m, self.extra), self.site, self.standard, stacklevel=3)
+        m = assess(m, self.site, self.standard, stacklevel=3)
         self._footprint, self._rating = m.footprint, m.rating
-        if self._optimisation is not None:
-            from dataclasses import replace
-
-            m = replace(m, optimisation=self._optimisation)
         return m
 
 
@@ -643,12 +628,6 @@ def _caller_level() -> int:
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def _replace_extra(m: Measurement, extra: dict[str, Any]) -> Measurement:
-    from dataclasses import replace
-
-    return replace(m, extra={**m.extra, **extra})
 
 
 def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:

@@ -6,11 +6,20 @@ rectangle. ``snapshot()`` reads every probe at the instant it is called, so a wi
 opened and closed with snapshots is as exact as the counters themselves. The power
 timeline lives in a fixed number of slots: when it fills, neighbouring slots merge
 (energy added, so totals stay exact) and the resolution halves.
+
+The thread wakes only as often as something needs it (``tick_interval_s``): power and
+model probes at ``interval_s`` (their energy is only as good as their sampling); the
+timeline at ``timeline_hz``; and a wrap guard from each counter's range and maximum power.
+Where every probe is an energy counter, energy comes from the window-edge snapshots alone:
+with the timeline off and counters that never wrap in practice there is no thread at all.
+A sampler shared by many windows can ``park()`` its thread (it blocks, costing nothing)
+and ``resume()`` it, so a window never pays for starting a thread.
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 import threading
 import time
 import warnings
@@ -21,7 +30,12 @@ from dataclasses import dataclass
 from greenai.errors import GreenAIWarning, ProbeError
 from greenai.probes.base import Method, Probe
 
-DEFAULT_INTERVAL_S = 0.1
+DEFAULT_INTERVAL_S = 0.1  # power and model probes: 10 Hz
+# The timeline a meter keeps by default: 1 Hz. It is the finest the standards ask for
+# (max_sampling_interval_s = 1 s, itself NVML's 1 s power average on Ampere and newer),
+# 2048 slots hold 34 min before halving, and one read a second of counters costs a
+# counter-only meter < 0.02 % of a core. timeline_hz=0 turns it off.
+DEFAULT_TIMELINE_HZ = 1.0
 TIMELINE_SLOTS = 2048
 # Poll at least this many times per counter range at the channel's maximum power, so two
 # wraps can never fall between reads (one would suffice; two leaves margin for jitter).
@@ -32,6 +46,9 @@ RESET_POWER_MARGIN = 1.5
 # A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
 # energy counter every ~100 ms, and no powered device draws exactly 0 W).
 STALL_AFTER_S = 2.0
+# Ticks longer than this wait on an event (a faster rate can cut them short); shorter ones
+# use time.sleep, the cheapest wait there is (a rate change waits out at most one tick).
+LONG_TICK_S = 1.0
 # A timeline slot takes in window-edge snapshots until it spans this share of its width.
 SLOT_FULL = 0.75
 
@@ -64,23 +81,36 @@ class Sampler:
         interval_s: float = DEFAULT_INTERVAL_S,
         clock: Callable[[], float] = time.monotonic,
         timeline_slots: int = TIMELINE_SLOTS,
+        timeline_hz: float | None = None,
     ):
+        """``timeline_hz`` None: the timeline follows ``interval_s`` (every probe polled at
+        it, the behaviour before counter-edge metering); 0: no timeline."""
         if interval_s <= 0:
             raise ValueError(f"interval_s must be > 0, got {interval_s}")
+        if timeline_hz is not None and timeline_hz < 0:
+            raise ValueError(f"timeline_hz must be >= 0, got {timeline_hz}")
         self.probes = list(probes)
         self.clock = clock
         self.requested_interval_s = interval_s
-        self.interval_s = min(interval_s, self.wrap_safe_interval_s())
+        self._methods = [p.method for p in self.probes]
+        self._sampled = any(m is not Method.COUNTER for m in self._methods)
+        self._wrap_safe_s = self.wrap_safe_interval_s()
+        self._power_interval_s = interval_s
+        self.timeline_interval_s: float | None = None  # None: no timeline
+        self.interval_s = interval_s
+        self.set_rates(interval_s, timeline_hz)
         self._lock = threading.RLock()
         self._generation = 0  # the background thread runs while its generation is current
         self._thread: threading.Thread | None = None
+        self._awake = threading.Event()  # cleared: a parked thread blocks on it
+        self._awake.set()
+        self._rates_changed = threading.Event()  # set: a faster tick than the one waited on
         n = len(self.probes)
         self._last_value: list[float | None] = [None] * n
         self._cum_j = [0.0] * n
         self._failed_at: list[float | None] = [None] * n
         self.faults: list[ProbeFault] = []
         self._warned: set[str] = set()
-        self._methods = [p.method for p in self.probes]
         self._last_t: float | None = None
         self._changed_at: list[float | None] = [None] * n
         self._stalled = [False] * n
@@ -107,10 +137,12 @@ class Sampler:
             t = self.clock()
             last_t = self._last_t
             dt = 0.0 if last_t is None else t - last_t
-            cum = self._cum_j
-            added = [0.0] * len(self.probes)
+            cum, last, failed = self._cum_j, self._last_value, self._failed_at
+            methods, changed, stalled = self._methods, self._changed_at, self._stalled
+            added = [0.0] * len(cum)
+            counter, power = Method.COUNTER, Method.POWER
             for i, probe in enumerate(self.probes):
-                if self._failed_at[i] is not None:
+                if failed[i] is not None:
                     continue
                 try:
                     value = probe.read()
@@ -120,17 +152,20 @@ class Sampler:
                 except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
                     self._fail(i, t, f"{type(exc).__name__}: {exc}")
                     continue
-                prev = self._last_value[i]
-                self._last_value[i] = value
+                prev = last[i]
+                last[i] = value
                 if prev is None or dt <= 0:
                     continue
-                method = self._methods[i]
-                if method is Method.COUNTER:
+                method = methods[i]
+                if method is counter:
                     delta = value - prev
                     if delta < 0:
                         delta = self._unwrap(i, probe, value, prev, dt, t)
-                    self._watch_stall(i, t, delta != 0.0)
-                elif method is Method.POWER:
+                    if delta and not stalled[i]:
+                        changed[i] = t  # the common case, inline
+                    else:
+                        self._watch_stall(i, t, delta != 0.0)
+                elif method is power:
                     delta = 0.5 * (value + prev) * dt
                 else:
                     delta = value * dt
@@ -138,11 +173,11 @@ class Sampler:
                 added[i] = delta
             if last_t is None:
                 self._t_start = t
-            elif dt > 0:
+            elif dt > 0 and self.timeline_interval_s is not None:
                 self._record(t, added)
             self._last_t = t
             self.samples += 1
-            return Snapshot(t, tuple(cum), tuple(self._failed_at))
+            return Snapshot(t, tuple(cum), tuple(failed))
 
     snapshot = sample
 
@@ -208,7 +243,7 @@ class Sampler:
             start = t_end[-2] if len(t_end) >= 2 else self._t_start
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
-            if t_end[-1] - start < SLOT_FULL * self._slot_width * self.interval_s:
+            if t_end[-1] - start < SLOT_FULL * self.timeline_resolution_s:
                 base = len(self._slot_j) - n
                 for k in range(n):
                     self._slot_j[base + k] += added[k]
@@ -253,30 +288,59 @@ class Sampler:
 
     @property
     def timeline_resolution_s(self) -> float:
-        """Return the nominal seconds one timeline slot covers now."""
-        return self.interval_s * self._slot_width
+        """Return the nominal seconds one timeline slot covers now (0: no timeline)."""
+        return (self.timeline_interval_s or 0.0) * self._slot_width
+
+    @property
+    def counters_only(self) -> bool:
+        """Return True when every probe is an energy counter (energy read at edges)."""
+        return not self._sampled
 
     # ----------------------------------------------------------------- thread
     def start(self) -> None:
-        """Take a first reading and start the background thread."""
+        """Take a first reading and start the background thread (none if nothing needs it)."""
         if self._thread is not None:
             return
         self.sample()
         with self._lock:
             self._generation += 1
             generation = self._generation
-        self._thread = threading.Thread(
-            target=self._run, args=(generation,), name="greenai-sampler", daemon=True
-        )
+            self._awake.set()
+            if not math.isfinite(self.interval_s):
+                return  # counters read at window edges only: no thread
+            self._thread = threading.Thread(
+                target=self._run, args=(generation,), name="greenai-sampler", daemon=True
+            )
         self._thread.start()
 
     def _run(self, generation: int) -> None:
         # time.sleep is the cheapest wait there is (no lock, no condition variable); stop()
         # does not wake the thread, it retires its generation, and the thread leaves at its
-        # next wake without reading anything.
+        # next wake without reading anything. A parked thread blocks on an event instead.
+        awake = self._awake
         while True:
-            time.sleep(self.interval_s)
-            if not self._sample_if_current(generation):
+            if generation != self._generation:
+                return  # retired (stop, or a thread that took over)
+            if not awake.is_set():
+                awake.wait()
+                continue
+            interval = self.interval_s
+            if not math.isfinite(interval):
+                with self._lock:
+                    if generation != self._generation:
+                        return
+                    self._thread = None  # the rates changed to edges only: leave
+                    return
+            if interval > LONG_TICK_S:
+                # a long tick (a wrap guard: minutes) waits on an event that a faster rate
+                # sets, so a meter that needs a timeline or power samples gets them at once
+                changed = self._rates_changed
+                changed.clear()
+                if interval == self.interval_s and changed.wait(interval):
+                    continue  # the rates changed: start over at the new tick
+            else:
+                time.sleep(interval)
+            if awake.is_set() and not self._sample_if_current(generation):
                 return
 
     def _sample_if_current(self, generation: int) -> bool:
@@ -286,19 +350,87 @@ class Sampler:
             self.sample()  # re-entrant: the lock is an RLock
             return True
 
+    def park(self) -> None:
+        """Stop reading in the background but keep the thread (blocked, costing nothing)."""
+        self._awake.clear()
+
+    def resume(self) -> None:
+        """Wake a parked thread (or start one the current rates now need).
+
+        Readings restart from the next one: a counter may have wrapped unseen while parked,
+        so the parked gap is never differenced (the totals carry on from where they were),
+        and the timeline starts afresh (no open window reaches into the gap).
+        """
+        with self._lock:
+            if not self._awake.is_set():
+                n = len(self.probes)
+                self._last_value = [None] * n
+                self._changed_at = [None] * n
+                self._last_t = None
+                self._t_start = None  # the timeline starts afresh (no window spans the gap)
+                self._t_end = array("d")
+                self._slot_j = array("d")
+                self._slot_width = 1
+            self._awake.set()
+        if self._thread is None and self._generation and math.isfinite(self.interval_s):
+            self._restart_thread()
+
+    @property
+    def parked(self) -> bool:
+        """Return True while the background reads are parked."""
+        return not self._awake.is_set()
+
     def stop(self) -> Snapshot:
         """Stop the thread (it leaves at its next wake, reading nothing) and return a final
         reading."""
         with self._lock:
             self._generation += 1
             self._thread = None
+            self._awake.set()  # a parked thread wakes, sees its generation retired, leaves
+            self._rates_changed.set()  # so does one waiting out a long tick
             return self.sample()
 
     def set_interval(self, interval_s: float) -> None:
-        """Change the polling interval (capped by the wrap-safe interval)."""
-        self.interval_s = min(interval_s, self.wrap_safe_interval_s())
+        """Change the polling interval of power and model probes (and of a timeline that
+        follows it), capped by the wrap-safe interval."""
+        self.set_rates(interval_s, None if self._timeline_follows else self._timeline_hz)
+
+    def set_rates(self, interval_s: float, timeline_hz: float | None) -> None:
+        """Set the power-probe interval and the timeline rate; derive the thread's tick."""
+        self._power_interval_s = interval_s
+        self._timeline_follows = timeline_hz is None
+        self._timeline_hz = timeline_hz
+        if timeline_hz is None:
+            self.timeline_interval_s = interval_s
+        elif timeline_hz > 0:
+            self.timeline_interval_s = 1.0 / timeline_hz
+        else:
+            self.timeline_interval_s = None
+        tick = self._wrap_safe_s
+        if self._sampled:
+            tick = min(tick, interval_s)
+        if self.timeline_interval_s is not None:
+            tick = min(tick, self.timeline_interval_s)
+        slower = getattr(self, "interval_s", tick)
+        self.interval_s = tick
+        if not hasattr(self, "_thread"):
+            return  # still in __init__
+        if self._thread is None:
+            if self._generation and math.isfinite(tick):
+                self._restart_thread()  # started with edges only: now a tick needs a thread
+        elif tick < slower:
+            self._rates_changed.set()  # wakes a thread waiting out a long tick
+
+    def _restart_thread(self) -> None:
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+            self._thread = threading.Thread(
+                target=self._run, args=(generation,), name="greenai-sampler", daemon=True
+            )
+        self._thread.start()
 
     @property
     def running(self) -> bool:
-        """Return whether the background thread runs."""
-        return self._thread is not None
+        """Return whether the background thread runs (and is not parked)."""
+        return self._thread is not None and self._awake.is_set()

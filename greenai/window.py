@@ -93,6 +93,8 @@ class RunInfo:
     sampling: dict[str, Any] | None = None
     command: tuple[str, ...] | None = None
     exit_code: int | None = None
+    extra: dict[str, Any] | None = None  # blocks the caller adds to the disclosure
+    optimisation: Any = None  # a tuner's Optimisation block
 
 
 def assemble(
@@ -154,6 +156,8 @@ def assemble(
         error=error,
         command=run.command,
         exit_code=run.exit_code,
+        extra=dict(run.extra) if run.extra else {},
+        optimisation=run.optimisation,
         greenai_version=__version__,
     )
 
@@ -175,11 +179,16 @@ def _static_host() -> tuple[tuple[str, Any], ...]:
     )
 
 
+_last_inventory: list[Any] = [None, None]  # [specs, their GPUs]: one process, one set
+
+
 def host_inventory(specs: Sequence[ProbeSpec]) -> dict[str, Any]:
     """Return the host and hardware inventory (name, OS, CPU, memory, GPUs)."""
-    gpus = [
-        {k: s.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
-        for s in specs
-        if s.domain == "gpu"
-    ]
-    return {**dict(_static_host()), "gpus": gpus}
+    if _last_inventory[0] is not specs:  # the shared sampler's specs: worked out once
+        gpus = [
+            {k: s.info.get(k) for k in ("name", "uuid", "power_limit_w", "driver_version")}
+            for s in specs
+            if s.domain == "gpu"
+        ]
+        _last_inventory[:] = [specs, gpus]
+    return {**dict(_static_host()), "gpus": [dict(g) for g in _last_inventory[1]]}

@@ -47,6 +47,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
         5,
         (
             "window",
+            "session",
             "optimize.knobs",
             "optimize.search",
             "optimize.result",

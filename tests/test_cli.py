@@ -354,3 +354,14 @@ def test_a_bad_line_in_the_units_file_is_named_and_left_out(tmp_path: Path):
     texts = [str(w.message) for w in caught]
     assert len(texts) == 2
     assert "units.txt: line 2: 'ten'" in texts[0] and "units.txt: line 3: '-3'" in texts[1]
+
+
+def test_run_timeline_rate_is_disclosed_and_zero_turns_it_off(tmp_path: Path):
+    out = tmp_path / "r.json"
+    sleep = [sys.executable, "-c", "import time; time.sleep(0.3)"]
+    res = greenai("run", "-q", "--timeline-hz", "0", "-o", str(out), "--", *sleep)
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert doc["sampling"]["timeline_hz"] == 0.0 and doc["timeline"] is None
+    bad = greenai("run", "-q", "--timeline-hz", "-1", "-o", str(out), "--", *sleep)
+    assert bad.returncode == 2 and "timeline_hz must be >= 0" in bad.stderr

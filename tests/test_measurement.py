@@ -132,3 +132,34 @@ def test_imported_files_written_beside_honour_the_umask_too(tmp_path: Path) -> N
         os.umask(old)
     assert first != second
     assert {oct(p.stat().st_mode & 0o777) for p in (first, second)} == {"0o644"}
+
+
+@pytest.mark.parametrize(
+    ("where", "bad"),
+    [
+        ("timeline", float("inf")),
+        ("timeline", float("nan")),
+        ("timeline", True),
+        ("timeline", "1.0"),
+        ("idle", float("-inf")),
+        ("idle", False),
+    ],
+)
+def test_per_block_type_checks_still_refuse_each_bad_number(where: str, bad: object):
+    doc = _run().result.to_dict()
+    assert doc["timeline"] is not None
+    if where == "timeline":
+        series = next(iter(doc["timeline"]["power_w"].values()))
+        series[len(series) // 2] = bad
+    else:
+        doc["idle"] = {
+            "duration_s": 1.0,
+            "power_w": 2.0,
+            "power_by_domain_w": {"cpu": bad},
+            "net_energy_j": 0.0,
+            "net_by_domain_j": {},
+        }
+    with pytest.raises(greenai.DisclosureError, match=where):
+        greenai.Measurement.from_dict(doc, "r.json")
+    series_ok = greenai.Measurement.from_dict(_run().result.to_dict(), "r.json")
+    assert series_ok.timeline is not None

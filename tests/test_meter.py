@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
+import time
 
 import pytest
 
@@ -177,9 +179,18 @@ def test_nested_meters_share_one_sampler():
             assert _shared._sampler is sampler
             sum(range(200_000))
         sum(range(200_000))
-    assert _shared._sampler is None  # stopped when the last meter left
+    assert _shared._sampler is sampler and sampler.parked  # kept, parked: no reads
+    taken = sampler.samples
+    time.sleep(0.05)
+    assert sampler.samples == taken
     assert outer.result.energy_j > inner.result.energy_j > 0
     assert math.isclose(outer.result.sampling["interval_s"], 0.01)
+    threads = {t.ident for t in threading.enumerate() if t.name == "greenai-sampler"}
+    with greenai.meter() as again:  # the next window wakes the same sampler and thread
+        assert _shared._sampler is sampler and not sampler.parked
+        assert {t.ident for t in threading.enumerate() if t.name == "greenai-sampler"} == threads
+        sum(range(200_000))
+    assert again.result.energy_j > 0 and not again.result.gaps
 
 
 def test_greenai_problems_never_raise_into_user_code(tmp_path):

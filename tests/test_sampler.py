@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -134,15 +133,91 @@ def test_background_thread_samples_at_its_interval():
     probe = ClockProbe("p", time.monotonic, constant(1.0))
     s = Sampler([probe], interval_s=0.02)
     s.start()
+    thread = s._thread
+    assert thread is not None and thread.is_alive()
     time.sleep(0.3)
     s.stop()
     taken = s.samples
     assert 8 <= taken <= 20
     time.sleep(0.1)  # the thread leaves at its next wake without reading again
     assert s.samples == taken
-    assert not any(t.name == "greenai-sampler" for t in threading.enumerate())
+    assert not thread.is_alive()
+
+
+def test_counters_only_read_at_edges_with_no_thread_when_nothing_needs_one():
+    probe = ClockProbe("c", time.monotonic, constant(5.0), method=Method.COUNTER)
+    s = Sampler([probe], timeline_hz=0)
+    assert s.counters_only and s.interval_s == float("inf")
+    s.start()
+    assert s._thread is None and not s.running
+    a = s.snapshot()
+    time.sleep(0.05)
+    b = s.snapshot()
+    assert b.energy_j[0] - a.energy_j[0] == pytest.approx(5.0 * (b.t_s - a.t_s), rel=0.05)
+    assert s.samples == 3 and s.timeline() == ([], [[]])
+
+
+def test_tick_follows_what_needs_it(clock: FakeClock):
+    counter = ClockProbe("c", clock, constant(5.0), method=Method.COUNTER)
+    power = ClockProbe("p", clock, constant(2.0), method=Method.POWER)
+    assert Sampler([counter], clock=clock, timeline_hz=1.0).interval_s == pytest.approx(1.0)
+    assert Sampler([counter], 0.05, clock=clock).interval_s == pytest.approx(0.05)  # follows
+    both = Sampler([counter, power], 0.1, clock=clock, timeline_hz=0)
+    assert both.interval_s == pytest.approx(0.1)  # the power probe needs its 10 Hz
+    both.set_rates(0.1, 4.0)
+    assert both.interval_s == pytest.approx(0.1) and both.timeline_interval_s == 0.25
+
+
+def test_park_reads_nothing_and_resume_skips_the_parked_gap(clock: FakeClock):
+    counter = ClockProbe("c", clock, constant(5.0), method=Method.COUNTER)
+    s = Sampler([counter], clock=clock, timeline_hz=1.0)
+    s.sample()
+    clock.advance(1.0)
+    s.sample()
+    s.park()
+    assert s.parked and not s.running
+    clock.advance(100.0)  # a counter may wrap unseen here: the gap is never differenced
+    s.resume()
+    a = s.snapshot()
+    clock.advance(2.0)
+    b = s.snapshot()
+    assert a.energy_j[0] == pytest.approx(5.0)  # totals carry on, the gap adds nothing
+    assert b.energy_j[0] - a.energy_j[0] == pytest.approx(10.0)
+    times, _ = s.timeline()
+    assert times and min(times) > a.t_s - 1e-9  # the timeline restarted after the gap
 
 
 def test_interval_must_be_positive():
     with pytest.raises(ValueError, match="interval_s"):
         Sampler([], interval_s=0)
+
+
+def test_a_faster_rate_takes_effect_at_once_even_while_the_thread_sleeps_long():
+    probe = ClockProbe("c", time.monotonic, constant(5.0), method=Method.COUNTER)
+    probe.wrap_j, probe.max_power_w = 3000.0, 5.0  # a wrap guard of 300 s
+    s = Sampler([probe], timeline_hz=0)
+    assert s.interval_s == pytest.approx(300.0)
+    s.start()
+    time.sleep(0.05)  # the thread is asleep for 300 s now
+    taken = s.samples
+    s.set_rates(0.1, 50.0)  # a meter asks for a 50 Hz timeline
+    time.sleep(0.3)
+    assert s.samples - taken >= 5
+    thread = s._thread
+    assert thread is not None and thread.is_alive()
+    s.stop()
+    thread.join(timeout=2)  # woken by stop, it leaves at once (not after 300 s)
+    assert not thread.is_alive()
+
+
+def test_a_sampler_started_with_edges_only_gets_a_thread_when_a_rate_needs_one():
+    probe = ClockProbe("c", time.monotonic, constant(5.0), method=Method.COUNTER)
+    s = Sampler([probe], timeline_hz=0)
+    s.start()
+    assert s._thread is None
+    s.set_rates(0.1, 50.0)
+    assert s._thread is not None
+    taken = s.samples
+    time.sleep(0.2)
+    assert s.samples - taken >= 3
+    s.stop()

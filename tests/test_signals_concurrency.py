@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import greenai
-from greenai.meter import Meter, _shared
+from greenai.meter import Meter, _shared, _sigterm
 from tests.fakes.powercap import FakePowercap
 
 REPO = Path(__file__).resolve().parents[1]
@@ -191,8 +191,8 @@ def test_meter_in_a_thread_does_not_touch_signals():
     seen = []
 
     def work() -> None:
-        with Meter() as m:
-            seen.append(m._sigterm_installed)
+        with Meter():
+            seen.append(_sigterm.installed)
 
     t = threading.Thread(target=work)
     t.start()

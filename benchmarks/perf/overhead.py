@@ -67,6 +67,14 @@ TARGET_CPU_PCT = 0.1
 TARGET_EDGE_US = 100.0
 TARGET_IMPORT_RATIO = 0.5
 TARGET_STARTUP_MS = 10.0
+# issue 20's targets (section (e)), each measured beside its peer or floor in the same run
+TARGET_COUNTERS_CPU_PCT = 0.02  # default metering, counters only
+TARGET_TIMELINE_FLOOR_RATIO = 1.3  # 10 Hz timeline / a bare time.sleep(0.1) thread
+TARGET_WINDOW_ZEUS_RATIO = 1.5  # window with an outer meter open / Zeus begin+end_window
+TARGET_RESULT_US = 20.0  # m.result after a window
+TARGET_ALONE_US = 100.0  # a meter with nothing else open, after the first (enter + exit)
+TARGET_LOAD_RATIO = 2.0  # greenai.load / json.loads, per file
+LOAD_FILES = ("reports/reference/smoke/vm/[!s]*.json",)  # the disclosures, not summary.json
 IMPORTS = (
     "import greenai",
     "import codecarbon",
@@ -305,7 +313,7 @@ def worker_greenai_windows(windows: int) -> dict[str, Any]:
             "resolution_s": outer.result.timeline.resolution_s,
         }
 
-    # Back-to-back meters with nothing else open: each starts and stops the sampler thread.
+    # Back-to-back meters with nothing else open: each wakes and parks the shared sampler.
     enters, exits = windows_of(greenai.meter, n_short)
     out["enter_cold"], out["exit_cold"] = _stats_us(enters), _stats_us(exits)
 
@@ -327,12 +335,220 @@ def worker_greenai_windows(windows: int) -> dict[str, Any]:
     return out
 
 
+# ---------------------------------------------------------------- issue 20 (section (e))
+def _sleep_floor_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
+    """Return (% of a core, us per wake) of a thread that only does time.sleep(interval_s)."""
+    box: list[tuple[float, int]] = []
+    stop: list[bool] = []
+
+    def sleeper() -> None:
+        t0, wakes = time.thread_time(), 0
+        while not stop:
+            time.sleep(interval_s)
+            wakes += 1
+        box.append((time.thread_time() - t0, wakes))
+
+    thread = threading.Thread(target=sleeper)
+    wall0 = time.perf_counter()
+    thread.start()
+    time.sleep(seconds)
+    stop.append(True)
+    thread.join()
+    cpu_s, wakes = box[0]
+    return 100 * cpu_s / (time.perf_counter() - wall0), 1e6 * cpu_s / max(wakes, 1)
+
+
+def worker_greenai_rates(
+    seconds: float, idle_s: float, meter_kwargs: dict[str, Any], floor_s: float = 0.0
+) -> dict[str, Any]:
+    """Return one open meter's sampler CPU at the given rates (0 where it runs no thread),
+    its process CPU - idle, and (floor_s > 0) a bare time.sleep(0.1) thread's CPU."""
+    import greenai
+
+    with greenai.meter(**meter_kwargs):  # discovery and lazy imports, off the clock
+        pass
+    floor_pct, floor_us = _sleep_floor_cpu(floor_s, 0.1) if floor_s else (None, None)
+    idle_rate = _idle_cpu_rate(idle_s)
+    m = greenai.meter(**meter_kwargs)
+    m.__enter__()
+    threads = [t for t in threading.enumerate() if t.name == SAMPLER_THREAD_NAME]
+    clock_id = time.pthread_getcpuclockid(threads[0].ident) if threads else None  # type: ignore[arg-type]
+    thread0 = time.clock_gettime(clock_id) if clock_id is not None else 0.0
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    thread_s = time.clock_gettime(clock_id) - thread0 if clock_id is not None else 0.0
+    cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+    m.__exit__(None, None, None)
+    if m.result is None:
+        raise RuntimeError("the meter produced no result")
+    return {
+        "probes": [d.id for d in m.result.devices],
+        "threads": len(threads),
+        "sampling": m.result.sampling,
+        "wall_s": wall_s,
+        "thread_cpu_pct": 100 * thread_s / wall_s,
+        "process_cpu_pct": 100 * (cpu_s - idle_rate * wall_s) / wall_s,
+        "floor_cpu_pct": floor_pct,
+        "floor_us_per_wake": floor_us,
+    }
+
+
+def worker_greenai_edges(windows: int) -> dict[str, Any]:
+    """Return enter+exit with an outer meter open, m.result after it, and a meter with
+    nothing else open (after the first), in microseconds."""
+    import greenai
+
+    with greenai.meter():
+        pass
+    first = greenai.meter()
+    first.__enter__()
+    first.__exit__(None, None, None)
+    _ = first.result
+    out: dict[str, Any] = {}
+    outer = greenai.meter()
+    outer.__enter__()
+    window_s = []
+    for _ in range(windows):  # each meter dropped at once, as in a loop of windows
+        m = greenai.meter()
+        t0 = time.perf_counter()
+        m.__enter__()
+        m.__exit__(None, None, None)
+        window_s.append(time.perf_counter() - t0)
+    out["window_outer_open"] = _stats_us(window_s)
+    result_s = []
+    for _ in range(max(windows // 2, 50)):
+        m = greenai.meter()
+        m.__enter__()
+        m.__exit__(None, None, None)
+        result_s.append(_time_call(lambda m=m: m.result))
+    out["result"] = _stats_us(result_s)
+    outer.__exit__(None, None, None)
+    alone = []
+    for _ in range(max(windows // 4, 50)):
+        m = greenai.meter()
+        t0 = time.perf_counter()
+        m.__enter__()
+        m.__exit__(None, None, None)
+        alone.append(time.perf_counter() - t0)
+    out["window_alone"] = _stats_us(alone)
+    out["threads_after"] = sum(t.name == SAMPLER_THREAD_NAME for t in threading.enumerate())
+    out["probes"] = [d.id for d in first.result.devices] if first.result else []
+    return out
+
+
+def _complete_nvml_stub() -> None:
+    """Let Zeus import the pynvml stand-in: it names NVML constants and functions the stub
+    does not define (each constant gets a distinct value, each function raises
+    NVML_ERROR_NOT_SUPPORTED, as an older driver does) and checks for the official
+    bindings' _nvmlGetFunctionPointer. Zeus's windows call only the energy counter, which
+    the stub has, so its figures read the same 8 GPUs as greenai's."""
+    import itertools
+
+    import pynvml  # the stand-in: first on PYTHONPATH in the realistic environment
+
+    if not hasattr(pynvml, "FakeGpu") and "nvml_stub" not in (pynvml.__file__ or ""):
+        return  # real bindings: nothing to add
+    codes = itertools.count(9000)
+
+    def missing(name: str) -> Any:
+        if name.startswith("NVML_"):
+            value: Any = next(codes)
+        elif name.startswith("nvml"):
+
+            def value(*_: Any, **__: Any) -> Any:
+                raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+
+        else:
+            raise AttributeError(name)
+        setattr(pynvml, name, value)
+        return value
+
+    pynvml.__getattr__ = missing  # type: ignore[attr-defined]
+    pynvml._nvmlGetFunctionPointer = lambda name: None  # type: ignore[attr-defined]
+
+
+def worker_zeus(windows: int, seconds: float, idle_s: float) -> dict[str, Any]:
+    """Return Zeus's begin/end_window latency and process CPU - idle with a window open."""
+    import logging
+
+    _complete_nvml_stub()
+    logging.disable(logging.WARNING)
+    t0 = time.perf_counter()
+    from zeus.monitor import ZeusMonitor
+
+    monitor = ZeusMonitor(approx_instant_energy=False)
+    ctor_s = time.perf_counter() - t0
+    for i in range(20):  # warm-up
+        monitor.begin_window(f"warm{i}", sync_execution=False)
+        monitor.end_window(f"warm{i}", sync_execution=False)
+    lat = []
+    for i in range(windows):
+        t0 = time.perf_counter()
+        monitor.begin_window(f"w{i}", sync_execution=False)
+        monitor.end_window(f"w{i}", sync_execution=False)
+        lat.append(time.perf_counter() - t0)
+    idle_rate = _idle_cpu_rate(idle_s)
+    monitor.begin_window("cpu", sync_execution=False)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+    measured = monitor.end_window("cpu", sync_execution=False)
+    return {
+        "gpus": list(monitor.gpu_indices),
+        "cpus": list(getattr(monitor, "cpu_indices", []) or []),
+        "import_and_ctor_s": ctor_s,
+        "window": _stats_us(lat),
+        "process_cpu_pct": 100 * (cpu_s - idle_rate * wall_s) / wall_s,
+        "threads": len(threading.enumerate()) - 1,
+        "gpu_energy_j": sum((measured.gpu_energy or {}).values()),
+    }
+
+
+def worker_load(files: list[str], rounds: int) -> dict[str, Any]:
+    """Return greenai.load and json.loads(read_text) per file, median microseconds."""
+    import greenai
+
+    out = {}
+    for name in files:
+        path = Path(name)
+        greenai.load(path)  # lazy imports, off the clock
+        plain = [_time_call(lambda p=path: json.loads(p.read_text())) for _ in range(rounds)]
+        ours = [_time_call(lambda p=path: greenai.load(p)) for _ in range(rounds)]
+        out[path.name] = {
+            "bytes": path.stat().st_size,
+            "json_us": 1e6 * _median(plain),
+            "load_us": 1e6 * _median(ours),
+        }
+    return out
+
+
+def import_graph() -> dict[str, Any]:
+    """Return greenai's import circles and upward imports, as tests/test_architecture.py
+    checks them (ast over every module, lazy imports included, TYPE_CHECKING left out)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    from tests import test_architecture as arch
+
+    edges = arch.graph()
+    upward = [f"{a} -> {b}" for a, ts in edges.items() for b in ts if arch.floor(b) > arch.floor(a)]
+    return {
+        "modules": len(edges),
+        "imports": sum(len(v) for v in edges.values()),
+        "circles": arch.cycles(edges),
+        "upward": upward,
+    }
+
+
 WORKERS: dict[str, Callable[..., dict[str, Any]]] = {
     "greenai-cpu": worker_greenai_cpu,
     "codecarbon-cpu": worker_codecarbon_cpu,
     "greenai-startup": worker_greenai_startup,
     "codecarbon-startup": worker_codecarbon_startup,
     "greenai-windows": worker_greenai_windows,
+    "greenai-rates": worker_greenai_rates,
+    "greenai-edges": worker_greenai_edges,
+    "zeus": worker_zeus,
+    "load": worker_load,
 }
 
 
@@ -669,8 +885,8 @@ def report(r: dict[str, Any]) -> None:
         ),
         lat("Meter.__exit__, shared sampler running, the rest", "exit_warm"),
         lat("  enter + exit (the rest)", "enter_exit_warm"),
-        lat("Meter.__enter__, no other meter open (starts thread)", "enter_cold"),
-        lat("Meter.__exit__, no other meter open (joins thread)", "exit_cold"),
+        lat("Meter.__enter__, no other meter open (wakes the parked sampler)", "enter_cold"),
+        lat("Meter.__exit__, no other meter open (parks the sampler)", "exit_cold"),
         lat("Meter.__exit__, sampler timeline full (>= 205 s at 10 Hz)", "exit_full_timeline"),
         lat("  sampler.timeline(since_s=now) alone, timeline full", "timeline_full", False),
     ]
@@ -777,14 +993,173 @@ def report(r: dict[str, Any]) -> None:
     print(table(["greenai / codecarbon", "ratio"], rows))
     print(
         "  method: perf_counter around the call, after the import (that is (c)); 'later'\n"
-        "  meters run back to back with none open around them, so each starts and stops\n"
-        "  the shared sampler thread."
+        "  meters run back to back with none open around them, so each wakes and parks\n"
+        "  the shared sampler (its thread is kept for the process)."
     )
     seen = sorted({w for part in r.values() for w in _warnings_in(part)})
     if seen:
         print("\nwarnings raised inside the workers (a greenai one may mean an unusual code path):")
         print("\n".join(f"  {w}" for w in seen))
+    if r.get("issue20"):
+        report_issue20(r)
     print(f"\ntotal benchmark wall time: {r['wall_s']:.0f} s")
+
+
+def issue20_figures(
+    real_env: dict[str, str],
+    here_env: dict[str, str],
+    cwd: Path,
+    cpu_s: float,
+    idle_s: float,
+    windows: int,
+) -> dict[str, Any]:
+    """Return section (e)'s figures: counter-edge CPU, windows beside Zeus, result, load."""
+    import glob
+    import importlib.util
+
+    cpu = {"seconds": cpu_s, "idle_s": idle_s}
+    out: dict[str, Any] = {
+        "counters_default": run_worker("greenai-rates", real_env, cwd, meter_kwargs={}, **cpu),
+        "counters_no_timeline": run_worker(
+            "greenai-rates", real_env, cwd, meter_kwargs={"timeline_hz": 0}, **cpu
+        ),
+        "timeline_10hz": run_worker(
+            "greenai-rates", real_env, cwd, meter_kwargs={"timeline_hz": 10}, floor_s=cpu_s, **cpu
+        ),
+        "edges": run_worker("greenai-edges", real_env, cwd, windows=windows),
+    }
+    if importlib.util.find_spec("zeus") is None:
+        out["zeus"] = {"skipped": "zeus is not installed (pip install zeus: optional peer)"}
+    else:
+        try:
+            out["zeus"] = run_worker("zeus", real_env, cwd, windows=windows, **cpu)
+        except RuntimeError as exc:
+            out["zeus"] = {"skipped": f"zeus did not run: {str(exc).splitlines()[-1]}"}
+    files = sorted(f for pattern in LOAD_FILES for f in glob.glob(str(REPO / pattern)))
+    out["load"] = run_worker("load", here_env, cwd, files=files, rounds=max(windows // 10, 40))
+    out["graph"] = import_graph()
+    return out
+
+
+def report_issue20(r: dict[str, Any]) -> None:
+    """Print section (e): each of issue 20's rows with its target and verdict."""
+    e = r["issue20"]
+    d, off, tl, edges, zeus = (
+        e["counters_default"],
+        e["counters_no_timeline"],
+        e["timeline_10hz"],
+        e["edges"],
+        e["zeus"],
+    )
+    native_first_ms = 1e3 * _median([x["first_enter_s"] for x in r["greenai_startup"]["native"]])
+    floor = tl["floor_cpu_pct"]
+    rows = [
+        [
+            "sampler CPU, counters only, default (timeline 1 Hz), % of a core",
+            f"{d['thread_cpu_pct']:.4f} (process - idle {d['process_cpu_pct']:.4f})",
+            f"Zeus {zeus['process_cpu_pct']:.4f} (process - idle)" if "window" in zeus else "-",
+            f"<= {TARGET_COUNTERS_CPU_PCT:g}",
+            verdict(d["thread_cpu_pct"], TARGET_COUNTERS_CPU_PCT),
+        ],
+        [
+            f"sampler CPU, counters only, timeline_hz=0 (threads: {off['threads']}), % of a core",
+            f"{off['thread_cpu_pct']:.4f} (process - idle {off['process_cpu_pct']:.4f})",
+            "",
+            f"<= {TARGET_COUNTERS_CPU_PCT:g}",
+            verdict(max(off["thread_cpu_pct"], 0.0), TARGET_COUNTERS_CPU_PCT),
+        ],
+        [
+            "sampler CPU, 10 Hz timeline, % of a core",
+            f"{tl['thread_cpu_pct']:.4f}",
+            f"time.sleep(0.1) thread {floor:.4f}",
+            f"<= {TARGET_TIMELINE_FLOOR_RATIO:g}x floor",
+            verdict(tl["thread_cpu_pct"] / floor, TARGET_TIMELINE_FLOOR_RATIO)
+            + f" ({tl['thread_cpu_pct'] / floor:.2f}x)",
+        ],
+    ]
+    w = edges["window_outer_open"]["median_us"]
+    if "window" in zeus:
+        z = zeus["window"]["median_us"]
+        rows.append(
+            [
+                f"window enter+exit, outer meter open, us ({len(edges['probes'])} probes)",
+                f"{w:.1f}",
+                f"Zeus begin+end_window {z:.1f} ({len(zeus['gpus'])} GPUs, "
+                f"{len(zeus['cpus'])} CPUs)",
+                f"<= {TARGET_WINDOW_ZEUS_RATIO:g}x Zeus",
+                verdict(w / z, TARGET_WINDOW_ZEUS_RATIO) + f" ({w / z:.2f}x)",
+            ]
+        )
+    else:
+        rows.append(
+            [
+                "window enter+exit, outer meter open, us",
+                f"{w:.1f}",
+                f"Zeus skipped: {zeus['skipped']}",
+                f"<= {TARGET_WINDOW_ZEUS_RATIO:g}x Zeus",
+                "n/a",
+            ]
+        )
+    res = edges["result"]["median_us"]
+    alone = edges["window_alone"]["median_us"]
+    rows += [
+        [
+            "m.result after a window, us",
+            f"{res:.1f}",
+            "",
+            f"<= {TARGET_RESULT_US:g}",
+            verdict(res, TARGET_RESULT_US),
+        ],
+        [
+            "a meter with nothing else open (enter+exit, after the first), us",
+            f"{alone:.1f}",
+            f"sampler threads kept: {edges['threads_after']}",
+            f"<= {TARGET_ALONE_US:g}",
+            verdict(alone, TARGET_ALONE_US),
+        ],
+        [
+            "first meter enter, native, ms",
+            f"{native_first_ms:.2f}",
+            "",
+            f"<= {TARGET_STARTUP_MS:g}",
+            verdict(native_first_ms, TARGET_STARTUP_MS),
+        ],
+    ]
+    for name, f in e["load"].items():
+        if name == "warnings":  # added to every worker's output
+            continue
+        ratio_ = f["load_us"] / f["json_us"]
+        rows.append(
+            [
+                f"greenai.load {name} ({f['bytes'] / 1024:.0f} KiB), us",
+                f"{f['load_us']:.0f}",
+                f"json.loads {f['json_us']:.0f}",
+                f"<= {TARGET_LOAD_RATIO:g}x",
+                verdict(ratio_, TARGET_LOAD_RATIO) + f" ({ratio_:.2f}x)",
+            ]
+        )
+    g = e["graph"]
+    rows.append(
+        [
+            f"import graph ({g['modules']} modules, {g['imports']} imports)",
+            f"{len(g['circles'])} circles, {len(g['upward'])} upward",
+            "",
+            "0, 0",
+            "met" if not g["circles"] and not g["upward"] else "MISSED",
+        ]
+    )
+    print("\n(e) counter-edge metering and the meter core (issue 20), side by side in this run")
+    print(table(["figure", "greenai", "peer / floor", "target", "verdict"], rows))
+    print(
+        "  method: fresh worker per row group; realistic probes (4 fake RAPL zones + 8 stub\n"
+        "  GPUs, all energy counters). Sampler CPU = the greenai-sampler thread's own CPU\n"
+        "  clock over the sleep (0 when no thread runs); the floor is a thread doing only\n"
+        "  time.sleep(0.1), measured in the same worker. Zeus reads the same 8 stub GPUs (it\n"
+        "  finds no RAPL here); its window is begin_window + end_window, sync_execution=False.\n"
+        "  m.result = the first access after a window (assembly, footprint, rating). The\n"
+        "  import graph is tests/test_architecture.py's: ast over every module, lazy imports\n"
+        "  included, floors as defined there."
+    )
 
 
 def _warnings_in(part: Any) -> list[str]:
@@ -852,6 +1227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         r["cpu_slow"] = run_worker("greenai-cpu", real_env, run, interval_s=SLOW_INTERVAL_S, **cpu)
         r["cpu_native"] = run_worker("greenai-cpu", here_env, run, interval_s=0.1, **cpu)
         r["cpu_codecarbon"] = run_worker("codecarbon-cpu", here_env, run, **cpu)
+        r["issue20"] = issue20_figures(real_env, here_env, run, cpu_s, idle_s, windows)
     r["wall_s"] = time.perf_counter() - wall0
     if load_start is not None:
         r["load_1min"] = [load_start, os.getloadavg()[0]]

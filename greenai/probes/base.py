@@ -20,6 +20,9 @@ class Method(str, enum.Enum):
         return "modelled" if self is Method.MODEL else "measured"
 
 
+_PROVENANCE = {m.value: m.provenance for m in Method}  # what a spec's method string means
+
+
 @runtime_checkable
 class Probe(Protocol):
     """One energy channel (a RAPL zone, one GPU, a model of the CPU).
@@ -55,7 +58,7 @@ class ProbeSpec:
     @property
     def provenance(self) -> str:
         """Return 'measured' or 'modelled'."""
-        return Method(self.method).provenance
+        return _PROVENANCE.get(self.method) or Method(self.method).provenance
 
     @classmethod
     def of(cls, probe: Probe) -> ProbeSpec:

@@ -374,6 +374,7 @@ class CpuModelProbe:
             "flagged": self.match.kind in ("family", "none")
             or self.topology.package_threads is None,
             "note": self.topology.note,
+            "boundary": "CPU package share of this machine's visible threads (modelled)",
         }
 
     def close(self) -> None:

@@ -9,13 +9,26 @@ from greenai.probes.base import Discovery, ProbeUnavailable
 
 def discover(env: dict[str, str] | None = None) -> Discovery:
     """Return the working probes (counters first, models where no counter covers a domain)."""
-    from greenai.probes import nvml, rapl
+    from greenai.probes import amd, apple, hwmon, nvml, rapl, wall
 
     env = os.environ if env is None else env
     found = Discovery()
     rapl_found = rapl.discover()
     found.extend(rapl_found)
-    counted = {p.domain for p in rapl_found.probes if p.counts_in_total}
+    # GPUs and SoCs read through vendor interfaces; their hwmon twins are then skipped
+    amd_found = amd.discover(env)
+    apple_found = apple.discover(env)
+    rapl_counted = {p.domain for p in rapl_found.probes if p.counts_in_total}
+    skip = ("amdgpu",) if amd_found.probes else ()
+    if "cpu" in rapl_counted:
+        skip += ("amd_energy", "zenergy")  # the same socket counters RAPL already reads
+    hwmon_found = hwmon.discover(skip_drivers=skip)
+    counted = rapl_counted | {
+        p.domain
+        for d in (hwmon_found, apple_found)
+        for p in d.probes
+        if p.counts_in_total and p.domain in ("cpu", "dram")
+    }
     if "cpu" not in counted:
         from greenai.probes.cpu_model import discover_cpu_model
 
@@ -24,7 +37,7 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
         from greenai.probes.memory import DramModelProbe
 
         found.probes.append(DramModelProbe())
-        if counted:
+        if rapl_counted:
             found.unavailable.append(
                 ProbeUnavailable(
                     "rapl:dram",
@@ -33,6 +46,10 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
                 )
             )
     found.extend(nvml.discover(env))
+    found.extend(amd_found)
+    found.extend(apple_found)
+    found.extend(hwmon_found)
+    found.extend(wall.discover(env))
     return found
 
 
@@ -47,6 +64,13 @@ def discover_cached() -> Discovery:
         os.environ.get("GREENAI_CPU_PACKAGE_THREADS"),
         os.environ.get("GREENAI_CPU_TDP_W"),
         os.environ.get("GREENAI_NVML"),
+        os.environ.get("GREENAI_HWMON_ROOT"),
+        os.environ.get("GREENAI_AMDSMI"),
+        os.environ.get("GREENAI_POWERMETRICS"),
+        os.environ.get("GREENAI_IOREPORT"),
+        os.environ.get("GREENAI_REDFISH_URL"),
+        os.environ.get("GREENAI_IPMI_HOST"),
+        os.environ.get("GREENAI_IPMITOOL"),
     )
     if key not in _cache:
         _cache.clear()

@@ -104,6 +104,7 @@ class DramModelProbe:
             "w_per_dimm": W_PER_DIMM_ARM if self.arm else W_PER_DIMM_X86,
             "power_w": round(self.power_w, 6),
             "source": SOURCE,
+            "boundary": "installed DRAM (modelled)",
         }
 
     def close(self) -> None:

@@ -108,6 +108,7 @@ class NvmlGpuProbe:
             "cuda_index": self.cuda_index,
             "power_limit_w": self.max_power_w,
             "driver_version": _driver_version(self._nvml),
+            "boundary": "whole GPU board (GPU, memory, board), as NVML reports it",
             "reading": "nvmlDeviceGetTotalEnergyConsumption (mJ)"
             if self.method is Method.COUNTER
             else "nvmlDeviceGetPowerUsage (mW), integrated",

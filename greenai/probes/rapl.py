@@ -27,6 +27,13 @@ DEFAULT_ROOT = "/sys/class/powercap"
 # interval stays conservative (the highest-TDP server CPUs are ~500 W per package).
 ASSUMED_MAX_POWER_W = 1000.0
 
+_ZONE_BOUNDARY = {  # what a zone measures, as Intel's SDM and the powercap docs say
+    "package": "CPU package (cores, uncore, caches, integrated GPU)",
+    "core": "CPU cores of the package",
+    "uncore": "uncore of the package (integrated GPU on client parts)",
+    "dram": "DRAM attached to the package",
+    "psys": "platform (SoC and board: package, DRAM, PCH, more)",
+}
 _ZONE_RE = re.compile(r"^(intel-rapl(?:-mmio)?):(\d+(?::\d+)*)$")
 
 PERMISSION_REMEDY = (
@@ -85,6 +92,7 @@ class RaplZoneProbe:
             "zone": self.path.name,
             "zone_name": self.zone_name,
             "max_energy_range_j": self.wrap_j,
+            "boundary": _ZONE_BOUNDARY.get(self.zone_name.split("-")[0].lower(), self.zone_name),
         }
         if self.max_power_w is not None:
             out["max_power_w"] = self.max_power_w

@@ -291,7 +291,16 @@ def _energy(doc: Mapping[str, Any]) -> str:
         out.append("<h3>By device</h3>")
         out.append(
             html_table(
-                ["device", "domain", "method", "provenance", "energy", "added to total", "status"],
+                [
+                    "device",
+                    "domain",
+                    "method",
+                    "provenance",
+                    "energy",
+                    "measures",
+                    "added to total",
+                    "status",
+                ],
                 [
                     [
                         d["id"],
@@ -299,13 +308,42 @@ def _energy(doc: Mapping[str, Any]) -> str:
                         d["method"],
                         provenance(d["provenance"]),
                         fmt.energy(d["energy_j"]),
-                        "yes" if d["counts_in_total"] is not False else "no (inside another zone)",
+                        table.device_boundary(d),
+                        table.added_to_total(d),
                         d["state"],
                     ]
                     for d in devices
                 ],
                 numeric=(4,),
             )
+        )
+    from greenai.probes.wall import wall_comparison
+
+    walls = wall_comparison(doc)
+    if walls:
+        out.append("<h3>Node wall power against the components</h3>")
+        out.append(
+            html_table(
+                ["wall probe", "wall energy", "component sum", "difference", "share", "what it is"],
+                [
+                    [
+                        w["probe"],
+                        fmt.energy(w["wall_j"]),
+                        f"{fmt.energy(w['components_j'])} ({w['components_provenance']})",
+                        fmt.energy(w["unmetered_j"]),
+                        fmt.MISSING
+                        if w["unmetered_share"] is None
+                        else f"{w['unmetered_share']:.1%}",
+                        w["note"],
+                    ]
+                    for w in walls
+                ],
+                numeric=(1, 2, 3, 4),
+            )
+        )
+        out.append(
+            '<p class="how">The wall is the node\'s AC input as its BMC meters it; it contains '
+            "every component, so it is shown beside the total and never added to it.</p>"
         )
     phases = table.phase_rows(doc)
     out.append("<h3>By phase</h3>")

@@ -131,7 +131,16 @@ def _energy(doc: Mapping[str, Any]) -> list[str]:
     if devices:
         out += ["", "### Devices", ""]
         out += md_table(
-            ["device", "domain", "method", "provenance", "energy", "added to total", "status"],
+            [
+                "device",
+                "domain",
+                "method",
+                "provenance",
+                "energy",
+                "measures",
+                "added to total",
+                "status",
+            ],
             [
                 [
                     e(d["id"]),
@@ -139,12 +148,37 @@ def _energy(doc: Mapping[str, Any]) -> list[str]:
                     e(d["method"]),
                     e(d["provenance"]),
                     fmt.energy(d["energy_j"]),
-                    "yes" if d["counts_in_total"] is not False else "no (inside another zone)",
+                    e(table.device_boundary(d)),
+                    e(table.added_to_total(d)),
                     e(d["state"]),
                 ]
                 for d in devices
             ],
         )
+    from greenai.probes.wall import wall_comparison
+
+    walls = wall_comparison(doc)
+    if walls:
+        out += ["", "### Node wall power against the components", ""]
+        out += md_table(
+            ["wall probe", "wall energy", "component sum", "difference", "share", "what it is"],
+            [
+                [
+                    e(w["probe"]),
+                    fmt.energy(w["wall_j"]),
+                    f"{fmt.energy(w['components_j'])} ({e(w['components_provenance'])})",
+                    fmt.energy(w["unmetered_j"]),
+                    fmt.MISSING if w["unmetered_share"] is None else f"{w['unmetered_share']:.1%}",
+                    e(w["note"]),
+                ]
+                for w in walls
+            ],
+        )
+        out += [
+            "",
+            "The wall is the node's AC input as its BMC meters it; it contains every "
+            "component, so it is shown beside the total and never added to it.",
+        ]
     phases = table.phase_rows(doc)
     if phases:
         domains = sorted({k for p in phases for k in p["by_domain"]})

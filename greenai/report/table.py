@@ -202,6 +202,24 @@ def device_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def added_to_total(row: Mapping[str, Any]) -> str:
+    """Return whether a device row adds to the total, and why not (container or contained)."""
+    if row.get("counts_in_total") is not False:
+        return "yes"
+    info = row.get("info") or {}
+    if info.get("contains") == "*":
+        return "no (node wall: contains every component; compared, not added)"
+    if info.get("contains"):
+        return f"no (contains {info['contains']})"
+    return "no (inside another zone)"
+
+
+def device_boundary(row: Mapping[str, Any]) -> str | None:
+    """Return what a device row's probe measures, where the probe says."""
+    info = row.get("info") or {}
+    return text(info.get("boundary"))
+
+
 def phase_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Return one row per phase: name, duration_s, energy_j, units and energy per domain (J)."""
     rows = []

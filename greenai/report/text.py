@@ -36,9 +36,29 @@ def summary(m: Measurement) -> str:
         note = "" if d.complete else "  (incomplete: a probe failed)"
         lines.append(f"  {name:<9} {_fmt_j(d.energy_j):>16}  [{d.provenance}]{note}")
     for d in m.devices:
-        flag = "" if d.counts_in_total else "  (inside another zone; not added)"
+        flag = (
+            ""
+            if d.counts_in_total
+            else "  (contains the others; not added)"
+            if d.info.get("contains")
+            else "  (inside another zone; not added)"
+        )
         status = "" if d.status == "ok" else f"  FAILED at {d.failed_at_s:.3f} s: {d.error}"
         lines.append(f"    {d.id:<22} {_fmt_j(d.energy_j):>14}  {d.method}{flag}{status}")
+    from greenai.probes.wall import wall_comparison
+
+    for w in wall_comparison(m.to_dict()):
+        share = w["unmetered_share"]
+        lines.append(
+            f"wall        {w['probe']}: {_fmt_j(w['wall_j'])} at the node's input vs "
+            f"{_fmt_j(w['components_j'])} components [{w['components_provenance']}]; "
+            + (
+                f"difference {_fmt_j(w['unmetered_j'])} ({share:.1%}) "
+                if share is not None
+                else "difference not known (the wall reading failed) "
+            )
+            + f"({w['note']})"
+        )
     for p in m.phases:
         lines.append(
             f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {units.duration(p.duration_s)}"
@@ -96,7 +116,16 @@ def probe_report(found: Discovery) -> str:
             )
         elif "source" in info and p.method.value == "model":
             extra = f"\n      {info['source']}"
-        total = "" if p.counts_in_total else "  (contained in another zone; not added to totals)"
+        contains = info.get("contains")
+        total = (
+            ""
+            if p.counts_in_total
+            else "  (node wall: contains every component; compared, not added)"
+            if contains == "*"
+            else f"  (contains {contains}; not added to totals)"
+            if contains
+            else "  (contained in another zone; not added to totals)"
+        )
         lines.append(
             f"  {p.id:<24} {p.domain:<7} {p.method.value:<8} {p.method.provenance:<9} "
             f"{detail}{total}{extra}"
