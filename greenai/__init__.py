@@ -7,6 +7,7 @@ print(m.result.energy_j, m.result.energy_per_unit_j, m.result.by_domain)
 """
 
 from greenai._version import __version__
+from greenai.channel import count
 from greenai.errors import (
     DisclosureError,
     GreenAIError,
@@ -76,6 +77,7 @@ __all__ = [
     "SiteError",
     "StandardError",
     "__version__",
+    "count",
     "load",
     "measure",
     "meter",

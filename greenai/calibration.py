@@ -95,6 +95,16 @@ def load_population(
         return _from_path(Path(source))
     if isinstance(source, Mapping) or hasattr(source, "columns"):
         return population_from_columns(source)
+    if isinstance(source, Sequence) and source and all(_is_json_source(i) for i in source):
+        # folders and .json files read together, so a result given twice is counted once
+        files = [
+            f
+            for item in map(Path, source)
+            for f in (
+                sorted(p for p in item.rglob("*.json") if p.is_file()) if item.is_dir() else [item]
+            )
+        ]
+        return _from_json_files(files)
     if isinstance(source, Sequence):
         inputs: list[RatingInput] = []
         labels: list[str] = []
@@ -110,6 +120,14 @@ def load_population(
             skipped.extend(part.skipped)
         return Population.from_inputs(inputs, labels, skipped)
     raise TypeError(f"cannot read a population from {type(source).__name__}")
+
+
+def _is_json_source(item: Any) -> bool:
+    """Return True for a folder or a .json file (what _from_json_files reads)."""
+    if not isinstance(item, (str, os.PathLike)):
+        return False
+    path = Path(item)
+    return path.is_dir() or (path.is_file() and path.suffix.lower() == ".json")
 
 
 def _from_path(path: Path) -> Population:
@@ -164,8 +182,11 @@ def _from_json_files(files: Iterable[Path]) -> Population:
             for part in parts
         )
         labels.extend(str(path) if len(parts) == 1 else f"{path}[{n}]" for n in range(len(parts)))
+    from greenai.disclosure import drop_duplicates
+
+    docs, labels, repeats = drop_duplicates(docs, labels)  # a copy is one result, said once
     population = Population.from_disclosures(docs, labels, skip_invalid=True)
-    return replace(population, skipped=(*unreadable, *population.skipped))
+    return replace(population, skipped=(*unreadable, *repeats, *population.skipped))
 
 
 def population_from_columns(columns: Mapping[str, Any] | Any, source: str = "table") -> Population:

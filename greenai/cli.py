@@ -116,12 +116,14 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
         "child_on_death": "SIGTERM (PR_SET_PDEATHSIG)" if preexec else "left running"
     }
     forwarded: list[int] = []
+    env, units_file = _units_channel(args.units)
     m.start()
     try:
-        child = subprocess.Popen(command, preexec_fn=preexec)  # noqa: PLW1509
+        child = subprocess.Popen(command, env=env, preexec_fn=preexec)  # noqa: PLW1509
     except OSError as exc:
         m.exit_code = 127
         m.stop("failed", exc)
+        _close_units_channel(units_file)
         print(f"greenai run: cannot start {command[0]!r}: {exc.strerror or exc}", file=sys.stderr)
         return 127
 
@@ -142,6 +144,13 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
     m.exit_code = exit_code
     if args.units is not None:
         m.count(args.units)
+    elif units_file is not None:
+        from greenai.channel import read_total
+
+        counted, lines = read_total(units_file)
+        if lines:
+            m.count(counted)
+    _close_units_channel(units_file)
     status = "interrupted" if forwarded else ("ok" if code == 0 else "failed")
     result = m.stop(status)
     if result is not None and not args.quiet:
@@ -155,6 +164,30 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
             file=sys.stderr,
         )
     return exit_code
+
+
+def _units_channel(units: float | None) -> tuple[dict[str, str] | None, str | None]:
+    """Return the child's environment and the units file it counts into (greenai.channel).
+
+    With --units the count is given: the child gets no channel (GREENAI_UNITS_FILE removed).
+    """
+    from greenai.channel import UNITS_ENV
+
+    env = dict(os.environ)
+    env.pop(UNITS_ENV, None)
+    if units is not None:
+        return env, None
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="greenai-units-", suffix=".txt")
+    os.close(fd)
+    env[UNITS_ENV] = path
+    return env, path
+
+
+def _close_units_channel(path: str | None) -> None:
+    if path is not None:
+        Path(path).unlink(missing_ok=True)
 
 
 def _wait_with_progress(child: subprocess.Popen, m: Any, period_s: float) -> int:
@@ -308,8 +341,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"{path}: INVALID, {len(errors)} problem(s)")
             for e in errors:
                 print(f"  {e}")
+            continue
+        # the schema says nothing about the seal: say what it is (verify checks signatures)
+        status, problems = disclosure.verify(doc)
+        sealed = isinstance(doc.get("integrity"), dict)
+        state = f"integrity {status}" + (f": {'; '.join(problems)}" if problems else "")
+        if sealed and status == "unverified":  # sealed, but the content is not what was sealed
+            worst = 1
+            print(f"{path}: valid schema {disclosure.SCHEMA_VERSION}, but {state}")
         else:
-            print(f"{path}: valid (schema {disclosure.SCHEMA_VERSION})")
+            print(f"{path}: valid (schema {disclosure.SCHEMA_VERSION}); {state}")
     return worst
 
 
@@ -379,7 +420,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             return 2
         page = summary_html(summaries, "greenai benchmark comparison", comparability(summaries))
         write_atomic(Path(args.output), page)
-        print(f"{args.output}: {len(summaries)} host result(s) compared")
+        for path, label in summaries.duplicates:
+            print(f"{path}: the same file (SHA-256) as {label}: counted once")
+        for label, summary in summaries.items():
+            print(f"  {label:<24} {summary['directory']}")
+        print(f"{args.output}: {len(summaries)} result set(s) compared")
         return 0
     if args.slurm:
         return _cmd_bench_slurm(args)
@@ -405,11 +450,16 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         adaptive=adaptive,
         target_ci=args.target_ci,
     )
+    for line in harness.summary_table(harness.summary_rows(run.results, run.target_ci)):
+        print(line)
     for line in harness.summary_notes(run):
         print(line)
+    ran = len(run.results) - len(run.reused)
+    kept = f", {len(run.reused)} kept from before (--force re-runs them)" if run.reused else ""
+    failed = f", {len(run.skipped)} skipped" if run.skipped else ""
     print(
-        f"results in {run.directory} ({len(run.results)} workload(s), "
-        f"{len(run.skipped)} skipped); summary {run.directory / 'summary.html'}"
+        f"results in {run.directory} ({ran} workload(s) run{kept}{failed}); "
+        f"summary {run.directory / 'summary.html'}"
     )
     return 130 if run.interrupted else 0
 
@@ -651,7 +701,9 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
 
 
 def _idx(value: float | None) -> str:
-    return f"{value:10.4g}" if value is not None else f"{'-':>10}"
+    from greenai import units
+
+    return f"{units.index(value) if value is not None else '-':>10}"
 
 
 def _cmd_standard(args: argparse.Namespace) -> int:
@@ -800,14 +852,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
     if args.source == "table":
         return _import_table(args)
+    from greenai.interop.codecarbon import apply_site
     from greenai.safepath import create_unique
 
     docs = from_codecarbon_csv(args.file, task=args.task, cpu_method=args.cpu_method)
     out = Path(args.output)
     for i, doc in enumerate(docs):
+        doc, where = apply_site(
+            doc, args.site, grid=args.grid, pue=args.pue, wue_l_per_kwh=args.wue
+        )
         # exclusive create: a second import into the same folder writes beside, never over
         text = json.dumps(disclosure.seal(doc), indent=2, allow_nan=False) + "\n"
-        create_unique(out, f"codecarbon-{i:04d}", ".json", text)
+        path = create_unique(out, f"codecarbon-{i:04d}", ".json", text)
+        print(f"{path}: footprint at {where}" if doc["site"] else f"{path}: {where}")
     print(f"{len(docs)} disclosure(s) written to {out}")
     return 0
 
@@ -924,10 +981,8 @@ def _rank(args: argparse.Namespace) -> int:
     for line in (*ranking.notes, *ranking.population_flags):
         print(f"  {line}")
     for r in ranking.runs:
-        where = (
-            f"rank {r.rank} of {n}, {r.percentile:.0f}th percentile" if r.placed else "not placed"
-        )
-        per = units.energy_per_unit_scale(r.energy_per_unit_j, r.unit)(r.energy_per_unit_j, 4)
+        where = units.placement(r.rank or 0, n) if r.placed else "not placed"
+        per = units.energy_per_unit_scale(r.energy_per_unit_j, r.unit)(r.energy_per_unit_j)
         print(f"{r.name}: {per}: {where}, grade {r.grade or '-'}")
         for reason in r.refused:
             print(f"  not placed: {reason}")
@@ -1064,7 +1119,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")
-    p.add_argument("--units", type=float, default=None, help="functional units the command did")
+    p.add_argument(
+        "--units",
+        type=float,
+        default=None,
+        help="functional units the command did (default: what it counts with greenai.count(n) "
+        "or lines appended to $GREENAI_UNITS_FILE)",
+    )
     _add_work_flags(p)
     p.add_argument(
         "--idle-baseline",
@@ -1138,6 +1199,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="how CodeCarbon obtained CPU energy, when the file does not say",
     )
+    _add_site_flags(p)  # codecarbon: else the site of the file's cloud region or country
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("rank", help="place runs in a population: percentile, grade bands, plot")

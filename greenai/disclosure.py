@@ -20,6 +20,7 @@ import json
 import math
 import os
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -528,3 +529,32 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
 def integrity_status(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> str:
     """Return 'verified', 'hash-only' or 'unverified' for a document."""
     return verify(doc, public_keys)[0]
+
+
+def drop_duplicates(
+    docs: Sequence[Any], labels: Sequence[str]
+) -> tuple[list[Any], list[str], list[str]]:
+    """Return (docs, labels, notes) with each sealed result kept once.
+
+    Two documents sealed with the same SHA-256 are the same result (a file copied into two
+    folders, a folder given twice): the first is kept and each repeat is named in a note,
+    never dropped silently. Documents without a seal are all kept.
+    """
+    kept: list[Any] = []
+    names: list[str] = []
+    notes: list[str] = []
+    first: dict[str, str] = {}
+    for doc, label in zip(docs, labels, strict=True):
+        integrity = doc.get("integrity") if isinstance(doc, dict) else None
+        digest = integrity.get("sha256") if isinstance(integrity, dict) else None
+        if isinstance(digest, str) and digest:
+            if digest in first:
+                notes.append(
+                    f"{label}: the same sealed result (SHA-256 {digest[:12]}...) as "
+                    f"{first[digest]}: counted once"
+                )
+                continue
+            first[digest] = label
+        kept.append(doc)
+        names.append(label)
+    return kept, names, notes

@@ -322,12 +322,17 @@ def write_atomic(path: Path, text: str, fsync: bool = True) -> Path:
     """Write text to path via a temp file in the same directory, fsync and rename.
 
     fsync=False leaves the flush to the caller (one os.sync() after a batch of files).
+    The file gets the mode a plain open() would give (0o666 less the umask: 0644 under
+    umask 022), not mkstemp's private 0600, so colleagues can read a shared results folder.
     """
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        from greenai.runtime import file_mode
+
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -246,6 +246,7 @@ class Meter:
         self._tuner = tune
         self._tuning: TuningSession | None = None
         self.work = _as_work(work)  # what the run did (workload, model, quality, phase)
+        warn_unfit(task, unit, standard, self.work.phase)
 
     def disclose(self, **fields: Any) -> None:
         """Record what the run did: workload, dataset, split, model, params, quality_metric,
@@ -617,6 +618,37 @@ def _as_work(work: Any) -> Any:
     if isinstance(work, Work):
         return work
     return Work.from_dict(work, "Meter(work=...)")
+
+
+def warn_unfit(
+    task: str | None, unit: str | None, standard: Any = None, phase: str | None = None
+) -> str | None:
+    """Warn (once per call) when the task's class cannot rate this unit or phase; return the
+    text. Only a named task is checked; a standard that cannot be loaded is left to the
+    rating, which reports it."""
+    if not task:
+        return None
+    from greenai.errors import StandardError
+    from greenai.standard import fit_warning, load_standard
+
+    try:
+        text = fit_warning(load_standard(standard), task, unit, phase)
+    except (StandardError, OSError, TypeError, ValueError):
+        return None
+    if text:
+        warnings.warn(text, GreenAIWarning, stacklevel=_caller_level())
+    return text
+
+
+def _caller_level() -> int:
+    """Return the warnings stacklevel of the first frame outside greenai (the user's line)."""
+    import sys
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:

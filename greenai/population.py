@@ -97,7 +97,10 @@ def load(source: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> R
             for label, doc in _read(file, skipped):
                 docs.append(doc)
                 labels.append(label)
-    return Results(tuple(docs), tuple(labels), tuple(skipped))
+    from greenai.disclosure import drop_duplicates
+
+    docs, labels, repeats = drop_duplicates(docs, labels)  # a copy is one result, said once
+    return Results(tuple(docs), tuple(labels), (*skipped, *repeats))
 
 
 def _read(path: Path, skipped: list[str]) -> Iterable[tuple[str, Mapping[str, Any]]]:

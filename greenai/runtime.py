@@ -46,6 +46,26 @@ def host_id(env: Mapping[str, str] | None = None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "host"
 
 
+def umask() -> int:
+    """Return the process umask: from /proc (no change to the process), else set and put back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Return the mode a plain open() gives a new file (0o666 less the umask: 0644 under
+    umask 022); for temp files that replace an output, which mkstemp makes 0600."""
+    return 0o666 & ~umask()
+
+
 class NodeMarker:
     """This process's mark among the node's metering processes (``meter-<pid>`` files).
 

@@ -89,6 +89,9 @@ def create_unique(folder: str | os.PathLike[str], stem: str, suffix: str, text: 
     _NEXT[key] = n + 1
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=base)
     try:
+        from greenai.runtime import file_mode
+
+        os.fchmod(fd, file_mode())  # as open() would: 0644 under umask 022, not mkstemp's 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

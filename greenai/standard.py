@@ -1630,3 +1630,41 @@ def _requirement_items(req: Requirements) -> list[tuple[str, Any]]:
         ("min_repetitions", req.min_repetitions),
         ("third_party", req.third_party or None),  # written only where set
     ]
+
+
+def _is_training(task: TaskClass) -> bool:
+    """Return True for a class that rates training (its id or an alias says so)."""
+    names = (task.id, *task.aliases)
+    return any("train" in n or "tuning" in n for n in names)
+
+
+def fit_warning(
+    standard: Standard, task: str | None, unit: str | None, phase: str | None = None
+) -> str | None:
+    """Return why a run of `task` counting `unit` in `phase` ('training' or 'inference';
+    None: not known) cannot be rated by its class of `standard`; None when it fits.
+
+    A task the standard does not know, or a run that names no unit, is left to the rating
+    (which says so); this only catches a class that exists but does not fit.
+    """
+    cls = standard.task_class(task)
+    if cls is None:
+        return None
+    problems = []
+    if unit is not None and not cls.accepts_unit(unit):
+        counted = " or ".join((cls.unit, *cls.unit_aliases))
+        problems.append(f"it is rated per {cls.functional_unit}, so count {counted}, not {unit!r}")
+    if phase is not None:
+        training = _is_training(cls)
+        if phase == "training" and not training:
+            choices = [t for t in standard.tasks.values() if _is_training(t)]
+            hint = ", ".join(f"{t.id!r} (per {t.unit})" for t in choices) or "none in this standard"
+            problems.append(f"it rates inference, not training: for a training run use {hint}")
+        elif phase == "inference" and training:
+            problems.append("it rates training, not inference")
+    if not problems:
+        return None
+    return (
+        f"task {task!r} is class {cls.id!r} of {standard.id}: {'; '.join(problems)}; "
+        "this run will not be graded"
+    )

@@ -200,16 +200,43 @@ def _unit_name(unit: object) -> str:
 
 def energy_per_unit_scale(j_per_unit: float | None, unit: str | None) -> Scale:
     """Return the Scale that shows J per functional unit readably (mJ/query, J/TFLOP)."""
+    return per_unit_scale(j_per_unit, unit, "J")
+
+
+def per_unit_scale(value: float | None, unit: str | None, quantity: str = "J") -> Scale:
+    """Return the Scale that shows a quantity (J, L, g CO2e) per functional unit readably:
+    '70.5 µJ/query', '130 J/TFLOP' (per amount of compute, the FLOP prefix moves, not J's)."""
     unit = _unit_name(unit)
     flop = FLOP_UNITS.get(unit.lower())
-    magnitude = abs(j_per_unit) if _finite(j_per_unit) and j_per_unit else 1.0
+    magnitude = abs(value) if _finite(value) and value else 1.0
     if flop is not None:
-        j_per_flop = magnitude / flop
+        per_flop = magnitude / flop
         for scale, prefix in _FLOP_PREFIXES:
-            if 0.9995 <= j_per_flop * scale < 999.5:
-                return Scale(scale / flop, f"J/{prefix}FLOP")
+            if 0.9995 <= per_flop * scale < 999.5:
+                return Scale(scale / flop, f"{quantity}/{prefix}FLOP")
+        unit = unit_label(unit)
     scale, prefix = si_prefix(magnitude)
-    return Scale(1 / scale, f"{prefix}J/{unit}")
+    return Scale(1 / scale, f"{prefix}{quantity}/{unit}")
+
+
+def per_unit(value: float | None, unit: str | None, quantity: str = "J") -> str:
+    """Return a quantity per functional unit in its one spelling ('130 J/TFLOP')."""
+    return per_unit_scale(value, unit, quantity)(value)
+
+
+def parse_functional_unit(text: object) -> tuple[float, str] | None:
+    """Return (amount, unit) of a standard's functional unit text ('1000 gflop', 'token');
+    None when it is not of that form."""
+    if not isinstance(text, str) or not text.strip():
+        return None
+    parts = text.split()
+    if len(parts) == 1:
+        return 1.0, parts[0]
+    try:
+        amount_ = float(parts[0])
+    except ValueError:
+        return None
+    return (amount_, " ".join(parts[1:])) if math.isfinite(amount_) and amount_ > 0 else None
 
 
 def rate_scale(units_per_s: float | None, unit: str | None) -> Scale:
@@ -250,3 +277,115 @@ def with_ci(
         f"{text} ±{pct} % (95 % CI {scale.number(low, 2 if relative >= 0.1 else 3)}{sep}"
         f"{scale.number(high, 2 if relative >= 0.1 else 3)}{count})"
     )
+
+
+def duration(seconds: float | None) -> str:
+    """Return a duration readably: '121 ms', '12.3 s', '2 min 05 s', '1 h 02 min'."""
+    if not _finite(seconds):
+        return MISSING
+    assert seconds is not None
+    if abs(seconds) < 59.95:
+        return si(seconds, "s")
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def amount(value: float | None, unit: str | None) -> str:
+    """Return a count of functional units ('1,000 query', '8.85 M token', '3.14 GFLOP').
+
+    Amounts of compute are shown with the FLOP prefix that fits, spelled as FLOP units are
+    everywhere else ('GFLOP', never 'gflop' or '3.1e-06 pflop').
+    """
+    if not _finite(value):
+        return MISSING
+    assert value is not None
+    name = _unit_name(unit)
+    flop = FLOP_UNITS.get(name.lower())
+    if flop is not None:
+        total = value * flop
+        if total == 0:
+            return "0 FLOP"
+        scale, prefix = next(
+            ((s, p) for s, p in reversed(_FLOP_PREFIXES) if abs(total) >= s * 0.9995), (1.0, "")
+        )
+        return f"{significant(total / scale)} {prefix}FLOP"
+    if float(value).is_integer() and abs(value) < 1e7:
+        return f"{int(value):,} {name}"
+    if abs(value) >= 1e7:
+        scale, prefix = si_prefix(abs(value))
+        return f"{significant(value / scale)} {prefix} {name}"
+    return f"{significant(value)} {name}"
+
+
+def unit_label(unit: str | None) -> str:
+    """Return a functional unit's name as shown: FLOP units in their one spelling ('GFLOP')."""
+    name = _unit_name(unit)
+    flop = FLOP_UNITS.get(name.lower())
+    if flop is None:
+        return name
+    return f"{name[:-4].upper()}FLOP" if len(name) > 4 else "FLOP"
+
+
+def index(value: float | None) -> str:
+    """Return an efficiency index as a plain number, 3 significant digits ('0.0000916', '2.61')."""
+    if not _finite(value):
+        return MISSING
+    assert value is not None
+    return significant(value, 3)
+
+
+def percent(fraction: float | None) -> str:
+    """Return a fraction as a percentage without exponent ('2.5 %', '44,300 %')."""
+    if not _finite(fraction):
+        return MISSING
+    assert fraction is not None
+    pct = fraction * 100
+    return f"{significant(pct, 2) if abs(pct) < 10 else significant(pct, 3)} %"
+
+
+def plain(value: object, digits: int = 4) -> str:
+    """Return a figure without unit for a table: integers as integers, floats to `digits`
+    significant digits, never in exponent notation; booleans as yes/no."""
+    if value is None:
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return MISSING
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{value:.0f}"
+        return significant(value, digits)
+    return str(value)
+
+
+def machine(value: float) -> str:
+    """Return a float exactly (its shortest round-trip digits) without exponent notation,
+    for CSV and other files that programs read back ('0.000022681883640464665')."""
+    if not math.isfinite(value):
+        return repr(value)
+    from decimal import Decimal
+
+    text = format(Decimal(repr(value)), "f")
+    return text
+
+
+def si_axis(ax_axis: object, unit: str = "") -> None:
+    """Give a matplotlib axis readable SI tick labels (EngFormatter: '500 m', '1.5 k'), no
+    offset or exponent text ('1e-7' above the axis)."""
+    from matplotlib.ticker import EngFormatter
+
+    ax_axis.set_major_formatter(EngFormatter(unit=unit, places=None, sep=" "))  # type: ignore[attr-defined]
+
+
+def placement(rank: int, population: int) -> str:
+    """Return where a run ranks among `population` results, lower energy first: 'best of 23',
+    'rank 5 of 23, top 22 %', 'above all 23' (a rank past the last result)."""
+    if rank <= 1:
+        return f"best of {population}"
+    if rank > population:
+        return f"above all {population}"
+    return f"rank {rank} of {population}, top {significant(100.0 * rank / population, 2)} %"

@@ -31,6 +31,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
             "safepath",
             "runtime",
             "bench.stats",
+            "channel",
         ),
     ),
     # 1 sources and rule books: hardware probes, the standard, site factors, the journal file,

@@ -273,12 +273,87 @@ def test_run_prints_progress_lines_while_the_command_runs(tmp_path: Path):
     res = greenai("run", "--progress", "0.3", "-o", str(out), "--", *sleep)
     assert res.returncode == 0, res.stderr
     lines = [x for x in res.stderr.splitlines() if x.startswith("greenai: ")]
+    lines = [x for x in lines if not x.startswith("greenai: warning:")]  # another meter on the VM
     assert len(lines) >= 2, res.stderr
     assert re.fullmatch(
         r"greenai: [0-9,]+ s, [0-9.]+ [mk]?J so far, mean .+ W \[modelled\]", lines[0]
     )
     quiet = greenai("run", "-q", "--progress", "0.3", "-o", str(out), "--", *sleep)
     assert "so far" not in quiet.stderr
+
+
+CHILD_COUNTS = """
+import subprocess, sys, threading
+import greenai
+
+def work():
+    for _ in range(100):
+        greenai.count(2)            # 2 x 100 x 4 threads = 800
+
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads: t.start()
+for t in threads: t.join()
+greenai.count(150)
+# a grandchild writes to the same channel without greenai: the documented line protocol
+subprocess.run(["sh", "-c", 'echo 50 >> "$GREENAI_UNITS_FILE"'], check=True)
+"""
+
+
+def test_run_takes_the_units_the_command_counts(tmp_path: Path):
+    child = tmp_path / "child.py"
+    child.write_text(CHILD_COUNTS)
+    out_file = tmp_path / "r.json"
+    res = greenai(
+        "run",
+        "-o",
+        str(out_file),
+        "--unit",
+        "query",
+        "--",
+        sys.executable,
+        str(child),
+        env=_env(GREENAI_POWERCAP_ROOT=str(tmp_path / "none")),
+    )
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(out_file.read_text())
+    assert doc["units_done"] == 1000
+    assert doc["energy_per_unit_j"] == pytest.approx(doc["energy_j"] / 1000)
+    assert "1,000 query" in res.stderr or "1000 query" in res.stderr, res.stderr
+
+
+def test_run_units_flag_wins_and_the_channel_is_closed(tmp_path: Path):
+    child = tmp_path / "child.py"
+    child.write_text(
+        "import greenai, os\nassert not greenai.count(7)\n"
+        "print(os.environ.get('GREENAI_UNITS_FILE'))\n"
+    )
+    out_file = tmp_path / "r.json"
+    res = greenai(
+        "run",
+        "-o",
+        str(out_file),
+        "--units",
+        "3",
+        "--",
+        sys.executable,
+        str(child),
+        env=_env(GREENAI_POWERCAP_ROOT=str(tmp_path / "none"), GREENAI_UNITS_FILE="/nonexistent/x"),
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "None"
+    assert json.loads(out_file.read_text())["units_done"] == 3
+
+
+def test_a_bad_line_in_the_units_file_is_named_and_left_out(tmp_path: Path):
+    from greenai.channel import read_total
+
+    path = tmp_path / "units.txt"
+    path.write_text("10\nten\n-3\n2.5\n")
+    with pytest.warns(Warning) as caught:
+        assert read_total(path) == (12.5, 2)
+    texts = [str(w.message) for w in caught]
+    assert len(texts) == 2
+    assert "units.txt: line 2: 'ten'" in texts[0] and "units.txt: line 3: '-3'" in texts[1]
 
 
 def test_run_timeline_rate_is_disclosed_and_zero_turns_it_off(tmp_path: Path):

@@ -185,3 +185,22 @@ def test_cli_validate_sign_verify(tmp_path):
     (tmp_path / "tampered.json").write_text(json.dumps(signed))
     res = _cli("verify", str(tmp_path / "tampered.json"), "--public-key", str(tmp_path / "k.pub"))
     assert res.returncode == 1 and "unverified" in res.stdout
+
+
+def test_cli_validate_says_the_integrity_state_and_fails_a_tampered_seal(tmp_path):
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps(disclosure.seal(_doc())))
+    res = _cli("validate", str(run))
+    assert res.returncode == 0 and "integrity hash-only: hash matches; not signed" in res.stdout
+    tampered = json.loads(run.read_text())
+    tampered["energy_j"] *= 0.5  # still a valid document, no longer what was sealed
+    (tmp_path / "tampered.json").write_text(json.dumps(tampered))
+    res = _cli("validate", str(tmp_path / "tampered.json"))
+    assert res.returncode == 1, res.stdout
+    assert (
+        "valid schema" in res.stdout and "integrity unverified: content hash differs" in res.stdout
+    )
+    unsealed = tmp_path / "unsealed.json"
+    unsealed.write_text(json.dumps(_doc()))
+    res = _cli("validate", str(unsealed))
+    assert res.returncode == 0 and "integrity unverified: no integrity block" in res.stdout

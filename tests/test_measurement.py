@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,33 @@ def test_a_file_written_by_the_first_greenai_loads_with_water_and_a_rating():
     assert m.footprint.water_l.total > 0
     assert m.rating.energy.grade is None
     assert m.rating.energy.verdict.startswith("not conformant: task 'demo-gemm'")
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_write_atomic_honours_the_umask(tmp_path: Path, mask: int, mode: int) -> None:
+    from greenai.measurement import write_atomic
+
+    old = os.umask(mask)
+    try:
+        path = write_atomic(tmp_path / "out.html", "<p>x</p>\n")
+    finally:
+        os.umask(old)
+    assert path.read_text() == "<p>x</p>\n"
+    assert oct(path.stat().st_mode & 0o777) == oct(mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.html"]  # no temp file left
+
+
+def test_imported_files_written_beside_honour_the_umask_too(tmp_path: Path) -> None:
+    from greenai.safepath import create_unique
+
+    old = os.umask(0o022)
+    try:
+        first = create_unique(tmp_path, "codecarbon-0000", ".json", "{}\n")
+        second = create_unique(tmp_path, "codecarbon-0000", ".json", "{}\n")
+    finally:
+        os.umask(old)
+    assert first != second
+    assert {oct(p.stat().st_mode & 0o777) for p in (first, second)} == {"0o644"}
 
 
 @pytest.mark.parametrize(

@@ -233,3 +233,31 @@ def test_result_is_assembled_on_first_use_unless_it_must_be_written(tmp_path, cl
     with Meter(sampler=s, output=out) as m2:
         _run(clock, s, 0.5)
     assert out.exists() and m2._result is not None
+
+
+def test_a_meter_whose_unit_does_not_fit_its_class_is_warned_naming_both():
+    import warnings as _w
+
+    from greenai.errors import GreenAIWarning
+
+    with pytest.warns(GreenAIWarning, match=r"class 'training' of greenai-2026.1: .*count token"):
+        Meter("training", "sample", handle_signals=False)
+    with _w.catch_warnings():
+        _w.simplefilter("error")
+        Meter("training", "token", handle_signals=False)  # fits: nothing said
+        Meter("image-classification", "sample", handle_signals=False)  # an alias of image
+        Meter("no-such-task", "sample", handle_signals=False)  # left to the rating
+        Meter(None, None, handle_signals=False)
+
+
+def test_training_metered_under_an_inference_class_is_warned():
+    from greenai.meter import warn_unfit
+    from greenai.standard import fit_warning, load_standard
+
+    std = load_standard()
+    text = fit_warning(std, "image-classification", "image", "training")
+    assert text and "rates inference, not training" in text and "'training' (per token)" in text
+    assert fit_warning(std, "training", "token", "training") is None
+    assert "rates training, not inference" in fit_warning(std, "training", "token", "inference")
+    with pytest.warns(Warning, match="image-classification"):
+        assert warn_unfit("image-classification", "image", phase="training")

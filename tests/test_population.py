@@ -63,3 +63,27 @@ def test_import_greenai_stays_light():
     code = "import sys, greenai; greenai.population; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_result_given_twice_is_counted_once_and_said(tmp_path):
+    import json as _json
+    import shutil
+
+    from greenai import disclosure
+    from greenai.calibration import load_population
+    from greenai.population import load
+    from tests.report.docs import make_doc
+
+    for n in range(3):
+        (tmp_path / "a").mkdir(exist_ok=True)
+        doc = disclosure.seal(make_doc(units=1000 * (n + 1)))
+        (tmp_path / "a" / f"r{n}.json").write_text(_json.dumps(doc))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    (tmp_path / "b" / "extra.json").write_text(_json.dumps(disclosure.seal(make_doc(units=7))))
+    for results in (load([tmp_path / "a", tmp_path / "b"]), load(tmp_path)):
+        assert len(results.docs) == 4
+        repeats = [s for s in results.skipped if "counted once" in s]
+        assert len(repeats) == 3 and all("the same sealed result" in s for s in repeats)
+    population = load_population([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert len(population) == 4
+    assert sum("counted once" in s for s in population.skipped) == 3

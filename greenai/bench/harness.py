@@ -391,6 +391,8 @@ def summary_rows(
                 "energy_per_unit_j": energy,
                 "throughput_units_per_s": b.get("throughput_units_per_s"),
                 "ci_wider_than_target": wide,
+                "energy_j": doc.get("energy_j"),
+                "duration_s": doc.get("duration_s"),
                 "water_l": ((doc.get("footprint") or {}).get("water_l") or {}).get("total"),
                 "carbon_g": (doc.get("footprint") or {}).get("carbon_g"),
                 "energy_grade": (rating.get("energy") or {}).get("grade"),
@@ -454,6 +456,27 @@ def write_summary(run: SuiteRun) -> Path:
     return path
 
 
+def summary_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Return the suite summary as text, one line per workload: energy per unit with its CI,
+    total energy, duration, water, carbon, and the grade or why there is none."""
+    lines = []
+    for r in rows:
+        e = r.get("energy_per_unit_j")
+        try:
+            per = format_energy_per_unit(Summary.from_dict(e), r.get("unit")) if e else None
+        except (KeyError, TypeError, ValueError):
+            per = None
+        grade = r.get("energy_grade")
+        lines.append(
+            f"{r['workload']}: {per or 'no energy per unit'}; "
+            f"energy {units.si(r.get('energy_j'), 'J')}"
+            f" in {units.duration(r.get('duration_s'))}, water {units.si(r.get('water_l'), 'L')}, "
+            f"carbon {units.si(r.get('carbon_g'), 'g CO2e')}; "
+            + (f"grade {grade}" if grade else f"no grade: {r.get('verdict') or 'not rated'}")
+        )
+    return lines
+
+
 def summary_notes(run: SuiteRun) -> list[str]:
     """Return the lines printed after a suite: results with a wide CI, what would grade."""
     notes = []
@@ -472,15 +495,29 @@ def summary_notes(run: SuiteRun) -> list[str]:
     return notes
 
 
-def load_results(folders: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
-    """Return {host: summary} for every summary.json under the given folders (recursively)."""
+def load_results(folders: Sequence[str | Path]) -> ResultSets:
+    """Return {label: summary} for every summary.json under the given folders (recursively).
+
+    Every result set is kept: a label is "host (suite)", and a host name seen again (a
+    before/after on one machine, two VMs both called `vm`) gets "host (2) (suite)" and so on,
+    in the order the folders were given. Only a true duplicate, a file with the same
+    SHA-256 as one already read (the same folder given twice, a copy), is read once; it is
+    listed in the result's `duplicates` with the label it repeats.
+    """
+    import hashlib
+
     summaries: dict[str, dict[str, Any]] = {}
+    seen: dict[str, str] = {}  # sha256 of the file -> label
+    dropped: list[tuple[str, str]] = []
     for folder in folders:
         for path in sorted(Path(folder).rglob("summary.json")):
             try:
                 doc = jsonio.read(path)
+                raw = path.read_bytes()  # its SHA-256 tells a copy from another result set
             except jsonio.JSONInputError as exc:
                 raise DisclosureError(f"cannot read summary: {exc}") from exc
+            except OSError as exc:
+                raise DisclosureError(f"{path}: cannot read summary: {exc}") from exc
             if not isinstance(doc, dict) or doc.get("kind") != "greenai.bench-summary":
                 continue
             rows = doc.get("workloads")
@@ -490,6 +527,24 @@ def load_results(folders: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
                 raise DisclosureError(
                     f"{path}: workloads: expected a list of objects each naming its workload"
                 )
-            key = f"{doc.get('host')} ({doc.get('suite')})"
-            summaries[key] = {**doc, "directory": str(path.parent)}
-    return summaries
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest in seen:
+                dropped.append((str(path), seen[digest]))
+                continue
+            host, suite = doc.get("host"), doc.get("suite")
+            key, n = f"{host} ({suite})", 1
+            while key in summaries:
+                n += 1
+                key = f"{host} ({n}) ({suite})"
+            seen[digest] = key
+            summaries[key] = {**doc, "directory": str(path.parent), "sha256": digest}
+    return ResultSets(summaries, duplicates=dropped)
+
+
+class ResultSets(dict):
+    """{label: summary} as load_results read them; `duplicates` lists (path, label it
+    repeats) for each summary.json that was the same file as one already read."""
+
+    def __init__(self, items: dict[str, dict[str, Any]], duplicates: list[tuple[str, str]]):
+        super().__init__(items)
+        self.duplicates = list(duplicates)

@@ -61,6 +61,11 @@ class GreenAICallback(Callback):
 
     # ------------------------------------------------------------ fit
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        from greenai.meter import warn_unfit
+
+        # fit/train is training: a class that rates inference cannot grade it (the unit is
+        # checked by the Meter itself)
+        warn_unfit(self.task, None, self.meter_kwargs.get("standard"), phase="training")
         self.meter = torch_meter(self.task, self.unit, output=self.output, **self.meter_kwargs)
         self.meter.start()
 

@@ -64,6 +64,11 @@ class GreenAICallback(TrainerCallback):
 
     # ------------------------------------------------------------ training
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        from greenai.meter import warn_unfit
+
+        # fit/train is training: a class that rates inference cannot grade it (the unit is
+        # checked by the Meter itself)
+        warn_unfit(self.task, None, self.meter_kwargs.get("standard"), phase="training")
         self.meter = torch_meter(self.task, self.unit, output=self.output, **self.meter_kwargs)
         self.meter.start()
         self._tokens_seen = int(getattr(state, "num_input_tokens_seen", 0) or 0)

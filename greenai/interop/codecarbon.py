@@ -16,8 +16,10 @@ back) with energy per domain (cpu, gpu, dram) and honest provenance:
 
 CodeCarbon multiplies every energy by its PUE setting; greenai records IT energy, so the
 energies are divided by the row's ``pue``. CodeCarbon's own carbon and water figures are
-kept in an ``imported`` block; the footprint is left not computed (apply a greenai site to
-get factors with sources). A malformed file raises DisclosureError naming line and column.
+kept in an ``imported`` block; ``from_codecarbon_csv`` leaves the footprint not computed and
+``apply_site`` (what ``greenai import codecarbon`` does) computes it at a greenai site, with
+factors and sources: the row's cloud region or ``country_iso_code`` unless --site/--grid say
+otherwise. A malformed file raises DisclosureError naming line and column.
 """
 
 from __future__ import annotations
@@ -381,3 +383,75 @@ def _host(r: _Row) -> dict[str, Any]:
 
 
 __all__ = ["from_codecarbon_csv"]
+
+
+def _cloud_country(provider: str, region: str) -> str | None:
+    """Return the ISO 3166 alpha-3 country of a cloud region, from CodeCarbon's own table
+    (codecarbon/data/cloud/impact.csv); None when CodeCarbon is absent or has no such region."""
+    try:
+        from importlib import resources
+
+        table = resources.files("codecarbon") / "data" / "cloud" / "impact.csv"
+        text = table.read_text(encoding="utf-8-sig")
+    except (ImportError, OSError, ModuleNotFoundError):
+        return None
+    for row in csv.DictReader(text.splitlines()):
+        if (row.get("provider") or "").lower() == provider.lower() and (
+            row.get("region") or ""
+        ).lower() == region.lower():
+            return (row.get("countryIsoCode") or "").strip() or None
+    return None
+
+
+def apply_site(
+    doc: dict[str, Any],
+    site: Any = None,
+    *,
+    grid: str | None = None,
+    pue: float | None = None,
+    wue_l_per_kwh: float | None = None,
+) -> tuple[dict[str, Any], str]:
+    """Return (doc with a greenai site and footprint, where the site came from).
+
+    `site`/`grid` (the command line) win; otherwise the row's own place: a cloud region
+    (provider and region, located with CodeCarbon's cloud table) gives the hyperscale
+    preset on that region's country grid, else `country_iso_code` gives the default site on
+    that country's grid. A row that names no place, or a grid greenai has no factors for,
+    keeps its footprint not computed and says why.
+    """
+    from greenai.errors import SiteError
+    from greenai.footprint import Footprint, compute
+    from greenai.site import Site
+
+    out = dict(doc)
+    imported = doc.get("imported") or {}
+    it_energy_j = float((doc.get("footprint") or {})["it_energy_j"])
+    preset, place, origin = None, None, "command line"
+    if site is None and grid is None:
+        provider, region = imported.get("cloud_provider"), imported.get("cloud_region")
+        if provider and region:
+            place = _cloud_country(provider, region)
+            preset = "hyperscale"
+            origin = f"cloud region {provider} {region}" + (f" ({place})" if place else "")
+        if place is None:
+            place = imported.get("country_iso_code")
+            origin = f"country_iso_code {place}" if place else ""
+            preset = None
+        if not place:
+            reason = "emissions.csv names no country or cloud region: give --site or --grid"
+            out["footprint"] = Footprint.not_computed(reason, it_energy_j=it_energy_j).to_dict()
+            return out, reason
+    try:
+        resolved = Site.resolve(
+            site if site is not None else preset,
+            grid=grid if grid is not None else place,
+            pue=pue,
+            wue_l_per_kwh=wue_l_per_kwh,
+        )
+    except SiteError as exc:
+        reason = f"no greenai site for this run ({origin}): {exc}"
+        out["footprint"] = Footprint.not_computed(reason, it_energy_j=it_energy_j).to_dict()
+        return out, reason
+    out["site"] = resolved.to_dict()
+    out["footprint"] = compute(it_energy_j, resolved, None, None).to_dict()
+    return out, f"site {resolved.name}, grid {resolved.grid} ({origin})"

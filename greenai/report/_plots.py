@@ -61,31 +61,47 @@ def power(power_w: float | None) -> str:
 
 
 def seconds(duration_s: float | None) -> str:
-    """Return a duration in s ('3.00 s', '1.2 h' beyond two hours)."""
-    if duration_s is None or not math.isfinite(duration_s):
-        return MISSING
-    if duration_s >= 7200:
-        return f"{duration_s / 3600:.3g} h ({duration_s:.0f} s)"
-    return f"{duration_s:.3g} s"
+    """Return a duration readably ('717 ms', '12.3 s', '2 min 05 s'): units.duration."""
+    return units.duration(duration_s)
 
 
 def figure(value: float | None, unit: str) -> str:
-    """Return a figure in J, W, L or g with an SI prefix; any other unit: the bare number."""
+    """Return a figure in J, W, L or g with an SI prefix; per functional unit ('J/token',
+    'L/pflop'): units.per_unit; any other unit: the bare number."""
+    quantity, slash, per = unit.partition("/")
+    if slash and quantity in ("J", "L", "g"):
+        return units.per_unit(value, per, "g CO2e" if quantity == "g" else quantity)
     show = {"J": energy, "W": power, "L": water, "g": carbon}
     return show.get(unit, plain)(value)
 
 
+def rated(
+    measured: float | None, reference: float | None, functional_unit: object, quantity: str
+) -> tuple[str, str]:
+    """Return a rating's measured and reference figures (J or L per the standard's functional
+    unit, e.g. '1000 gflop') in one scale, spelled as per_unit spells every other figure."""
+    parsed = units.parse_functional_unit(functional_unit)
+    if parsed is None:
+        return figure(measured, quantity), figure(reference, quantity)
+    amount_, unit = parsed
+    one = [None if v is None else v / amount_ for v in (measured, reference)]
+    scale = units.per_unit_scale(one[0] if one[0] is not None else one[1], unit, quantity)
+    return scale(one[0]), scale(one[1])
+
+
 def plain(value: Any) -> str:
-    """Return a figure without unit: integers as integers, floats to 4 significant digits."""
-    if value is None:
-        return MISSING
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return MISSING
-        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
-    return str(value)
+    """Return a figure without unit (units.plain: no exponent notation)."""
+    return units.plain(value)
+
+
+def amount(value: float | None, unit: str | None) -> str:
+    """Return a count of functional units ('1,000 query', '3.14 GFLOP'): units.amount."""
+    return units.amount(value, unit)
+
+
+def index(value: float | None) -> str:
+    """Return an efficiency index, 3 significant digits, no exponent: units.index."""
+    return units.index(value)
 
 
 # ----------------------------------------------------------------------- charts
@@ -139,8 +155,10 @@ def timeline_chart(t_s: Sequence[float], power_w: Mapping[str, Sequence[float]])
     ax = fig.add_subplot()
     for i, (device, values) in enumerate(series.items()):
         ax.plot(t_s, values, label=chart_text(device), color=_CYCLE[i % len(_CYCLE)], linewidth=1.4)
-    ax.set_xlabel("time since start (s)")
-    ax.set_ylabel("mean power (W)")
+    ax.set_xlabel("time since start")
+    ax.set_ylabel("mean power")
+    units.si_axis(ax.xaxis, "s")
+    units.si_axis(ax.yaxis, "W")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
@@ -178,6 +196,13 @@ def bar_chart(
     if reference is not None:
         ax.axhline(reference, color="#1a1a1a", linestyle="--", linewidth=1)
     ax.set_xticks(x, [chart_text(c) for c in categories], fontsize=8)
+    unit = re.search(r"\s*\((J|W|L|g|g CO2e|s)\)$", ylabel)
+    if unit:  # the unit goes on the ticks, with its SI prefix: '300 nL', not 3e-7 and an offset
+        ylabel = ylabel[: unit.start()]
+        units.si_axis(ax.yaxis, unit[1])
+    else:
+        ax.yaxis.get_major_formatter().set_useOffset(False)
+        ax.yaxis.get_major_formatter().set_scientific(False)
     ax.set_ylabel(chart_text(ylabel))
     ax.grid(axis="y", alpha=0.3)
     if len(clean) > 1:

@@ -76,6 +76,8 @@ def _chart(workload: str, rows: list[tuple[str, dict[str, Any]]]) -> str:
     ax.barh(names, means, xerr=[low, high], color="#4c9a5f", capsize=4)
     ax.invert_yaxis()
     ax.set_xlabel(_plain_text(f"{scale.label} (mean, 95 % CI)"))
+    ax.xaxis.get_major_formatter().set_useOffset(False)  # plain ticks: no '1e-7' offset text
+    ax.xaxis.get_major_formatter().set_scientific(False)
     ax.set_title(_plain_text(workload))
     fig.tight_layout()
     buf = io.StringIO()
@@ -143,11 +145,22 @@ def summary_html(
         "are estimates (no hardware counter); a grade is given only to conformant "
         "runs.</p>"
     )
+    if len(summaries) > 1:
+        listed = "".join(
+            f"<li>{_e(label)}: {_e(summary.get('directory', ''))}</li>"
+            for label, summary in summaries.items()
+        )
+        parts.append(f"<p>{len(summaries)} result sets:</p><ul class='note'>{listed}</ul>")
+    for path, label in getattr(summaries, "duplicates", []):
+        parts.append(
+            f"<p class='note'>{_e(path)}: the same file (SHA-256) as {_e(label)}, counted once</p>"
+        )
     for workload, rows in ranking(summaries).items():
         scale = _scale(rows)
         parts.append(
             f"<h2>{_e(workload)}</h2><table><tr><th>rank</th><th class='l'>host</th>"
             f"<th>{_e(scale.label)} (mean)</th><th>95 % CI</th><th>throughput</th>"
+            "<th>energy (total)</th><th>duration</th><th>water</th><th>carbon</th>"
             "<th>provenance</th><th>energy grade</th><th>water grade</th>"
             "<th class='l'>verdict</th></tr>"
         )
@@ -161,13 +174,17 @@ def summary_html(
             if mean and low is not None and high is not None:
                 rel = max(high - mean, mean - low) / abs(mean)
                 sep = "-" if low >= 0 else " to "
-                ci = f"{scale.number(low)}{sep}{scale.number(high)} (±{rel * 100:.2g} %)"
+                ci = f"{scale.number(low)}{sep}{scale.number(high)} (±{units.percent(rel)})"
                 if r.get("ci_wider_than_target"):
                     ci += " <b title='wider than the target'>wide</b>"
             parts.append(
                 f"<tr><td>{k}</td><td class='l'>{_e(host)}</td>"
                 f"<td>{_e(scale.number(mean))}</td><td>{ci}</td>"
                 f"<td>{_e(units.rate_scale(throughput, r.get('unit'))(throughput))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('energy_j')), 'J'))}</td>"
+                f"<td>{_e(units.duration(_finite(r.get('duration_s'))))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('water_l')), 'L'))}</td>"
+                f"<td>{_e(units.si(_finite(r.get('carbon_g')), 'g CO2e'))}</td>"
                 f"<td>{_e(r.get('provenance'))}</td>"
                 f"<td>{_e(r.get('energy_grade') or '-')}</td>"
                 f"<td>{_e(r.get('water_grade') or '-')}</td>"

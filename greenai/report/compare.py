@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from greenai import units
 from greenai.report import _plots as fmt
 from greenai.report import html as page_html
 from greenai.report import markdown as page_md
@@ -189,15 +190,15 @@ def _standard(rating: Mapping[str, Any]) -> str | None:
 
 # ----------------------------------------------------------------------- what to show
 def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
-    def per(key: str, show: Callable[[float | None], str]) -> Callable[[Mapping[str, Any]], str]:
-        return lambda r: show(r[key]) + (f" / {r['unit']}" if r[key] is not None else "")
+    def per(key: str, quantity: str) -> Callable[[Mapping[str, Any]], str]:
+        return lambda r: units.per_unit(r[key], r["unit"], quantity)
 
     def grade(kind: str) -> Callable[[Mapping[str, Any]], str]:
         return lambda r: r[f"{kind}_grade"] or ("not graded" if r["standard_id"] else "not rated")
 
     return [
         ("task", lambda r: fmt.plain(r["task"])),
-        ("units counted", lambda r: f"{fmt.plain(r['units_done'])} {r['unit'] or 'unit'}"),
+        ("units counted", lambda r: fmt.amount(r["units_done"], r["unit"])),
         ("status", lambda r: fmt.plain(r["status"])),
         ("hardware", lambda r: r["gpu"] or fmt.plain(r["cpu"])),
         ("measurement boundary", lambda r: fmt.plain(r["boundary"])),
@@ -205,20 +206,20 @@ def _metrics() -> list[tuple[str, Callable[[Mapping[str, Any]], str]]]:
         *((f"{d} energy", lambda r, d=d: _domain_text(r, d)) for d in table.DOMAINS),
         ("duration", lambda r: fmt.seconds(r["duration_s"])),
         ("IT energy", lambda r: fmt.energy(r["energy_j"])),
-        ("energy per unit", per("energy_per_unit_j", fmt.energy)),
+        ("energy per unit", per("energy_per_unit_j", "J")),
         ("mean power", lambda r: fmt.power(r["power_w"])),
-        ("water per unit (consumption)", per("water_per_unit_l", fmt.water)),
-        ("carbon per unit", per("carbon_per_unit_g", fmt.carbon)),
-        ("embodied carbon per unit", per("embodied_carbon_per_unit_g", fmt.carbon)),
-        ("embodied water per unit (fab)", per("embodied_water_per_unit_l", fmt.water)),
-        ("carbon per unit, operational + embodied", per("total_carbon_per_unit_g", fmt.carbon)),
-        ("water per unit, operational + embodied", per("total_water_per_unit_l", fmt.water)),
-        ("SCI (ISO/IEC 21031)", per("sci_per_unit_g", fmt.carbon)),
+        ("water per unit (consumption)", per("water_per_unit_l", "L")),
+        ("carbon per unit", per("carbon_per_unit_g", "g CO2e")),
+        ("embodied carbon per unit", per("embodied_carbon_per_unit_g", "g CO2e")),
+        ("embodied water per unit (fab)", per("embodied_water_per_unit_l", "L")),
+        ("carbon per unit, operational + embodied", per("total_carbon_per_unit_g", "g CO2e")),
+        ("water per unit, operational + embodied", per("total_water_per_unit_l", "L")),
+        ("SCI (ISO/IEC 21031)", per("sci_per_unit_g", "g CO2e")),
         ("site (grid)", lambda r: f"{fmt.plain(r['site'])} ({fmt.plain(r['grid'])})"),
         ("standard", lambda r: f"{fmt.plain(r['standard_id'])} {r['standard_version'] or ''}"),
-        ("energy index", lambda r: fmt.plain(r["energy_index"])),
+        ("energy index", lambda r: fmt.index(r["energy_index"])),
         ("energy grade", grade("energy")),
-        ("water index", lambda r: fmt.plain(r["water_index"])),
+        ("water index", lambda r: fmt.index(r["water_index"])),
         ("water grade", grade("water")),
     ]
 
@@ -333,8 +334,8 @@ def to_html(cmp: Comparison) -> str:
 
 def _charts(cmp: Comparison) -> list[str]:
     names = list(cmp.names)
-    units = {r["unit"] for r in cmp.rows}
-    per = f"per {next(iter(units)) or 'unit'}" if len(units) == 1 else "per unit (units differ)"
+    kinds = {r["unit"] for r in cmp.rows}
+    per = f"per {next(iter(kinds)) or 'unit'}" if len(kinds) == 1 else "per unit (units differ)"
 
     def share(key: str, row: Mapping[str, Any]) -> float:
         value, count = row[key], row["units_done"]

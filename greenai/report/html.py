@@ -126,8 +126,8 @@ def to_html(doc: Mapping[str, Any]) -> str:
     sections = [
         f"<h1>{e(title)}</h1>",
         f'<p class="sub">{e(rec["status"])} · started {e(rec["started_at"])} (UTC) · '
-        f"{e(fmt.seconds(rec['duration_s']))} · {e(fmt.plain(rec['units_done']))} "
-        f"{e(rec['unit'] or 'units')} · host {e(rec['host'])}</p>",
+        f"{e(fmt.seconds(rec['duration_s']))} · {e(fmt.amount(rec['units_done'], rec['unit']))} "
+        f"· host {e(rec['host'])}</p>",
         _third_party(doc),
         _summary(doc, rec),
         _grades(doc),
@@ -151,7 +151,7 @@ def _summary(doc: Mapping[str, Any], rec: Mapping[str, Any]) -> str:
         None,
         [
             ["task", rec["task"]],
-            ["functional unit counted", f"{fmt.plain(rec['units_done'])} {rec['unit'] or 'unit'}"],
+            ["functional unit counted", fmt.amount(rec["units_done"], rec["unit"])],
             ["status", rec["status"]],
             ["hardware", table.hardware(doc)],
             ["CPU", rec["cpu"]],
@@ -195,7 +195,6 @@ def _grades(doc: Mapping[str, Any]) -> str:
     if not rating:
         note = '<p class="warn">Not rated: the disclosure has no rating block.</p>'
         return f'{head}<div class="flex"><div class="label">{svg}</div><div>{note}</div></div>'
-    per = rating["functional_unit"] or "functional unit"
     rows = []
     for kind, unit in (("energy", "J"), ("water", "L")):
         r = rating[kind]
@@ -203,9 +202,8 @@ def _grades(doc: Mapping[str, Any]) -> str:
             [
                 kind,
                 grade_badge(r["grade"]),
-                fmt.plain(r["index"]),
-                fmt.figure(r["measured"], unit),
-                fmt.figure(r["reference"], unit),
+                fmt.index(r["index"]),
+                *fmt.rated(r["measured"], r["reference"], rating["functional_unit"], unit),
                 "conformant" if r["conformant"] else "not conformant",
             ]
         )
@@ -214,7 +212,7 @@ def _grades(doc: Mapping[str, Any]) -> str:
         f"{e(rating['standard_version'])} ({e(rating['standard_status'])}), task class "
         f"{e(rating['task'])}.</p>",
         html_table(
-            ["index", "grade", "efficiency index", f"measured per {per}", "reference", "verdict"],
+            ["index", "grade", "efficiency index", "measured", "reference", "verdict"],
             rows,
             numeric=(2, 3, 4),
         ),

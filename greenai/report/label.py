@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greenai import units
 from greenai.report import _plots as fmt
 from greenai.report import table
 
@@ -155,12 +156,10 @@ def _layout(doc: Any) -> list[_Shape]:
     shapes.append(
         _Text(16, 86, _fit(rec["task"] or "task not stated", 17, WIDTH - 32), 17, bold=True)
     )
-    per = rating.get("functional_unit") or (f"1 {rec['unit']}" if rec["unit"] else None)
-    shapes.append(
-        _Text(
-            16, 106, _fit(f"figures per {per or 'unit (none counted)'}", 12, WIDTH - 32), 12, MUTED
-        )
-    )
+    parsed = units.parse_functional_unit(rating.get("functional_unit"))
+    unit = parsed[1] if parsed else rec["unit"]
+    per = f"figures per {units.unit_label(unit)}" if unit else "figures per unit (none counted)"
+    shapes.append(_Text(16, 106, _fit(per, 12, WIDTH - 32), 12, MUTED))
     for column, (kind, title) in enumerate((("energy", "ENERGY"), ("water", "WATER"))):
         shapes += _column(_COLUMN_X[column], kind, title, rec, rating)
     shapes.append(_Rect(16, 492, WIDTH - 32, 1, "#c8c8c8"))
@@ -225,7 +224,7 @@ def _column(
     shapes.append(_Text(x0, y + 17, _fit(per, 11, _COLUMN_W), 11, MUTED))
     index = part.get("index")
     if index is not None:
-        shapes.append(_Text(x0, y + 33, f"index {index:.3g} (1 = reference)", 10, MUTED))
+        shapes.append(_Text(x0, y + 33, f"index {units.index(index)} (1 = reference)", 10, MUTED))
     if grade is None:
         reasons = part.get("reasons") or ()
         if reasons:
@@ -261,15 +260,16 @@ def _arrow_left(tip_x: float, y: float, right: float) -> tuple[tuple[float, floa
 
 def _per_unit(kind: str, rec: dict[str, Any], rating: dict[str, Any]) -> tuple[str, str]:
     """Return (figure, 'per ...') for energy or water: per functional unit when rated."""
-    show = fmt.energy if kind == "energy" else fmt.water
+    quantity = "J" if kind == "energy" else "L"
     measured = (rating.get(kind) or {}).get("measured")
-    if measured is not None and rating.get("functional_unit"):
-        return show(measured), f"per {rating['functional_unit']}"
+    parsed = units.parse_functional_unit(rating.get("functional_unit"))
+    if measured is not None and parsed is not None:
+        return units.per_unit(measured / parsed[0], parsed[1], quantity), "per functional unit"
     value = rec["energy_per_unit_j"] if kind == "energy" else rec["water_per_unit_l"]
     if value is None:
         why = "no units counted" if not rec["units_done"] else "no footprint"
         return fmt.MISSING, why
-    return show(value), f"per {rec['unit'] or 'unit'}"
+    return units.per_unit(value, rec["unit"], quantity), "per functional unit"
 
 
 def _standard_text(rating: dict[str, Any], long: bool = False) -> str:

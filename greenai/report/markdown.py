@@ -48,7 +48,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
             ["status", e(rec["status"])],
             ["started (UTC)", e(rec["started_at"])],
             ["duration", fmt.seconds(rec["duration_s"])],
-            ["units counted", f"{fmt.plain(rec['units_done'])} {e(rec['unit'] or 'unit')}"],
+            ["units counted", e(fmt.amount(rec["units_done"], rec["unit"]))],
             ["hardware", e(table.hardware(doc))],
             ["CPU", e(rec["cpu"])],
             ["host", e(rec["host"])],
@@ -60,7 +60,7 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
     out += md_table(
         ["figure", "value", "how it was obtained"],
         [
-            [e(r["figure"]), fmt.figure(r["value"], r["unit"]), e(r["how"])]
+            [e(r["figure"]), e(fmt.figure(r["value"], r["unit"])), e(r["how"])]
             for r in table.figure_rows(doc)
         ],
     )
@@ -84,7 +84,7 @@ def _grades(doc: Mapping[str, Any]) -> list[str]:
             "index",
             "grade",
             "efficiency index",
-            f"measured per {escape(per or 'functional unit')}",
+            "measured",
             "reference",
             "verdict",
         ],
@@ -92,9 +92,8 @@ def _grades(doc: Mapping[str, Any]) -> list[str]:
             [
                 kind,
                 f"**{r['grade']}**" if r["grade"] else "not graded",
-                fmt.plain(r["index"]),
-                fmt.figure(r["measured"], unit),
-                fmt.figure(r["reference"], unit),
+                fmt.index(r["index"]),
+                *map(escape, fmt.rated(r["measured"], r["reference"], per, unit)),
                 "conformant" if r["conformant"] else "not conformant",
             ]
             for kind, unit in (("energy", "J"), ("water", "L"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from greenai import units
 from greenai.errors import DisclosureError
 from greenai.report import _plots as fmt
 from greenai.report import compare, table
@@ -265,7 +266,9 @@ def _chart(ranking: Ranking) -> Any:
         ax.text(
             run.energy_per_unit_j,
             0.95 - 0.1 * row,
-            fmt.chart_text(f" {run.name}: {run.percentile:.0f}th percentile"),
+            fmt.chart_text(
+                f" {run.name}: {units.placement(run.rank or 0, len(ranking.energy_per_unit_j))}"
+            ),
             color=colour,
             fontsize=8,
             va="top",
@@ -275,7 +278,8 @@ def _chart(ranking: Ranking) -> Any:
     ax.set_xlim(low, high)
     ax.set_ylim(0, 1)
     ax.set_yticks([])
-    ax.set_xlabel(fmt.chart_text(f"energy per {ranking.unit or 'unit'} (J, log scale)"))
+    ax.set_xlabel(fmt.chart_text(f"energy per {units.unit_label(ranking.unit)} (log scale)"))
+    units.si_axis(ax.xaxis, "J")
     ax.grid(axis="x", which="both", alpha=0.3)
     return fig
 
@@ -332,7 +336,7 @@ def to_html(ranking: Ranking, chart_svg: str | None = None) -> str:
     rows = []
     for r in ranking.runs:
         where = (
-            f"{r.rank} of {len(ranking.energy_per_unit_j)} ({r.percentile:.0f}th percentile)"
+            units.placement(r.rank or 0, len(ranking.energy_per_unit_j))
             if r.placed
             else "not placed"
         )

@@ -356,10 +356,10 @@ def figure_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = [
         {"figure": "IT energy", "value": rec["energy_j"], "unit": "J", "how": energy_how},
         {
-            "figure": f"energy per {unit}",
+            "figure": "energy per unit",
             "value": rec["energy_per_unit_j"],
-            "unit": "J",
-            "how": f"IT energy / {rec['units_done']:g} {unit} counted"
+            "unit": f"J/{unit}",
+            "how": f"IT energy / {fmt.amount(rec['units_done'], rec['unit'])} counted"
             if rec["units_done"]
             else "no units counted",
         },
@@ -432,18 +432,18 @@ def figure_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     if rec["water_per_unit_l"] is not None:
         rows.append(
             {
-                "figure": f"water per {unit}",
+                "figure": "water per unit",
                 "value": rec["water_per_unit_l"],
-                "unit": "L",
+                "unit": f"L/{unit}",
                 "how": "water total / units counted",
             }
         )
     if rec["carbon_per_unit_g"] is not None:
         rows.append(
             {
-                "figure": f"carbon per {unit}",
+                "figure": "carbon per unit",
                 "value": rec["carbon_per_unit_g"],
-                "unit": "g",
+                "unit": f"g/{unit}",
                 "how": "carbon / units counted",
             }
         )
@@ -597,12 +597,21 @@ def to_csv(docs: Iterable[Any], path: str | os.PathLike[str]) -> Path:
 
     Text cells that a spreadsheet would execute are neutralised (see FORMULA_START); lines
     end in CRLF (RFC 4180), so every cell holding a CR, LF, quote or comma is quoted.
+    Numbers are written exactly, without exponent notation ('0.0000227', not 2.27e-05).
     """
+    import pandas as pd
+
+    from greenai import units
+
     path = Path(path)
     frame = to_dataframe(docs)
     for name, kind in COLUMNS:
         if kind == "string":
             frame[name] = frame[name].map(neutralise, na_action="ignore").astype("string")
+    frame = frame.astype(object)
+    for name, kind in COLUMNS:
+        if kind == "Float64":
+            frame[name] = [None if pd.isna(v) else units.machine(float(v)) for v in frame[name]]
     frame.to_csv(path, index=False, lineterminator="\r\n")
     return path
 

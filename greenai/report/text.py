@@ -12,9 +12,9 @@ from greenai.probes.base import Discovery
 def _fmt_j(energy_j: float | None) -> str:
     if energy_j is None:
         return "not measured"
-    text = units.si(energy_j, "J", 4)
+    text = units.si(energy_j, "J")  # 3 significant digits, as in every other report
     if abs(energy_j) >= units.J_PER_KWH / 10:  # 0.1 kWh and above: kWh as well, as bills say
-        text += f" ({units.significant(units.j_to_kwh(energy_j), 4)} kWh)"
+        text += f" ({units.significant(units.j_to_kwh(energy_j))} kWh)"
     return text
 
 
@@ -39,16 +39,14 @@ def summary(m: Measurement) -> str:
         + (f" (exit code {m.exit_code})" if m.exit_code is not None else ""),
         f"task        {m.task or '-'}",
         *_work_line(m),
-        f"duration    {m.duration_s:.3f} s",
+        f"duration    {units.duration(m.duration_s)}",
         f"energy      {_fmt_j(m.energy_j)}  [{m.provenance}]  mean power "
         f"{units.si(m.power_w, 'W')}",
     ]
     if m.units_done:
         per = m.energy_per_unit_j
-        done = m.units_done
-        count = f"{done:,.0f}" if float(done).is_integer() else units.significant(done, 4)
         lines.append(
-            f"units       {count} {m.unit or 'units'}  ->  "
+            f"units       {units.amount(m.units_done, m.unit)}  ->  "
             f"{units.energy_per_unit_scale(per, m.unit)(per)}"
         )
     serving = m.extra.get("serving")
@@ -82,7 +80,9 @@ def summary(m: Measurement) -> str:
             + f"({w['note']})"
         )
     for p in m.phases:
-        lines.append(f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {p.duration_s:.3f} s")
+        lines.append(
+            f"  phase {p.name:<12} {_fmt_j(p.energy_j):>14}  {units.duration(p.duration_s)}"
+        )
     fp = m.footprint
     if fp is not None and fp.computed and fp.water_l is not None:
         lines.append(
@@ -95,7 +95,7 @@ def summary(m: Measurement) -> str:
             f"off site {units.si(w.offsite, 'L')})  [assumed factors]"
         )
         lines.append(
-            f"carbon      {units.si(fp.carbon_g, 'g')} CO2e  "
+            f"carbon      {units.si(fp.carbon_g, 'g CO2e')}  "
             f"[assumed {fp.factors['carbon_intensity_g_per_kwh']:g} g/kWh]"
         )
     elif fp is not None:
@@ -104,7 +104,7 @@ def summary(m: Measurement) -> str:
         lines.extend(embodied_lines(m.embodied, m.unit, m.site))
     if m.rating is not None:
         r, e = m.rating, m.rating.energy
-        index = "-" if e.index is None else f"{e.index:.3g}"
+        index = "-" if e.index is None else units.index(e.index)
         grade = f"grade {e.grade}" if e.grade else e.verdict
         lines.append(
             f"rating      {r.standard_id} {r.task or '(no task class)'}: energy index "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from greenai import units
 from greenai.optimize.result import Optimisation
 from greenai.report._plots import _CYCLE, _figure, chart_text, number
 
@@ -22,7 +23,8 @@ def tune_table(block: Optimisation) -> str:
         lines.append(
             f"{c.setting:>8g} {block.knob_unit:<3}  {number(c.energy_per_unit_j, 'J'):>10}  "
             f"{number(low, 'J') + ' .. ' + number(high, 'J'):>21}  "
-            f"{c.throughput_units_per_s:>9.4g}  {c.edp_j_s:>13.4g}  {c.slowdown:>+8.1%}  {role}"
+            f"{units.plain(c.throughput_units_per_s, 3):>9}  {units.plain(c.edp_j_s, 3):>13}  "
+            f"{c.slowdown:>+8.1%}  {role}"
         )
     lines.append("")
     if block.chosen is None:
@@ -106,7 +108,9 @@ def tradeoff_png(block: Optimisation, path: Path, unit: str = "unit", title: str
     ax.margins(x=0.25, y=0.15)
     ax.set_xlabel(chart_text(f"throughput ({unit}/s)"))
     modelled = " [modelled]" if block.provenance != "measured" else ""
-    ax.set_ylabel(f"energy per {chart_text(unit)} (J){modelled}")
+    ax.set_ylabel(f"energy per {chart_text(unit)}{modelled}")
+    units.si_axis(ax.xaxis)
+    units.si_axis(ax.yaxis, "J")
     heading = title or f"{block.knob}: energy vs throughput"
     if block.provenance != "measured":
         heading += f" - {block.provenance} energy, not graded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import random
@@ -300,3 +301,73 @@ def test_torch_workloads_skip_with_a_reason_without_torch():
         w = make("cnn-train", {"batch": 2, "image_size": 8}, "cpu")
         w.setup()
         assert w.step() == 2.0
+
+
+def test_report_keeps_two_hosts_of_the_same_name_and_says_a_true_duplicate_once(tmp_path):
+    import shutil
+
+    from greenai.report.bench import ranking, summary_html
+
+    powers = {"before": 20.0, "after": 200.0}
+    for name, power in powers.items():  # two result sets of the same host name
+        harness.run_suite(
+            _suite(reps=2, window=0.05),
+            tmp_path / name,
+            interval_s=0.02,
+            probes=[ClockProbe("rapl:package-0", time.monotonic, lambda _t, p=power: p)],
+        )
+    host = harness.host_id()
+    summaries = harness.load_results([tmp_path / "before", tmp_path / "after"])
+    assert list(summaries) == [f"{host} (tiny)", f"{host} (2) (tiny)"]
+    assert summaries.duplicates == []
+    assert [s["directory"] for s in summaries.values()] == [
+        str(tmp_path / n / "tiny" / host) for n in powers
+    ]
+    ranked = ranking(summaries)
+    assert [label for label, _ in ranked["gemm"]] == [f"{host} (tiny)", f"{host} (2) (tiny)"]
+    page = summary_html(summaries)
+    assert "2 result sets" in page and str(tmp_path / "after") in page
+
+    shutil.copytree(tmp_path / "before", tmp_path / "copy")  # same bytes: one result
+    again = harness.load_results([tmp_path / "before", tmp_path / "copy", tmp_path / "after"])
+    assert len(again) == 2
+    assert again.duplicates == [
+        (str(tmp_path / "copy" / "tiny" / host / "summary.json"), f"{host} (tiny)")
+    ]
+    assert "counted once" in summary_html(again)
+
+
+def test_suite_summary_shows_total_energy_duration_water_carbon_and_why_not_graded(tmp_path):
+    run = harness.run_suite(
+        _suite(reps=2, window=0.05),
+        tmp_path,
+        interval_s=0.02,
+        probes=[ClockProbe("rapl:package-0", time.monotonic, lambda _t: 50.0)],
+    )
+    summary = json.loads((run.directory / "summary.json").read_text())
+    page = (run.directory / "summary.html").read_text()
+    for row in summary["workloads"]:
+        doc = json.loads((run.directory / row["file"]).read_text())
+        assert row["energy_j"] == doc["energy_j"] and row["duration_s"] == doc["duration_s"]
+        from greenai import units
+
+        for shown in (
+            units.si(row["energy_j"], "J"),
+            units.duration(row["duration_s"]),
+            units.si(row["water_l"], "L"),
+            units.si(row["carbon_g"], "g CO2e"),
+        ):
+            assert f"<td>{shown}</td>" in page, shown
+        assert row["verdict"] and html.escape(row["verdict"]) in page
+    for header in ("energy (total)", "duration", "water", "carbon", "energy grade", "verdict"):
+        assert f">{header}</th>" in page
+    text = harness.summary_table(summary["workloads"])
+    assert len(text) == len(summary["workloads"])
+    for line, row in zip(text, summary["workloads"], strict=True):
+        assert line.startswith(f"{row['workload']}: ") and "95 % CI" in line
+        assert (
+            f"energy {units.si(row['energy_j'], 'J')} in {units.duration(row['duration_s'])}"
+            in line
+        )
+        assert f"carbon {units.si(row['carbon_g'], 'g CO2e')}" in line
+        assert f"no grade: {row['verdict']}" in line

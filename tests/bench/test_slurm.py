@@ -215,7 +215,7 @@ def test_two_node_suite_through_sbatch_and_the_merged_report_ranks_both(
         timeout=120,
     )
     assert report.returncode == 0, report.stderr
-    assert "2 host result(s) compared" in report.stdout
+    assert "2 result set(s) compared" in report.stdout
     ranked = ranking(harness.load_results([out]))
     assert set(ranked) == {"gemm-128", "embed-infer"}
     for rows in ranked.values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import os
 import subprocess
@@ -318,3 +319,38 @@ def test_a_real_codecarbon_run_imports_and_rates(tmp_path):
     assert doc["domains"]["cpu"]["provenance"] == "modelled"  # this VM has no RAPL
     rating = rate(RatingInput.from_disclosure(doc), load_standard())
     assert rating.energy.conformant is False and rating.task == "embeddings"
+
+
+def test_import_applies_the_site_of_the_files_country_or_cloud_region(tmp_path):
+    from tests.cli import greenai_cli
+
+    path = _write(
+        tmp_path,
+        _row(),  # France, on premises
+        _row(cloud_provider="gcp", cloud_region="asia-northeast1", country_iso_code="FRA"),
+        _row(country_iso_code="", country_name="", region=""),
+    )
+    out = tmp_path / "imported"
+    res = greenai_cli("import", "codecarbon", str(path), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    docs = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    france, tokyo, nowhere = docs
+    assert france["site"]["grid"] == "FR" and france["site"]["name"] == "industry-average"
+    assert france["footprint"]["computed"] is True and france["footprint"]["carbon_g"] > 0
+    expected_g = (
+        france["footprint"]["facility_energy_j"]
+        / units.J_PER_KWH
+        * france["site"]["factors"]["carbon_intensity_g_per_kwh"]["value"]
+    )
+    assert france["footprint"]["carbon_g"] == pytest.approx(expected_g)
+    assert tokyo["site"]["grid"] == "JP" and tokyo["site"]["name"] == "hyperscale"
+    assert nowhere["site"] is None and not nowhere["footprint"]["computed"]
+    assert "names no country" in nowhere["footprint"]["reason"]
+    assert "grid FR (country_iso_code FRA)" in res.stdout
+    assert "cloud region gcp asia-northeast1 (JPN)" in res.stdout
+
+    forced = tmp_path / "forced"
+    res = greenai_cli("import", "codecarbon", str(path), "-o", str(forced), "--grid", "DE")
+    assert res.returncode == 0, res.stderr
+    assert {json.loads(p.read_text())["site"]["grid"] for p in forced.glob("*.json")} == {"DE"}
+    assert greenai_cli("validate", *map(str, forced.glob("*.json"))).returncode == 0

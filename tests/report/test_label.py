@@ -66,10 +66,10 @@ def test_unrated_document_says_so(graded):
 def test_figures_task_hardware_standard_and_date(graded):
     svg = label.to_label_svg(graded)
     texts = [t for t, _ in _texts(svg)]
-    assert "203 J" in texts  # 290 W x 70 s / 100 000 tokens x 1000
-    assert "per 1000 token" in texts
-    water_l = graded["rating"]["water"]["measured_l"]
-    assert f"{water_l * 1e6:.3g} µL" in texts
+    assert "203 mJ/token" in texts  # 290 W x 70 s / 100 000 tokens, as every report spells it
+    assert "figures per token" in texts
+    water_l = graded["rating"]["water"]["measured_l"]  # per 1000 tokens
+    assert f"{water_l * 1e9 / 1000:.3g} nL/token" in texts
     assert "text-generation" in texts
     assert H100 in texts
     assert "greenai-2026.2 (draft)" in texts
