@@ -240,7 +240,7 @@ def test_a_meter_whose_unit_does_not_fit_its_class_is_warned_naming_both():
 
     from greenai.errors import GreenAIWarning
 
-    with pytest.warns(GreenAIWarning, match=r"class 'training' of greenai-2026.1: .*count token"):
+    with pytest.warns(GreenAIWarning, match=r"class 'training' of greenai-2026\.\d: .*count token"):
         Meter("training", "sample", handle_signals=False)
     with _w.catch_warnings():
         _w.simplefilter("error")
