@@ -701,21 +701,7 @@ def calibrated_toml(draft: Standard, base_text: str) -> str:
     if cal is not None:
         if "calibration" in doc:
             del doc["calibration"]
-        doc.add(
-            "calibration",
-            writer._table(
-                [
-                    ("method", cal.method),
-                    ("date", cal.date),
-                    ("population", cal.population),
-                    ("min_population", cal.min_population),
-                    ("n_bands", cal.n_bands),
-                    ("calibrated", list(cal.calibrated)),
-                    ("refused", list(cal.refused)),
-                    ("source", cal.source or None),
-                ]
-            ),
-        )
+        doc.add("calibration", writer.calibration_table(cal))
     text = tomlkit.dumps(doc)
     again = parse_standard(text, source=f"<calibrated {draft.id}>")
     if replace(again, path=None) != replace(draft, path=None):

@@ -1452,22 +1452,7 @@ class _Writer:
         if std.water_bands is not None:
             doc.add("water_bands", self._bands(std.water_bands))
         if std.calibration is not None:
-            cal = std.calibration
-            doc.add(
-                "calibration",
-                self._table(
-                    [
-                        ("method", cal.method),
-                        ("date", cal.date),
-                        ("population", cal.population),
-                        ("min_population", cal.min_population),
-                        ("n_bands", cal.n_bands),
-                        ("calibrated", list(cal.calibrated)),
-                        ("refused", list(cal.refused)),
-                        ("source", cal.source or None),
-                    ]
-                ),
-            )
+            doc.add("calibration", self.calibration_table(std.calibration))
         if std.lifecycle:
             doc.add(
                 "lifecycle",
@@ -1586,6 +1571,21 @@ class _Writer:
                 sizes.append(entry)
             table.add("sizes", sizes)
         return table
+
+    def calibration_table(self, cal: Any) -> Any:
+        """Return the [calibration] table of a calibrated standard."""
+        return self._table(
+            [
+                ("method", cal.method),
+                ("date", cal.date),
+                ("population", cal.population),
+                ("min_population", cal.min_population),
+                ("n_bands", cal.n_bands),
+                ("calibrated", list(cal.calibrated)),
+                ("refused", list(cal.refused)),
+                ("source", cal.source or None),
+            ]
+        )
 
     def _references(self, table: Any, task: TaskClass) -> None:
         for kind in ("energy", "water"):
