@@ -11,6 +11,7 @@ from greenai import disclosure
 from greenai.cli import main
 from greenai.registry.store import open_store
 from tests.registry.conftest import serving, variant
+from tests.registry.marks import WORK_NOT_INDEXED
 
 
 @pytest.fixture
@@ -27,6 +28,7 @@ def files(tmp_path, keys, base_doc):
     return out, unsigned
 
 
+@WORK_NOT_INDEXED
 def test_add_submitter_submit_rank_calibrate_rerate(tmp_path, keys, files, capsys):
     db = str(tmp_path / "registry.db")
     pub = keys["lab-a"][0].with_suffix(".pub")

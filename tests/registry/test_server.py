@@ -13,6 +13,7 @@ from greenai import disclosure
 from greenai.registry import client
 from greenai.registry.server import Config, RateLimiter
 from tests.registry.conftest import serving, variant
+from tests.registry.marks import WORK_NOT_INDEXED
 from tests.test_fuzz import json_values
 
 
@@ -167,6 +168,7 @@ def test_concurrent_submitters_lose_nothing_and_duplicate_nothing(registry, keys
     assert len({a.body["sha256"] for a in stored}) == 30
 
 
+@WORK_NOT_INDEXED
 def test_rerating_under_a_draft_shows_its_grade_distribution(registry, keys, base_doc):
     from greenai.standard import load_standard
 
