@@ -26,7 +26,9 @@ def fake_amdsmi(monkeypatch: pytest.MonkeyPatch):
     assert "amdsmi_stub" in (module.__file__ or "")
     module.configure([])
     yield module
-    monkeypatch.delitem(sys.modules, "amdsmi", raising=False)
+    # not monkeypatch.delitem: its undo would put the stub back into sys.modules after this
+    # teardown, and every later test would discover a fake AMD GPU
+    sys.modules.pop("amdsmi", None)
 
 
 def _meter(probes, clock: FakeClock, seconds: float, on_step=None):
