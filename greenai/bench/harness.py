@@ -23,6 +23,7 @@ from greenai.bench.stats import Summary, summarise
 from greenai.bench.suite import Suite, WorkloadSpec
 from greenai.bench.workloads import WorkloadUnavailable, make
 from greenai.errors import DisclosureError
+from greenai.journal import OutputClaim
 from greenai.measurement import IdleBaseline, write_atomic
 from greenai.meter import Meter
 from greenai.probes.base import Probe
@@ -155,6 +156,47 @@ def run_suite(
         target_ci = adaptive.target_ci
     directory = Path(out_dir) / suite.id / host_id()
     directory.mkdir(parents=True, exist_ok=True)
+    # Two runs of one suite into one folder would each re-run, and overwrite, the other's
+    # workloads: the second is refused while the first is alive (DIR.lock, fcntl).
+    claim = OutputClaim(directory).acquire()
+    try:
+        return _run_suite_claimed(
+            suite,
+            directory,
+            target_ci=target_ci,
+            force=force,
+            site=site,
+            standard=standard,
+            cooldown_s=cooldown_s,
+            repetitions=repetitions,
+            min_duration_s=min_duration_s,
+            interval_s=interval_s,
+            probes=probes,
+            stream=stream,
+            workload_factory=workload_factory,
+            adaptive=adaptive,
+        )
+    finally:
+        claim.release()
+
+
+def _run_suite_claimed(
+    suite: Suite,
+    directory: Path,
+    *,
+    target_ci: float,
+    force: bool,
+    site: Any,
+    standard: Any,
+    cooldown_s: float,
+    repetitions: int | None,
+    min_duration_s: float | None,
+    interval_s: float,
+    probes: Sequence[Probe] | None,
+    stream: TextIO | None,
+    workload_factory: Callable[..., Any],
+    adaptive: Adaptive | None,
+) -> SuiteRun:
     run = SuiteRun(suite, directory, target_ci=target_ci)
     todo: list[WorkloadSpec] = []
     for w in suite.workloads:

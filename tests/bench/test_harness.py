@@ -371,3 +371,24 @@ def test_suite_summary_shows_total_energy_duration_water_carbon_and_why_not_grad
         )
         assert f"carbon {units.si(row['carbon_g'], 'g CO2e')}" in line
         assert f"no grade: {row['verdict']}" in line
+
+
+def test_a_second_run_into_the_same_folder_is_refused_while_the_first_is_alive(tmp_path):
+    from greenai.errors import DisclosureError
+
+    refusals: list[str] = []
+
+    def factory(kind, params, device="cpu"):
+        if not refusals:  # the first run is inside its first workload: start a second one
+            with pytest.raises(DisclosureError) as err:
+                harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()])
+            refusals.append(str(err.value))
+        return make(kind, params, device)
+
+    run = harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()], workload_factory=factory)
+    assert sorted(run.results) == ["embed", "gemm"]
+    assert len(refusals) == 1 and "another live greenai run" in refusals[0]
+    assert f"pid {__import__('os').getpid()}" in refusals[0]
+    assert not list(tmp_path.rglob("*.lock"))  # released: a later run goes ahead
+    again = harness.run_suite(_suite(), tmp_path, probes=[_noisy_probe()])
+    assert sorted(again.reused) == ["embed", "gemm"]
