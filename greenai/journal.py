@@ -206,6 +206,12 @@ class OutputClaim:
         self._fd = fd
         return self
 
+    def __enter__(self) -> OutputClaim:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
     def release(self) -> None:
         """Remove the lock file and drop the lock."""
         if self._fd is None:

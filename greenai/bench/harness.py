@@ -158,8 +158,7 @@ def run_suite(
     directory.mkdir(parents=True, exist_ok=True)
     # Two runs of one suite into one folder would each re-run, and overwrite, the other's
     # workloads: the second is refused while the first is alive (DIR.lock, fcntl).
-    claim = OutputClaim(directory).acquire()
-    try:
+    with OutputClaim(directory):
         return _run_suite_claimed(
             suite,
             directory,
@@ -176,8 +175,6 @@ def run_suite(
             workload_factory=workload_factory,
             adaptive=adaptive,
         )
-    finally:
-        claim.release()
 
 
 def _run_suite_claimed(

@@ -1063,6 +1063,7 @@ def run_serve(
 
     The trade-off table and plot are the reporter's (greenai.report.serve.write_tradeoff).
     """
+    from greenai.journal import OutputClaim
     from greenai.measurement import write_atomic
     from greenai.meter import Meter
 
@@ -1074,65 +1075,71 @@ def run_serve(
     factory = meter_factory or (lambda: Meter(task="chat", unit="token"))
     folder = Path(output)
     folder.mkdir(parents=True, exist_ok=True)
-    plan = [(c, None) for c in concurrency] + [(None, r) for r in rates_per_s]
-    levels, files = [], []
-    for c, r in plan:
-        run = run_level(
-            endpoint,
-            prompts,
-            requests=requests,
-            concurrency=c,
-            rate_per_s=r,
-            meter=factory(),
-            model=model,
-            server=server,
-            warmup=warmup,
-        )
-        levels.append(run)
-        if run.measurement is not None:
-            path = folder / f"serve-{run.label}.json"
-            run.measurement.save(path)
-            files.append(path)
-        log_path = folder / f"serve-{run.label}.requests.csv"  # not .jsonl: not a population
-        write_atomic(log_path, _csv(run.records))
-        files.append(log_path)
-        if log is not None:
-            row = level_row(run)
-            log(
-                f"{run.label}: {row['done']} done, {row['failed']} failed, "
-                f"{row['output_tokens']} output tokens"
+    # one live run per results folder: a second one is refused (FOLDER.lock, fcntl)
+    with OutputClaim(folder):
+        plan = [(c, None) for c in concurrency] + [(None, r) for r in rates_per_s]
+        levels, files = [], []
+        for c, r in plan:
+            run = run_level(
+                endpoint,
+                prompts,
+                requests=requests,
+                concurrency=c,
+                rate_per_s=r,
+                meter=factory(),
+                model=model,
+                server=server,
+                warmup=warmup,
             )
-        if run.aborted and run.aborted.startswith("stopped sending"):
-            break  # the server is gone: later levels would only fail
-    rows = [level_row(run) for run in levels]
-    summary = {
-        "kind": DOCUMENT_KIND,
-        "task": "chat",
-        "unit": "token",
-        "server": server,
-        "endpoint": {
-            "url": endpoint.base_url,
-            "api": endpoint.api,
-            "stream": endpoint.stream,
-            "max_tokens": endpoint.max_tokens,
-        },
-        "prompt_set": {"id": prompts.id, "sha256": prompts.sha256, "prompts": len(prompts.prompts)},
-        "requests_per_level": requests,
-        "warmup_requests_per_level": warmup,
-        "primary_attribution": PRIMARY,
-        "steady_window": "closed loop: from the moment C requests are first in flight to the "
-        "first completion after the last request was sent; Poisson: arrivals k+1 to n-k, "
-        "k = n // 10",
-        "levels": rows,
-        "pareto_front": pareto(rows),
-        "choice": choose(rows, slo_p90_s),
-        "levels_not_run": [
-            f"c{c}" if c is not None else f"rate{r:g}" for c, r in plan[len(levels) :]
-        ],
-        "disclosures": [p.name for p in files if p.suffix == ".json"],
-    }
-    path = folder / "summary.json"
-    write_atomic(path, json.dumps(summary, indent=2) + "\n")
+            levels.append(run)
+            if run.measurement is not None:
+                path = folder / f"serve-{run.label}.json"
+                run.measurement.save(path)
+                files.append(path)
+            log_path = folder / f"serve-{run.label}.requests.csv"  # not .jsonl: not a population
+            write_atomic(log_path, _csv(run.records))
+            files.append(log_path)
+            if log is not None:
+                row = level_row(run)
+                log(
+                    f"{run.label}: {row['done']} done, {row['failed']} failed, "
+                    f"{row['output_tokens']} output tokens"
+                )
+            if run.aborted and run.aborted.startswith("stopped sending"):
+                break  # the server is gone: later levels would only fail
+        rows = [level_row(run) for run in levels]
+        summary = {
+            "kind": DOCUMENT_KIND,
+            "task": "chat",
+            "unit": "token",
+            "server": server,
+            "endpoint": {
+                "url": endpoint.base_url,
+                "api": endpoint.api,
+                "stream": endpoint.stream,
+                "max_tokens": endpoint.max_tokens,
+            },
+            "prompt_set": {
+                "id": prompts.id,
+                "sha256": prompts.sha256,
+                "prompts": len(prompts.prompts),
+            },
+            "requests_per_level": requests,
+            "warmup_requests_per_level": warmup,
+            "primary_attribution": PRIMARY,
+            "steady_window": "closed loop: from the moment C requests are first in flight to the "
+            "first completion after the last request was sent; Poisson: arrivals k+1 to n-k, "
+            "k = n // 10",
+            "levels": rows,
+            "pareto_front": pareto(rows),
+            "choice": choose(rows, slo_p90_s),
+            "levels_not_run": [
+                f"c{c}" if c is not None else f"rate{r:g}" for c, r in plan[len(levels) :]
+            ],
+            "disclosures": [p.name for p in files if p.suffix == ".json"],
+        }
+        path = folder / "summary.json"
+        write_atomic(path, json.dumps(summary, indent=2) + "\n")
     return ServeRun(tuple(levels), summary, (*files, path))
 
 

@@ -407,3 +407,29 @@ def test_notes_say_how_much_energy_no_request_held() -> None:
     assert any(line.startswith("rate1: 88% of the window") for line in text)
     level["unattributed_j"] = 1.0
     assert not any("no request in flight" in line for line in notes(summary))
+
+
+def test_a_second_serve_run_into_one_folder_is_refused_while_the_first_holds_it(
+    stand_in: StandIn, tmp_path
+) -> None:
+    from greenai.errors import DisclosureError
+    from greenai.journal import OutputClaim
+
+    endpoint = serve.Endpoint(stand_in.url, stream=True)
+    with OutputClaim(tmp_path):  # what a live `greenai bench serve -o tmp_path` holds
+        with pytest.raises(DisclosureError, match="another live greenai run"):
+            serve.run_serve(
+                endpoint,
+                PROMPTS,
+                requests=2,
+                concurrency=(1,),
+                output=tmp_path,
+                meter_factory=fake_meter,
+            )
+    assert not list(tmp_path.glob("serve-*"))  # refused before any level ran
+    serve.run_serve(
+        endpoint, PROMPTS, requests=2, concurrency=(1,), output=tmp_path, meter_factory=fake_meter
+    )
+    assert (tmp_path / "serve-c1.json").exists() and not tmp_path.with_name(
+        tmp_path.name + ".lock"
+    ).exists()
