@@ -29,6 +29,7 @@ except ModuleNotFoundError:  # Python 3.10: tomli is the same parser under anoth
     except ModuleNotFoundError:
         tomllib = None  # type: ignore[assignment]
 
+from greenai import textfile
 from greenai._resources import factors_dir as _shipped_factors_dir
 from greenai.errors import SiteError
 
@@ -357,7 +358,7 @@ def _read_toml(path: Path, what: str) -> dict[str, Any]:
     if tomllib is None:
         raise SiteError(f"reading {what} {path} on Python 3.10 needs the 'tomli' package")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(textfile.read_text(path))
     except FileNotFoundError:
         raise SiteError(f"{what} {path} not found") from None
     except OSError as exc:

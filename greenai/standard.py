@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
-from greenai import units
+from greenai import textfile, units
 from greenai._resources import standards_dir
 from greenai.errors import StandardError
 
@@ -404,7 +404,7 @@ def load_standard(path_or_id: str | Path | None = None) -> Standard:
 @functools.lru_cache(maxsize=32)
 def _load_cached(path: str, _mtime_ns: int, _size: int) -> Standard:
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = textfile.read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise StandardError(f"{path}: cannot read: {exc}. Fix: check the file") from exc
     return parse_standard(text, source=path)

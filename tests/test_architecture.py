@@ -29,6 +29,7 @@ FLOORS: list[tuple[int, tuple[str, ...]]] = [
             "_resources",
             "jsonio",
             "safepath",
+            "textfile",
             "runtime",
             "bench.stats",
             "channel",

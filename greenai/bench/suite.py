@@ -10,6 +10,7 @@ from typing import Any
 
 import tomllib
 
+from greenai import textfile
 from greenai.errors import GreenAIError
 
 SUITE_KEYS = {"id", "description", "idle_baseline_s"}
@@ -108,7 +109,7 @@ def load_suite(name_or_path: str | os.PathLike[str]) -> Suite:
             known = ", ".join(p.stem for p in sorted(suites_dir().glob("*.toml")))
             raise SuiteError(f"no suite named {text_name!r}; shipped suites: {known}")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(textfile.read_text(path))
     except OSError as exc:
         raise SuiteError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

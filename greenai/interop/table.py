@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from greenai import units
+from greenai import textfile, units
 from greenai._resources import standards_dir
 from greenai._version import __version__
 from greenai.errors import DisclosureError
@@ -146,7 +146,7 @@ def load_mapping(name_or_path: str | os.PathLike[str]) -> TableMapping:
         known = ", ".join(list_formats())
         raise MappingError(f"{text}: no such mapping file or format (shipped formats: {known})")
     try:
-        data = _toml_loads(path.read_text(encoding="utf-8"))
+        data = _toml_loads(textfile.read_text(path))
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is one
         raise MappingError(f"{path}: not a readable TOML mapping: {exc}") from None
     return parse_mapping(data, str(path))
