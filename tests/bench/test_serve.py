@@ -416,16 +416,16 @@ def test_a_second_serve_run_into_one_folder_is_refused_while_the_first_holds_it(
     from greenai.journal import OutputClaim
 
     endpoint = serve.Endpoint(stand_in.url, stream=True)
-    with OutputClaim(tmp_path):  # what a live `greenai bench serve -o tmp_path` holds
-        with pytest.raises(DisclosureError, match="another live greenai run"):
-            serve.run_serve(
-                endpoint,
-                PROMPTS,
-                requests=2,
-                concurrency=(1,),
-                output=tmp_path,
-                meter_factory=fake_meter,
-            )
+    # OutputClaim is what a live `greenai bench serve -o tmp_path` holds
+    with OutputClaim(tmp_path), pytest.raises(DisclosureError, match="another live greenai run"):
+        serve.run_serve(
+            endpoint,
+            PROMPTS,
+            requests=2,
+            concurrency=(1,),
+            output=tmp_path,
+            meter_factory=fake_meter,
+        )
     assert not list(tmp_path.glob("serve-*"))  # refused before any level ran
     serve.run_serve(
         endpoint, PROMPTS, requests=2, concurrency=(1,), output=tmp_path, meter_factory=fake_meter
