@@ -29,6 +29,9 @@ SITE_ENV = (
 )
 
 
+ASSESSED = ("site", "footprint", "rating", "embodied")  # the Measurement fields assessed
+
+
 def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2) -> M:
     """Return m with its site, footprint, rating and embodied block (None: the defaults).
 
@@ -36,13 +39,21 @@ def assess(m: M, site: Any = None, standard: Any = None, *, stacklevel: int = 2)
     kept with a not-computed footprint or rating None. One copy of m is made.
     ``stacklevel``: where warnings point (2: the caller of assess).
     """
+    return replace(m, **assessment(m, site, standard, stacklevel=stacklevel + 1))  # type: ignore[type-var]
+
+
+def assessment(
+    m: Any, site: Any = None, standard: Any = None, *, stacklevel: int = 2
+) -> dict[str, Any]:
+    """Return the values of m's assessed fields (``ASSESSED``), computed from its other
+    fields; warns as ``assess`` does (it never reads m's own site, footprint or rating)."""
     from greenai.embodied import assess as embodied_of
 
     resolved, fp = _footprint(m, site, stacklevel + 1)
-    rating = _rating(m, fp, standard, stacklevel + 1)
+    std, rating = _rating(m, fp, standard, stacklevel + 1)
     # embodied impacts join the footprint here (totals, SCI, a standard's lifecycle indices)
-    emb = embodied_of(m, site, standard, fp, rating, stacklevel + 1)
-    return replace(m, site=resolved, footprint=fp, rating=rating, embodied=emb)  # type: ignore[type-var]
+    emb = embodied_of(m, site, standard, fp, rating, stacklevel + 1, std=std)
+    return {"site": resolved, "footprint": fp, "rating": rating, "embodied": emb}
 
 
 def attach_footprint(m: M, site: Any, stacklevel: int = 3) -> M:
@@ -57,7 +68,8 @@ def attach_rating(m: M, standard: Any = None, stacklevel: int = 3) -> M:
     A standard that cannot be loaded is reported (warned), never raised: the run is kept,
     with rating None.
     """
-    return replace(m, rating=_rating(m, m.footprint, standard, stacklevel + 1))  # type: ignore[type-var, attr-defined]
+    rating = _rating(m, m.footprint, standard, stacklevel + 1)[1]  # type: ignore[attr-defined]
+    return replace(m, rating=rating)  # type: ignore[type-var]
 
 
 def _footprint(m: Any, site: Any, stacklevel: int) -> tuple[Any, Any]:
@@ -78,14 +90,16 @@ def _footprint(m: Any, site: Any, stacklevel: int) -> tuple[Any, Any]:
         return None, Footprint.not_computed(str(exc), m.energy_j)
 
 
-def _rating(m: Any, footprint: Any, standard: Any, stacklevel: int) -> Any:
+def _rating(m: Any, footprint: Any, standard: Any, stacklevel: int) -> tuple[Any, Any]:
+    """Return (the standard, m's rating under it); (None, None) where it cannot be rated."""
     from greenai.scoring import RatingInput, rate
 
     try:
-        return rate(RatingInput.from_disclosure(rating_view(m, footprint)), _standard(standard))
+        std = _standard(standard)
+        return std, rate(RatingInput.from_disclosure(rating_view(m, footprint)), std)
     except (StandardError, DisclosureError) as exc:
         warnings.warn(f"greenai: run not rated: {exc}", GreenAIWarning, stacklevel=stacklevel)
-        return None
+        return None, None
 
 
 def _standard(spec: Any) -> Any:

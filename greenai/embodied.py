@@ -985,12 +985,14 @@ def assess(
     footprint: Any = ...,
     rating: Any = ...,
     stacklevel: int = 3,
+    std: Any = None,
 ) -> Embodied:
     """Return the embodied block of Measurement m, joined to its footprint and rating.
 
     ``footprint``, ``rating``: the ones just computed for m (default: m's own). The
     lifecycle indices are those of `standard` (None: the standard m was rated under) when
-    that standard declares them. Never raises: a block not computed is warned about.
+    that standard declares them; ``std``: that standard already loaded (the one the rating
+    was just computed under). Never raises: a block not computed is warned about.
     """
     rating = m.rating if rating is ... else rating
     e = for_measurement(m, site, footprint)
@@ -1007,7 +1009,8 @@ def assess(
         from greenai.standard import load_standard
 
         try:
-            std = load_standard(standard if standard is not None else rating.standard_id)
+            if std is None:
+                std = load_standard(standard if standard is not None else rating.standard_id)
         except StandardError:
             std = None  # the rating names a standard not installed here: no lifecycle indices
         if std is not None and std.id == rating.standard_id:

@@ -98,6 +98,36 @@ class Gap:
     fatal: bool = True
 
 
+class _Deferred:
+    """A Measurement field that may be computed on its first read (then kept).
+
+    A live meter's result leaves what few callers read (per-device energy, the assessment:
+    site, footprint, rating, embodied) to be filled in when first read: ``m.result`` costs
+    only the window's accounting. Whoever reads the field, a reporter, ``to_dict``, ``==``,
+    ``dataclasses.replace`` or pickle, gets the value the eager path gives. Set by
+    ``__init__`` like any field (a data descriptor: the value lives in the instance dict).
+    """
+
+    def __init__(self, default: Any = MISSING):
+        self.default = default
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:  # the class attribute: the field's default, as dataclasses asks
+            if self.default is MISSING:
+                raise AttributeError(self.name)
+            return self.default
+        try:
+            return obj.__dict__[self.name]
+        except KeyError:
+            return obj._fill(self.name)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
 @dataclass(frozen=True)
 class Measurement:
     """A metered run: energy per domain and device, units, phases, status, inventory."""
@@ -109,7 +139,7 @@ class Measurement:
     started_at: str  # ISO 8601, UTC
     duration_s: float
     domains: dict[str, DomainEnergy]
-    devices: tuple[DeviceEnergy, ...]
+    devices: tuple[DeviceEnergy, ...] = _Deferred()  # type: ignore[assignment]
     phases: tuple[PhaseEnergy, ...] = ()
     idle: IdleBaseline | None = None
     gaps: tuple[Gap, ...] = ()
@@ -120,15 +150,45 @@ class Measurement:
     error: dict[str, str] | None = None
     command: tuple[str, ...] | None = None
     exit_code: int | None = None
-    site: Site | None = None  # where the run's energy became water and carbon
-    footprint: Footprint | None = None  # facility energy, water, carbon
-    rating: Rating | None = None  # indices and grades under a standard
-    embodied: Embodied | None = None  # the hardware's embodied share, totals, SCI
+    # the assessment (greenai/assessment.py), filled in on first read for a live result
+    site: Site | None = _Deferred(None)  # type: ignore[assignment]  # energy -> water, carbon
+    footprint: Footprint | None = _Deferred(None)  # type: ignore[assignment]  # facility
+    rating: Rating | None = _Deferred(None)  # type: ignore[assignment]  # under a standard
+    embodied: Embodied | None = _Deferred(None)  # type: ignore[assignment]  # hardware, SCI
     optimisation: Any = None  # greenai.optimize.Optimisation: settings tried and chosen
     extra: dict[str, Any] = field(default_factory=dict)  # blocks of later greenai versions
     schema_version: str = SCHEMA_VERSION
     greenai_version: str = ""
 
+    # ---------------------------------------------------------------- deferred fields
+    def _defer(self, names: tuple[str, ...], fill: Callable[[Measurement], dict[str, Any]]) -> None:
+        """Leave fields `names` to ``fill(self)`` (their values), called on the first read of
+        any of them. Only for a Measurement just built, before anyone has read it."""
+        d = self.__dict__
+        pending = d.setdefault("_pending", {})
+        for name in names:
+            d.pop(name, None)
+            pending[name] = (names, fill)
+
+    def _fill(self, name: str) -> Any:
+        pending = self.__dict__.get("_pending")
+        if not pending or name not in pending:
+            raise AttributeError(name)
+        names, fill = pending[name]
+        for n in names:  # taken first: a fill that reads a field of its own group fails loud
+            pending.pop(n, None)
+        values = fill(self)
+        for n in names:
+            self.__dict__[n] = values[n]
+        return values[name]
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Return the state to pickle or copy: every deferred field filled in first."""
+        for name in list(self.__dict__.get("_pending", ())):
+            getattr(self, name)
+        return {k: v for k, v in self.__dict__.items() if k != "_pending"}
+
+    # ---------------------------------------------------------------- energy
     @property
     def energy_j(self) -> float:
         """Return the run's IT energy in J: the sum over domains (no overlap counted)."""

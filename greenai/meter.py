@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from greenai.assessment import assess
+from greenai.assessment import ASSESSED, assessment
 from greenai.assessment import attach_footprint as attach_footprint  # re-exported
 from greenai.assessment import attach_rating as attach_rating  # re-exported
 from greenai.errors import GreenAIError, GreenAIWarning
@@ -236,8 +236,6 @@ class Meter:
         self._result: Measurement | None = None
         self._build: Callable[[], Measurement] | None = None  # the result, not yet assembled
         self._stopped = False
-        self._footprint: Any = None
-        self._rating: Any = None
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
         self.exit_code: int | None = None
@@ -336,11 +334,12 @@ class Meter:
         err = {"type": type(error).__name__, "message": str(error)} if error else None
 
         def build() -> Measurement:
-            # what does not change after the closing reading is gathered only now
+            # what does not change after the closing reading is gathered only now; the
+            # assessment (footprint, rating, embodied) when one of its fields is first read
             run = self._run_info(sampling)
-            return self._with_footprint(
-                assemble(self._specs, start, end, faults, run, status, err, timeline)
-            )
+            m = assemble(self._specs, start, end, faults, run, status, err, timeline)
+            m._defer(ASSESSED, self._assess)
+            return m
 
         self._build = build
         if self.output or self._journal_session is not None:
@@ -364,14 +363,14 @@ class Meter:
     @property
     def footprint(self) -> Any:
         """Return the run's Footprint (facility energy, water, carbon) once it has stopped."""
-        _ = self.result
-        return self._footprint
+        result = self.result
+        return result.footprint if result is not None else None
 
     @property
     def rating(self) -> Any:
         """Return the run's Rating under the standard once it has stopped."""
-        _ = self.result
-        return self._rating
+        result = self.result
+        return result.rating if result is not None else None
 
     def _write_outputs(self) -> None:
         result = self.result
@@ -605,10 +604,10 @@ class Meter:
             power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
         )
 
-    def _with_footprint(self, m: Measurement) -> Measurement:
-        m = assess(m, self.site, self.standard, stacklevel=3)
-        self._footprint, self._rating = m.footprint, m.rating
-        return m
+    def _assess(self, m: Measurement) -> dict[str, Any]:
+        # warnings point at the user's line that first read the field (the frames between:
+        # the Measurement's deferred field, this method, then assessment's own)
+        return assessment(m, self.site, self.standard, stacklevel=_caller_level() + 1)
 
 
 def _as_work(work: Any) -> Any:

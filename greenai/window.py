@@ -137,7 +137,7 @@ def assemble(
         for f in faults
         if f.t_s >= a.t_s or f.fatal
     )
-    return Measurement(
+    m = Measurement(
         status=status,
         task=run.task,
         unit=run.unit,
@@ -145,7 +145,7 @@ def assemble(
         started_at=run.started_at,
         duration_s=duration,
         domains=domains,
-        devices=tuple(device_energy(specs, a, b, faults)),
+        devices=(),  # per-probe energy: worked out when first read
         phases=phases,
         idle=idle,
         gaps=gaps,
@@ -160,6 +160,8 @@ def assemble(
         optimisation=run.optimisation,
         greenai_version=__version__,
     )
+    m._defer(("devices",), lambda _: {"devices": tuple(device_energy(specs, a, b, faults))})
+    return m
 
 
 @functools.lru_cache(maxsize=1)
