@@ -554,6 +554,7 @@ class Meter:
 
     # ------------------------------------------------------------ result
     def _run_info(self, sampling: dict[str, Any]) -> RunInfo:
+        work = self.work.to_dict()  # what the run did (the rating checks it)
         return RunInfo(
             task=self.task,
             unit=self.unit,
@@ -566,8 +567,7 @@ class Meter:
             sampling=sampling,
             command=self.command,
             exit_code=self.exit_code,
-            # the caller's blocks, and what the run did (the rating checks it)
-            extra={**self.extra, **({} if self.work.empty else {"work": self.work.to_dict()})},
+            extra={**self.extra, "work": work} if work else self.extra,  # assemble copies it
             optimisation=self._optimisation,
         )
 

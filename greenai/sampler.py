@@ -94,6 +94,14 @@ class Sampler:
         self.requested_interval_s = interval_s
         self._methods = [p.method for p in self.probes]
         self._sampled = any(m is not Method.COUNTER for m in self._methods)
+        # what one reading does per probe, worked out once: (index, probe, method, units per
+        # J of its raw counter, or 0: read() it). A counter probe that offers read_raw (the
+        # raw integer, e.g. one pread of energy_uj) is read without its Python wrapper;
+        # read() is the slow path that names an error.
+        self._plan = [
+            (i, p, p.method, getattr(p, "raw_per_j", None) or 0.0)
+            for i, p in enumerate(self.probes)
+        ]
         self._wrap_safe_s = self.wrap_safe_interval_s()
         self._power_interval_s = interval_s
         self.timeline_interval_s: float | None = None  # None: no timeline
@@ -109,6 +117,7 @@ class Sampler:
         self._last_value: list[float | None] = [None] * n
         self._cum_j = [0.0] * n
         self._failed_at: list[float | None] = [None] * n
+        self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
         self.faults: list[ProbeFault] = []
         self._warned: set[str] = set()
         self._last_t: float | None = None
@@ -138,25 +147,23 @@ class Sampler:
             last_t = self._last_t
             dt = 0.0 if last_t is None else t - last_t
             cum, last, failed = self._cum_j, self._last_value, self._failed_at
-            methods, changed, stalled = self._methods, self._changed_at, self._stalled
-            added = [0.0] * len(cum)
+            changed, stalled = self._changed_at, self._stalled
+            record = dt > 0 and self.timeline_interval_s is not None
+            added = [0.0] * len(cum) if record else None
             counter, power = Method.COUNTER, Method.POWER
-            for i, probe in enumerate(self.probes):
+            for i, probe, method, per_j in self._plan:
                 if failed[i] is not None:
                     continue
                 try:
-                    value = probe.read()
-                except ProbeError as exc:
-                    self._fail(i, t, str(exc))
-                    continue
+                    value = int(probe.read_raw()) / per_j if per_j else probe.read()
                 except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
-                    self._fail(i, t, f"{type(exc).__name__}: {exc}")
-                    continue
+                    value = self._read_failed(i, probe, t, exc, per_j)
+                    if value is None:
+                        continue
                 prev = last[i]
                 last[i] = value
                 if prev is None or dt <= 0:
                     continue
-                method = methods[i]
                 if method is counter:
                     delta = value - prev
                     if delta < 0:
@@ -170,14 +177,33 @@ class Sampler:
                 else:
                     delta = value * dt
                 cum[i] += delta
-                added[i] = delta
+                if added is not None:
+                    added[i] = delta
             if last_t is None:
                 self._t_start = t
-            elif dt > 0 and self.timeline_interval_s is not None:
+            elif added is not None:
                 self._record(t, added)
             self._last_t = t
             self.samples += 1
-            return Snapshot(t, tuple(cum), tuple(failed))
+            failed_now = self._failed_tuple
+            if failed_now is None:  # a probe failed since the last reading
+                failed_now = self._failed_tuple = tuple(failed)
+            return Snapshot(t, tuple(cum), failed_now)
+
+    def _read_failed(
+        self, i: int, probe: Probe, t: float, exc: Exception, per_j: float
+    ) -> float | None:
+        """Return the value of a read that raised exc, read again by read() where exc came
+        from the raw fast path (read() names the error); None: the probe failed."""
+        if per_j:
+            try:
+                return probe.read()
+            except Exception as again:  # noqa: BLE001 - as in sample()
+                exc = again
+        self._fail(
+            i, t, str(exc) if isinstance(exc, ProbeError) else f"{type(exc).__name__}: {exc}"
+        )
+        return None
 
     snapshot = sample
 
@@ -222,6 +248,7 @@ class Sampler:
 
     def _fail(self, i: int, t: float, error: str) -> None:
         self._failed_at[i] = t
+        self._failed_tuple = None
         self._note(ProbeFault(self.probes[i].id, t, error, fatal=True))
 
     def _note(self, fault: ProbeFault) -> None:

@@ -30,24 +30,36 @@ from greenai.sampler import ProbeFault, Snapshot
 
 def domain_energy(specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot) -> dict[str, DomainEnergy]:
     """Return energy per domain between two snapshots (non-overlapping probes only)."""
-    sums: dict[str, list[float]] = {}
-    provenance: dict[str, set[str]] = {}
-    complete: dict[str, bool] = {}
-    for i, spec in enumerate(specs):
-        if not spec.counts_in_total:
-            continue
-        energy = 0.0 if a.failed_at_s[i] is not None else b.energy_j[i] - a.energy_j[i]
-        sums.setdefault(spec.domain, []).append(energy)
-        provenance.setdefault(spec.domain, set()).add(spec.provenance)
-        complete[spec.domain] = complete.get(spec.domain, True) and b.failed_at_s[i] is None
+    ea, eb, fa, fb = a.energy_j, b.energy_j, a.failed_at_s, b.failed_at_s
     return {
         name: DomainEnergy(
-            energy_j=math.fsum(values),
-            provenance=provenance[name].pop() if len(provenance[name]) == 1 else "mixed",
-            complete=complete[name],
+            energy_j=math.fsum([0.0 if fa[i] is not None else eb[i] - ea[i] for i in members]),
+            provenance=provenance,
+            complete=all(fb[i] is None for i in members),
         )
-        for name, values in sorted(sums.items())
+        for name, members, provenance in _domain_plan(specs)
     }
+
+
+_plans: list[Any] = [None, ()]  # [specs, their plan]: the shared sampler's, worked out once
+
+
+def _domain_plan(specs: Sequence[ProbeSpec]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
+    """Return (domain, indices of the probes that count in it, provenance), domains sorted."""
+    if _plans[0] is specs:
+        return _plans[1]  # type: ignore[no-any-return]
+    members: dict[str, list[int]] = {}
+    kinds: dict[str, set[str]] = {}
+    for i, spec in enumerate(specs):
+        if spec.counts_in_total:
+            members.setdefault(spec.domain, []).append(i)
+            kinds.setdefault(spec.domain, set()).add(spec.provenance)
+    plan = tuple(
+        (name, tuple(members[name]), kinds[name].pop() if len(kinds[name]) == 1 else "mixed")
+        for name in sorted(members)
+    )
+    _plans[:] = [specs, plan]
+    return plan
 
 
 def device_energy(

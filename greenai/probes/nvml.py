@@ -7,6 +7,7 @@ the sampler integrates. On Ampere (except GA100) and newer, power is a 1 s avera
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any
 
@@ -77,6 +78,11 @@ class NvmlGpuProbe:
             raise ProbeError(f"GPU {index} ({self.name}): energy counter: {exc}") from exc
         if self.method is Method.POWER:
             self.read()  # fail now, at discovery, if power cannot be read either
+            self.read_raw = None
+            self.raw_per_j = None
+        else:  # the sampler's fast path: the raw mJ counter, no wrapper (read() names errors)
+            self.read_raw = functools.partial(nvml.nvmlDeviceGetTotalEnergyConsumption, handle)
+            self.raw_per_j = units.MJ_PER_J
 
     def _optional(self, fn: Any, convert: Any) -> Any:
         if fn is None:
