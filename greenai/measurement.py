@@ -146,7 +146,7 @@ class Measurement:
     probes_unavailable: tuple[dict[str, str], ...] = ()
     host: dict[str, Any] = field(default_factory=dict)
     sampling: dict[str, Any] = field(default_factory=dict)
-    timeline: Timeline | None = None
+    timeline: Timeline | None = _Deferred(None)  # type: ignore[assignment]
     error: dict[str, str] | None = None
     command: tuple[str, ...] | None = None
     exit_code: int | None = None

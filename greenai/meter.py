@@ -23,7 +23,13 @@ from greenai.journal import JournalWriter
 from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
 from greenai.runtime import NodeMarker, alive, runtime_dir
-from greenai.sampler import DEFAULT_INTERVAL_S, DEFAULT_TIMELINE_HZ, Sampler, Snapshot
+from greenai.sampler import (
+    DEFAULT_INTERVAL_S,
+    DEFAULT_TIMELINE_HZ,
+    Sampler,
+    Snapshot,
+    slot_powers,
+)
 from greenai.session import JournalSession, SigtermGuard, Terminated, TuningSession
 from greenai.window import RunInfo, assemble, domain_energy, host_inventory
 from greenai.window import device_energy as device_energy  # re-exported
@@ -325,7 +331,9 @@ class Meter:
             end = sampler.snapshot()
             faults = list(sampler.faults)
             sampling = self._sampling(end)
-            timeline = self._timeline(sampler, start, end)
+            # the timeline's slots as they stand now (the sampler goes on): powers when read
+            slots = sampler.timeline_slots(start.t_s) if self.keep_timeline else None
+            resolution_s = sampler.timeline_resolution_s
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not take the closing reading: {exc}")
             return
@@ -337,9 +345,22 @@ class Meter:
             # what does not change after the closing reading is gathered only now; the
             # assessment (footprint, rating, embodied) when one of its fields is first read
             run = self._run_info(sampling)
-            m = assemble(self._specs, start, end, faults, run, status, err, timeline)
+            m = assemble(self._specs, start, end, faults, run, status, err)
+            if slots is not None:
+                m._defer(("timeline",), lambda _: {"timeline": timeline(resolution_s)})
             m._defer(ASSESSED, self._assess)
             return m
+
+        def timeline(resolution_s: float) -> Timeline | None:
+            times, powers = slot_powers(*slots, len(self._specs))  # type: ignore[misc]
+            n = sum(1 for t in times if t <= end.t_s)  # a shared sampler may be past the end
+            if not n:
+                return None
+            return Timeline(
+                resolution_s=resolution_s,
+                t_s=tuple(t - start.t_s for t in times[:n]),
+                power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
+            )
 
         self._build = build
         if self.output or self._journal_session is not None:
@@ -590,19 +611,6 @@ class Meter:
             1.0 / sampler.timeline_interval_s if sampler.timeline_interval_s else 0.0
         )
         return out
-
-    def _timeline(self, sampler: Sampler, a: Snapshot, b: Snapshot) -> Timeline | None:
-        if not self.keep_timeline:
-            return None
-        times, powers = sampler.timeline(since_s=a.t_s)
-        n = sum(1 for t in times if t <= b.t_s)  # a shared sampler may already be past b
-        if not n:
-            return None
-        return Timeline(
-            resolution_s=sampler.timeline_resolution_s,
-            t_s=tuple(t - a.t_s for t in times[:n]),
-            power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
-        )
 
     def _assess(self, m: Measurement) -> dict[str, Any]:
         # warnings point at the user's line that first read the field (the frames between:

@@ -296,22 +296,20 @@ class Sampler:
 
     def timeline(self, since_s: float | None = None) -> tuple[list[float], list[list[float]]]:
         """Return slot end times and, per probe, mean power (W) in each slot after since_s."""
+        return slot_powers(*self.timeline_slots(since_s), len(self.probes))
+
+    def timeline_slots(
+        self, since_s: float | None = None
+    ) -> tuple[float | None, list[float], list[float]]:
+        """Return the timeline after since_s as it stands: (start of its first slot, slot end
+        times, energy per slot and probe, flat); ``slot_powers`` turns it into powers."""
         n = len(self.probes)
         with self._lock:
             first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
-            t_end = list(self._t_end[first:])
-            slot_j = list(self._slot_j[first * n :])
+            t_end = self._t_end[first:].tolist()
+            slot_j = self._slot_j[first * n :].tolist()
             prev = self._t_end[first - 1] if first else self._t_start
-        times: list[float] = []
-        powers: list[list[float]] = [[] for _ in range(n)]
-        for k, t in enumerate(t_end):
-            if prev is not None and t > prev:
-                times.append(t)
-                dt = t - prev
-                for j in range(n):
-                    powers[j].append(slot_j[k * n + j] / dt)
-            prev = t
-        return times, powers
+        return prev, t_end, slot_j
 
     @property
     def timeline_resolution_s(self) -> float:
@@ -461,3 +459,20 @@ class Sampler:
     def running(self) -> bool:
         """Return whether the background thread runs (and is not parked)."""
         return self._thread is not None and self._awake.is_set()
+
+
+def slot_powers(
+    prev: float | None, t_end: Sequence[float], slot_j: Sequence[float], n: int
+) -> tuple[list[float], list[list[float]]]:
+    """Return slot end times and, per probe, mean power (W) in each slot, from
+    ``Sampler.timeline_slots`` (slots of zero width are left out)."""
+    times: list[float] = []
+    powers: list[list[float]] = [[] for _ in range(n)]
+    for k, t in enumerate(t_end):
+        if prev is not None and t > prev:
+            times.append(t)
+            dt = t - prev
+            for j in range(n):
+                powers[j].append(slot_j[k * n + j] / dt)
+        prev = t
+    return times, powers

@@ -31,6 +31,11 @@ from greenai.sampler import ProbeFault, Snapshot
 def domain_energy(specs: Sequence[ProbeSpec], a: Snapshot, b: Snapshot) -> dict[str, DomainEnergy]:
     """Return energy per domain between two snapshots (non-overlapping probes only)."""
     ea, eb, fa, fb = a.energy_j, b.energy_j, a.failed_at_s, b.failed_at_s
+    if fb.count(None) == len(fb):  # no probe failed (the common case): nothing to mask
+        return {
+            name: DomainEnergy(math.fsum([eb[i] - ea[i] for i in members]), provenance, True)
+            for name, members, provenance in _domain_plan(specs)
+        }
     return {
         name: DomainEnergy(
             energy_j=math.fsum([0.0 if fa[i] is not None else eb[i] - ea[i] for i in members]),

@@ -39,9 +39,7 @@ class Work:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the disclosure's `work` block (disclosed fields only)."""
-        return {
-            f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None
-        }
+        return {k: v for k, v in self.__dict__.items() if v is not None}  # in field order
 
     @property
     def empty(self) -> bool:

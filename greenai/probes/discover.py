@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from greenai.probes.base import Discovery, ProbeUnavailable
 
@@ -53,25 +54,37 @@ def discover(env: dict[str, str] | None = None) -> Discovery:
     return found
 
 
-_cache: dict[tuple[str | None, ...], Discovery] = {}
+_cache: dict[tuple[Any, ...], Discovery] = {}
+# what discovery depends on besides the machine
+_ENV_KEYS = (
+    "GREENAI_POWERCAP_ROOT",
+    "CUDA_VISIBLE_DEVICES",
+    "GREENAI_CPU_PACKAGE_THREADS",
+    "GREENAI_CPU_TDP_W",
+    "GREENAI_NVML",
+    "GREENAI_HWMON_ROOT",
+    "GREENAI_AMDSMI",
+    "GREENAI_POWERMETRICS",
+    "GREENAI_IOREPORT",
+    "GREENAI_REDFISH_URL",
+    "GREENAI_IPMI_HOST",
+    "GREENAI_IPMITOOL",
+)
+_ENV_KEYS_RAW = tuple(os.fsencode(k) for k in _ENV_KEYS) if os.name == "posix" else ()
+
+
+def _env_key() -> tuple[Any, ...]:
+    # a meter with none other open checks this: on POSIX, os.environ's own bytes mapping
+    # (updated by every os.environ change) is read without decoding 12 values (~9 us)
+    raw = getattr(os.environ, "_data", None)
+    if _ENV_KEYS_RAW and isinstance(raw, dict):
+        return tuple(map(raw.get, _ENV_KEYS_RAW))
+    return tuple(map(os.environ.get, _ENV_KEYS))
 
 
 def discover_cached() -> Discovery:
     """Return the discovery for this process, reused while the relevant env is unchanged."""
-    key = (
-        os.environ.get("GREENAI_POWERCAP_ROOT"),
-        os.environ.get("CUDA_VISIBLE_DEVICES"),
-        os.environ.get("GREENAI_CPU_PACKAGE_THREADS"),
-        os.environ.get("GREENAI_CPU_TDP_W"),
-        os.environ.get("GREENAI_NVML"),
-        os.environ.get("GREENAI_HWMON_ROOT"),
-        os.environ.get("GREENAI_AMDSMI"),
-        os.environ.get("GREENAI_POWERMETRICS"),
-        os.environ.get("GREENAI_IOREPORT"),
-        os.environ.get("GREENAI_REDFISH_URL"),
-        os.environ.get("GREENAI_IPMI_HOST"),
-        os.environ.get("GREENAI_IPMITOOL"),
-    )
+    key = _env_key()
     if key not in _cache:
         _cache.clear()
         _cache[key] = discover()
