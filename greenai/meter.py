@@ -155,6 +155,17 @@ class _SharedSampler:
 
 
 _shared = _SharedSampler()
+_left_open: dict[int, Meter] = {}  # meters started and not stopped, in start order
+
+
+@atexit.register
+def _stop_left_open() -> None:
+    # the interpreter is exiting with meters still running (start() without stop()): the
+    # newest first, as one atexit hook per meter did (one hook: no register per window)
+    for m in reversed(list(_left_open.values())):
+        m._at_exit()
+
+
 _sigterm = SigtermGuard()  # one SIGTERM handler while any meter of the process is open
 __all__ = ["Meter", "Terminated", "meter", "measure"]
 
@@ -291,7 +302,7 @@ class Meter:
         if self.handle_signals:
             _sigterm.enter(self.checkpoint)
             self._guarded = True
-        atexit.register(self._at_exit)
+        _left_open[id(self)] = self
         if self._tuner is not None:
             self._begin_tuning()
         return self
@@ -321,7 +332,7 @@ class Meter:
         self._stopped = True
         if self._tuning is not None:
             self._end_tuning()
-        atexit.unregister(self._at_exit)
+        _left_open.pop(id(self), None)
         if self._guarded:
             _sigterm.leave(self.checkpoint)
             self._guarded = False

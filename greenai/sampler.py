@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import threading
 import time
 import warnings
@@ -118,6 +119,8 @@ class Sampler:
         self._cum_j = [0.0] * n
         self._failed_at: list[float | None] = [None] * n
         self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
+        # every probe a counter read raw, none failed: the one-pass read and fold
+        self._raw_all = all(m is Method.COUNTER and per_j for _, _, m, per_j in self._plan)
         self.faults: list[ProbeFault] = []
         self._warned: set[str] = set()
         self._last_t: float | None = None
@@ -145,50 +148,101 @@ class Sampler:
         with self._lock:
             t = self.clock()
             last_t = self._last_t
-            dt = 0.0 if last_t is None else t - last_t
-            cum, last, failed = self._cum_j, self._last_value, self._failed_at
-            changed, stalled = self._changed_at, self._stalled
-            record = dt > 0 and self.timeline_interval_s is not None
-            added = [0.0] * len(cum) if record else None
-            counter, power = Method.COUNTER, Method.POWER
-            for i, probe, method, per_j in self._plan:
-                if failed[i] is not None:
-                    continue
-                try:
-                    value = int(probe.read_raw()) / per_j if per_j else probe.read()
-                except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
-                    value = self._read_failed(i, probe, t, exc, per_j)
-                    if value is None:
-                        continue
-                prev = last[i]
-                last[i] = value
-                if prev is None or dt <= 0:
-                    continue
-                if method is counter:
-                    delta = value - prev
-                    if delta < 0:
-                        delta = self._unwrap(i, probe, value, prev, dt, t)
-                    if delta and not stalled[i]:
-                        changed[i] = t  # the common case, inline
-                    else:
-                        self._watch_stall(i, t, delta != 0.0)
-                elif method is power:
-                    delta = 0.5 * (value + prev) * dt
-                else:
-                    delta = value * dt
-                cum[i] += delta
-                if added is not None:
-                    added[i] = delta
-            if last_t is None:
-                self._t_start = t
-            elif added is not None:
-                self._record(t, added)
+            values = self._read_all(t)
+            added: list[float] | None = None
+            if last_t is None or t <= last_t:  # a first reading (or no time passed)
+                last = self._last_value
+                for i, value in enumerate(values):
+                    if value is not None:
+                        last[i] = value
+                if last_t is None:
+                    self._t_start = t
+            else:
+                if self._raw_all and True not in self._stalled:
+                    added = self._fold_counters(t, values)
+                if added is None:
+                    added = self._fold(t, t - last_t, values)
+                if self.timeline_interval_s is not None:
+                    self._record(t, added)
             self._last_t = t
             self.samples += 1
             failed_now = self._failed_tuple
             if failed_now is None:  # a probe failed since the last reading
-                failed_now = self._failed_tuple = tuple(failed)
-            return Snapshot(t, tuple(cum), failed_now)
+                failed_now = self._failed_tuple = tuple(self._failed_at)
+            return Snapshot(t, tuple(self._cum_j), failed_now)
+
+    def _read_all(self, t: float) -> list[float | None]:
+        """Return every probe's reading now (None: failed, now or before)."""
+        plan = self._plan
+        if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
+            try:
+                return [int(p.read_raw()) / per_j for _, p, _, per_j in plan]
+            except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
+                pass
+        failed = self._failed_at
+        values: list[float | None] = []
+        for i, probe, _, per_j in plan:
+            if failed[i] is not None:
+                values.append(None)
+                continue
+            try:
+                values.append(int(probe.read_raw()) / per_j if per_j else probe.read())
+            except Exception as exc:  # noqa: BLE001 - a probe bug must not kill the thread
+                values.append(self._read_failed(i, probe, t, exc, per_j))
+        return values
+
+    def _fold_counters(self, t: float, values: list[float | None]) -> list[float] | None:
+        """Return the energy each counter added since the last reading and fold it in, for
+        the common case (every counter read, none back, none stalled); None: not that case,
+        nothing changed, fold probe by probe."""
+        try:
+            deltas = [v - p for v, p in zip(values, self._last_value, strict=True)]  # type: ignore[operator]
+        except TypeError:  # a probe without a previous reading
+            return None
+        if min(deltas) < 0:  # a wrap or a reset
+            return None
+        self._last_value = values
+        self._cum_j = [c + d for c, d in zip(self._cum_j, deltas, strict=True)]
+        if 0.0 in deltas:  # counters that did not move: watched for a stall
+            changed = self._changed_at
+            for i, delta in enumerate(deltas):
+                if delta:
+                    changed[i] = t
+                elif changed[i] is None or t - changed[i] >= STALL_AFTER_S:  # type: ignore[operator]
+                    self._watch_stall(i, t, False)
+        else:
+            self._changed_at = [t] * len(deltas)
+        return deltas
+
+    def _fold(self, t: float, dt: float, values: list[float | None]) -> list[float]:
+        """Return the energy each probe added since the last reading and fold it in."""
+        cum, last = self._cum_j, self._last_value
+        changed, stalled = self._changed_at, self._stalled
+        added = [0.0] * len(cum)
+        counter, power = Method.COUNTER, Method.POWER
+        for i, probe, method, _ in self._plan:
+            value = values[i]
+            if value is None:
+                continue
+            prev = last[i]
+            last[i] = value
+            if prev is None:
+                continue
+            if method is counter:
+                delta = value - prev
+                if delta < 0:
+                    delta = self._unwrap(i, probe, value, prev, dt, t)
+                if delta and not stalled[i]:
+                    changed[i] = t  # the common case, inline
+                else:
+                    self._watch_stall(i, t, delta != 0.0)
+            elif method is power:
+                delta = 0.5 * (value + prev) * dt
+            else:
+                delta = value * dt
+            cum[i] += delta
+            added[i] = delta
+        return added
 
     def _read_failed(
         self, i: int, probe: Probe, t: float, exc: Exception, per_j: float
@@ -249,6 +303,7 @@ class Sampler:
     def _fail(self, i: int, t: float, error: str) -> None:
         self._failed_at[i] = t
         self._failed_tuple = None
+        self._raw_all = False
         self._note(ProbeFault(self.probes[i].id, t, error, fatal=True))
 
     def _note(self, fault: ProbeFault) -> None:
@@ -271,9 +326,9 @@ class Sampler:
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
             if t_end[-1] - start < SLOT_FULL * self.timeline_resolution_s:
-                base = len(self._slot_j) - n
-                for k in range(n):
-                    self._slot_j[base + k] += added[k]
+                slot_j = self._slot_j
+                base = len(slot_j) - n
+                slot_j[base:] = array("d", map(operator.add, slot_j[base:], added))
                 t_end[-1] = t
                 return
         if len(t_end) >= self._slots:

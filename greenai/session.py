@@ -18,6 +18,11 @@ from greenai.errors import GreenAIError
 from greenai.journal import JournalWriter
 from greenai.sampler import Sampler, Snapshot
 
+try:  # the C call signal.getsignal wraps: no enum look-up (an exception) per nested meter
+    from _signal import getsignal as _getsignal
+except ImportError:  # pragma: no cover - not CPython
+    _getsignal = signal.getsignal
+
 JOURNAL_MARGIN_S = 0.002  # scheduling slack kept between a checkpoint and the period's end
 
 
@@ -52,7 +57,7 @@ class SigtermGuard:
             self._open.append(checkpoint)
             if threading.current_thread() is not threading.main_thread():
                 return
-            current = signal.getsignal(signal.SIGTERM)
+            current = _getsignal(signal.SIGTERM)  # SIG_DFL, SIG_IGN as plain ints
             if self._installed and current is self._handler:
                 return
             if current == signal.SIG_IGN or current is None:
@@ -72,7 +77,7 @@ class SigtermGuard:
                 return
             if threading.current_thread() is not threading.main_thread():
                 return  # a later main-thread meter's leave puts it back
-            if signal.getsignal(signal.SIGTERM) is self._handler:
+            if _getsignal(signal.SIGTERM) is self._handler:
                 signal.signal(signal.SIGTERM, self._previous)
             self._installed, self._previous = False, None
 
