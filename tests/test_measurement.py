@@ -163,3 +163,23 @@ def test_per_block_type_checks_still_refuse_each_bad_number(where: str, bad: obj
         greenai.Measurement.from_dict(doc, "r.json")
     series_ok = greenai.Measurement.from_dict(_run().result.to_dict(), "r.json")
     assert series_ok.timeline is not None
+
+
+def test_deferred_fields_are_filled_once_on_first_read_and_stay_frozen():
+    import dataclasses
+
+    from greenai.measurement import Measurement
+
+    m = Measurement("ok", None, None, 0.0, "", 1.0, {}, ())
+    calls = []
+
+    def fill(x: Measurement) -> dict:
+        calls.append(x)
+        return {"site": "s", "rating": "r"}
+
+    m._defer(("site", "rating"), fill)
+    assert m.rating == "r" and m.site == "s" and m.rating == "r"
+    assert calls == [m]  # one fill for the group, whichever field is read first
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        m.site = "other"  # type: ignore[misc]
+    assert m == dataclasses.replace(m)  # the copy holds the filled values

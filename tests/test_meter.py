@@ -261,3 +261,49 @@ def test_training_metered_under_an_inference_class_is_warned():
     assert "rates training, not inference" in fit_warning(std, "training", "token", "inference")
     with pytest.warns(Warning, match="image-classification"):
         assert warn_unfit("image-classification", "image", phase="training")
+
+
+def test_a_live_result_defers_its_assessment_and_equals_the_eager_one(tmp_path, clock: FakeClock):
+    import copy
+    import dataclasses
+    import pickle
+
+    from greenai.assessment import ASSESSED, assess
+
+    s = _sampler(clock)
+    site = greenai.Site.from_preset("hyperscale").with_overrides(grid="FR")
+    out = tmp_path / "r.json"
+    with Meter("training", "token", sampler=s, site=site) as m:
+        _run(clock, s, 2.0)
+        m.count(10)
+    r = m.result
+    # m.result is the window's accounting; devices, timeline and the assessment wait
+    assert not {*ASSESSED, "devices", "timeline"} & set(vars(r))
+    plain = {f: None for f in ASSESSED}
+    eager = assess(dataclasses.replace(r, **plain), site)  # what m.result was before
+    assert not set(ASSESSED) & set(vars(r))  # replace read devices and timeline only
+    assert r.footprint is not None and r.footprint is m.footprint  # computed once, kept
+    assert r == eager and r.to_dict() == eager.to_dict()
+    assert m.rating == eager.rating and r.embodied == eager.embodied
+    assert r.devices == eager.devices and r.timeline == eager.timeline
+    # a deferred result pickles and copies as the values it stands for
+    lazy = Meter("training", "token", sampler=s, site=site, output=out)
+    with lazy:
+        _run(clock, s, 0.5)
+    again = Meter("training", "token", sampler=s, site=site)
+    with again:
+        _run(clock, s, 0.5)
+    assert pickle.loads(pickle.dumps(again.result)) == again.result
+    assert copy.deepcopy(again.result).footprint == again.result.footprint
+    # the output written on exit carries the same blocks the result gives when read
+    assert greenai.load(out).to_dict()["footprint"] == lazy.result.to_dict()["footprint"]
+
+
+def test_a_deferred_site_problem_warns_when_the_footprint_is_first_read(clock: FakeClock):
+    s = _sampler(clock)
+    with Meter("t", "sample", sampler=s, site="no-such-site-preset") as m:
+        _run(clock, s, 0.5)
+    r = m.result
+    with pytest.warns(greenai.GreenAIWarning, match="footprint not computed"):
+        fp = r.footprint
+    assert fp is not None and not fp.computed and r.site is None

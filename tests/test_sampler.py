@@ -221,3 +221,39 @@ def test_a_sampler_started_with_edges_only_gets_a_thread_when_a_rate_needs_one()
     time.sleep(0.2)
     assert s.samples - taken >= 3
     s.stop()
+
+
+class _RawProbe(ClockProbe):
+    """A counter offering the raw fast path (as RAPL and NVML do), which can be broken."""
+
+    raw_per_j = 1000.0  # read_raw gives mJ
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.raw_error: Exception | None = None
+
+    def read_raw(self) -> int:
+        if self.raw_error is not None:
+            raise self.raw_error
+        return round(self.read() * 1000)
+
+
+def test_raw_counters_read_in_one_pass_and_a_raw_failure_is_named_by_read(clock: FakeClock):
+
+    a = _RawProbe("a", clock, constant(10.0))
+    b = _RawProbe("b", clock, constant(5.0))
+    s = Sampler([a, b], clock=clock)
+    s.sample()
+    for _ in range(10):
+        clock.advance(0.1)
+        s.sample()
+    assert s._raw_all and s.snapshot().energy_j == pytest.approx((10.0, 5.0))
+    a.raw_error = OSError(5, "Input/output error")
+    a.fail_at_s = clock()  # read() then fails too, naming the device
+    clock.advance(0.1)
+    with pytest.warns(Warning, match="a: device went away"):
+        snap = s.sample()
+    assert snap.failed_at_s[0] == pytest.approx(clock()) and snap.failed_at_s[1] is None
+    assert not s._raw_all and s.faults[0].error == "a: device went away"
+    clock.advance(0.1)
+    assert s.sample().energy_j[1] == pytest.approx(6.0)  # the other goes on, one by one

@@ -11,10 +11,8 @@ sampler from ``wrap_j``.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,16 +59,13 @@ class RaplZoneProbe:
     contained_in: str | None = None
     method: Method = Method.COUNTER
     _fd: int | None = field(default=None, repr=False)
-    # the sampler's fast path: one pread of the open file, the raw microjoules (None: closed)
-    read_raw: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
-    raw_per_j: float = units.UJ_PER_J
+    raw_per_j: float = units.UJ_PER_J  # read_raw gives microjoules
 
     def open(self) -> None:
         """Open energy_uj for repeated reads; raise ProbeError if it cannot be read."""
         energy_file = self.path / "energy_uj"
         try:
             self._fd = os.open(energy_file, os.O_RDONLY)
-            self.read_raw = functools.partial(os.pread, self._fd, 32, 0)
             self.read()
         except PermissionError as exc:
             self.close()
@@ -78,6 +73,10 @@ class RaplZoneProbe:
         except OSError as exc:
             self.close()
             raise ProbeError(f"{energy_file}: {exc.strerror or exc}") from exc
+
+    def read_raw(self) -> bytes:
+        """Return energy_uj as read (the sampler's fast path; read() names an error)."""
+        return os.pread(self._fd, 32, 0)  # type: ignore[arg-type]  # closed: TypeError
 
     def read(self) -> float:
         """Return the raw counter in joules (wraps at wrap_j)."""
@@ -108,7 +107,6 @@ class RaplZoneProbe:
 
     def close(self) -> None:
         """Close the energy file."""
-        self.read_raw = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

@@ -277,3 +277,20 @@ def test_counter_that_stops_advancing_is_marked(powercap: FakePowercap, clock: F
     assert gap.from_s == pytest.approx(1.0) and "stopped advancing" in gap.error
     assert result.by_device["rapl:package-0"] == pytest.approx(80.0, abs=1e-5)  # up to 1 s
     assert result.by_device["rapl:dram-0"] == pytest.approx(50.0, abs=1e-5)  # healthy: exact
+
+
+def test_a_closed_zone_reads_nothing_from_a_reused_descriptor(powercap: FakePowercap, clock):
+    powercap.add_zone("0", "package-0", power_w=10.0)
+    clock.on_advance(powercap.update)
+    probe = rapl.discover().probes[0]
+    sampler = Sampler([probe], clock=clock)
+    sampler.sample()
+    probe.close()
+    other = os.open(powercap.root / "intel-rapl:0" / "name", os.O_RDONLY)  # may reuse the fd
+    try:
+        clock.advance(1.0)
+        with pytest.warns(Warning, match="probe is closed"):
+            snap = sampler.sample()
+    finally:
+        os.close(other)
+    assert snap.failed_at_s[0] is not None and sampler.faults[0].error.endswith("closed")
