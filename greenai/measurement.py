@@ -12,6 +12,7 @@ import functools
 import json
 import math
 import os
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -98,6 +99,10 @@ class Gap:
     fatal: bool = True
 
 
+_FILLING = threading.RLock()  # held while a deferred field is computed (re-entrant: a fill
+# may read another group's field)
+
+
 class _Deferred:
     """A Measurement field that may be computed on its first read (then kept).
 
@@ -171,16 +176,24 @@ class Measurement:
             pending[name] = (names, fill)
 
     def _fill(self, name: str) -> Any:
-        pending = self.__dict__.get("_pending")
-        if not pending or name not in pending:
-            raise AttributeError(name)
-        names, fill = pending[name]
-        for n in names:  # taken first: a fill that reads a field of its own group fails loud
-            pending.pop(n, None)
-        values = fill(self)
-        for n in names:
-            self.__dict__[n] = values[n]
-        return values[name]
+        with _FILLING:  # two threads reading at once: one computes, the other finds it
+            d = self.__dict__
+            if name in d:
+                return d[name]
+            pending = d.get("_pending")
+            if not pending or name not in pending:
+                raise AttributeError(name)
+            names, fill = pending[name]
+            for n in names:  # taken first: a fill that reads its own group fails loud
+                pending.pop(n, None)
+            try:
+                values = fill(self)
+            except BaseException:
+                pending.update(dict.fromkeys(names, (names, fill)))  # the next read retries
+                raise
+            for n in names:
+                d[n] = values[n]
+            return values[name]
 
     def __getstate__(self) -> dict[str, Any]:
         """Return the state to pickle or copy: every deferred field filled in first."""

@@ -146,30 +146,38 @@ class Sampler:
     def sample(self) -> Snapshot:
         """Read every probe now, fold the readings into the totals, return the totals."""
         with self._lock:
-            t = self.clock()
-            last_t = self._last_t
-            values = self._read_all(t)
-            added: list[float] | None = None
-            if last_t is None or t <= last_t:  # a first reading (or no time passed)
-                last = self._last_value
-                for i, value in enumerate(values):
-                    if value is not None:
-                        last[i] = value
-                if last_t is None:
-                    self._t_start = t
-            else:
-                if self._raw_all and True not in self._stalled:
-                    added = self._fold_counters(t, values)
-                if added is None:
-                    added = self._fold(t, t - last_t, values)
-                if self.timeline_interval_s is not None:
-                    self._record(t, added)
-            self._last_t = t
-            self.samples += 1
+            t = self._read_and_fold()
             failed_now = self._failed_tuple
             if failed_now is None:  # a probe failed since the last reading
                 failed_now = self._failed_tuple = tuple(self._failed_at)
             return Snapshot(t, tuple(self._cum_j), failed_now)
+
+    snapshot = sample
+
+    def _read_and_fold(self) -> float:
+        """Read every probe now and fold the readings in; return the time read (the
+        thread's tick: no snapshot made). Called with the lock held."""
+        t = self.clock()
+        last_t = self._last_t
+        values = self._read_all(t)
+        added: list[float] | None = None
+        if last_t is None or t <= last_t:  # a first reading (or no time passed)
+            last = self._last_value
+            for i, value in enumerate(values):
+                if value is not None:
+                    last[i] = value
+            if last_t is None:
+                self._t_start = t
+        else:
+            if self._raw_all and True not in self._stalled:
+                added = self._fold_counters(t, values)
+            if added is None:
+                added = self._fold(t, t - last_t, values)
+            if self.timeline_interval_s is not None:
+                self._record(t, added)
+        self._last_t = t
+        self.samples += 1
+        return t
 
     def _read_all(self, t: float) -> list[float | None]:
         """Return every probe's reading now (None: failed, now or before)."""
@@ -258,8 +266,6 @@ class Sampler:
             i, t, str(exc) if isinstance(exc, ProbeError) else f"{type(exc).__name__}: {exc}"
         )
         return None
-
-    snapshot = sample
 
     def _unwrap(
         self, i: int, probe: Probe, value: float, prev: float, dt: float, t: float
@@ -427,7 +433,7 @@ class Sampler:
         with self._lock:
             if generation != self._generation:
                 return False
-            self.sample()  # re-entrant: the lock is an RLock
+            self._read_and_fold()  # a tick: the totals and timeline, no snapshot
             return True
 
     def park(self) -> None:

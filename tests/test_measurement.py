@@ -183,3 +183,21 @@ def test_deferred_fields_are_filled_once_on_first_read_and_stay_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.site = "other"  # type: ignore[misc]
     assert m == dataclasses.replace(m)  # the copy holds the filled values
+
+
+def test_a_deferred_fill_that_raises_is_retried_on_the_next_read():
+    from greenai.measurement import Measurement
+
+    m = Measurement("ok", None, None, 0.0, "", 1.0, {}, ())
+    outcomes = [RuntimeError("first"), {"site": "s", "rating": "r"}]
+
+    def fill(_: Measurement) -> dict:
+        out = outcomes.pop(0)
+        if isinstance(out, Exception):
+            raise out
+        return out
+
+    m._defer(("site", "rating"), fill)
+    with pytest.raises(RuntimeError, match="first"):
+        _ = m.rating
+    assert m.site == "s" and m.rating == "r" and not outcomes
