@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import operator
 import threading
 import time
 import warnings
@@ -127,11 +126,14 @@ class Sampler:
         self._changed_at: list[float | None] = [None] * n
         self._stalled = [False] * n
         self.samples = 0
-        # timeline: slot k covers (t_end[k-1], t_end[k]] and holds energy per probe
+        # timeline: slot k covers (t_end[k-1], t_end[k]]; the totals per probe at its end are
+        # kept (a slot's energy is the difference of two rows: extending the open slot is
+        # one row overwritten, merging two slots is dropping the first's row)
         self._slots = timeline_slots
         self._t_start: float | None = None
+        self._cum_t0: list[float] = []  # the totals at _t_start
         self._t_end = array("d")
-        self._slot_j = array("d")
+        self._slot_cum = array("d")
         self._slot_width = 1  # doubles each time neighbouring slots merge
 
     def wrap_safe_interval_s(self) -> float:
@@ -160,21 +162,19 @@ class Sampler:
         t = self.clock()
         last_t = self._last_t
         values = self._read_all(t)
-        added: list[float] | None = None
         if last_t is None or t <= last_t:  # a first reading (or no time passed)
             last = self._last_value
             for i, value in enumerate(values):
                 if value is not None:
                     last[i] = value
             if last_t is None:
-                self._t_start = t
+                self._t_start, self._cum_t0 = t, list(self._cum_j)
         else:
-            if self._raw_all and True not in self._stalled:
-                added = self._fold_counters(t, values)
-            if added is None:
-                added = self._fold(t, t - last_t, values)
+            fast = self._raw_all and True not in self._stalled
+            if not (fast and self._fold_counters(t, values)):
+                self._fold(t, t - last_t, values)
             if self.timeline_interval_s is not None:
-                self._record(t, added)
+                self._record(t)
         self._last_t = t
         self.samples += 1
         return t
@@ -199,16 +199,15 @@ class Sampler:
                 values.append(self._read_failed(i, probe, t, exc, per_j))
         return values
 
-    def _fold_counters(self, t: float, values: list[float | None]) -> list[float] | None:
-        """Return the energy each counter added since the last reading and fold it in, for
-        the common case (every counter read, none back, none stalled); None: not that case,
-        nothing changed, fold probe by probe."""
+    def _fold_counters(self, t: float, values: list[float | None]) -> bool:
+        """Fold the readings in for the common case (every counter read, none went back,
+        none stalled) and return True; False: not that case, nothing changed."""
         try:
             deltas = [v - p for v, p in zip(values, self._last_value, strict=True)]  # type: ignore[operator]
         except TypeError:  # a probe without a previous reading
-            return None
+            return False
         if min(deltas) < 0:  # a wrap or a reset
-            return None
+            return False
         self._last_value = values
         self._cum_j = [c + d for c, d in zip(self._cum_j, deltas, strict=True)]
         if 0.0 in deltas:  # counters that did not move: watched for a stall
@@ -220,13 +219,12 @@ class Sampler:
                     self._watch_stall(i, t, False)
         else:
             self._changed_at = [t] * len(deltas)
-        return deltas
+        return True
 
-    def _fold(self, t: float, dt: float, values: list[float | None]) -> list[float]:
-        """Return the energy each probe added since the last reading and fold it in."""
+    def _fold(self, t: float, dt: float, values: list[float | None]) -> None:
+        """Fold the readings in probe by probe: differenced, integrated or unwrapped."""
         cum, last = self._cum_j, self._last_value
         changed, stalled = self._changed_at, self._stalled
-        added = [0.0] * len(cum)
         counter, power = Method.COUNTER, Method.POWER
         for i, probe, method, _ in self._plan:
             value = values[i]
@@ -249,8 +247,6 @@ class Sampler:
             else:
                 delta = value * dt
             cum[i] += delta
-            added[i] = delta
-        return added
 
     def _read_failed(
         self, i: int, probe: Probe, t: float, exc: Exception, per_j: float
@@ -324,35 +320,33 @@ class Sampler:
                 stacklevel=2,
             )
 
-    def _record(self, t: float, added: list[float]) -> None:
-        n = len(added)
+    def _record(self, t: float) -> None:
+        cum = self._cum_j
+        n = len(cum)
         t_end = self._t_end
         if t_end:
             start = t_end[-2] if len(t_end) >= 2 else self._t_start
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
-            if t_end[-1] - start < SLOT_FULL * self.timeline_resolution_s:
-                slot_j = self._slot_j
-                base = len(slot_j) - n
-                slot_j[base:] = array("d", map(operator.add, slot_j[base:], added))
+            if t_end[-1] - start < SLOT_FULL * self.timeline_resolution_s:  # type: ignore[operator]
+                self._slot_cum[-n:] = array("d", cum)
                 t_end[-1] = t
                 return
         if len(t_end) >= self._slots:
             self._merge_pairs(n)
         self._t_end.append(t)
-        self._slot_j.extend(added)
+        self._slot_cum.extend(cum)
 
     def _merge_pairs(self, n: int) -> None:
-        t_end, slot_j = self._t_end, self._slot_j
+        t_end, rows = self._t_end, self._slot_cum
         merged_t = array("d", t_end[1::2])
-        merged_j = array("d")
-        for k in range(0, len(t_end) - 1, 2):
-            a, b = k * n, (k + 1) * n
-            merged_j.extend(slot_j[a + j] + slot_j[b + j] for j in range(n))
+        merged = array("d")
+        for k in range(1, len(t_end), 2):  # a pair ends where its second slot ends
+            merged.extend(rows[k * n : (k + 1) * n])
         if len(t_end) % 2:  # an odd last slot stays as it is
             merged_t.append(t_end[-1])
-            merged_j.extend(slot_j[-n:])
-        self._t_end, self._slot_j = merged_t, merged_j
+            merged.extend(rows[-n:])
+        self._t_end, self._slot_cum = merged_t, merged
         self._slot_width *= 2
 
     def timeline(self, since_s: float | None = None) -> tuple[list[float], list[list[float]]]:
@@ -361,16 +355,19 @@ class Sampler:
 
     def timeline_slots(
         self, since_s: float | None = None
-    ) -> tuple[float | None, list[float], list[float]]:
-        """Return the timeline after since_s as it stands: (start of its first slot, slot end
-        times, energy per slot and probe, flat); ``slot_powers`` turns it into powers."""
+    ) -> tuple[float | None, list[float], list[float], list[float]]:
+        """Return the timeline after since_s as it stands: (start of its first slot, the
+        totals per probe then, slot end times, the totals at each, flat); ``slot_powers``
+        turns it into powers."""
         n = len(self.probes)
         with self._lock:
             first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
             t_end = self._t_end[first:].tolist()
-            slot_j = self._slot_j[first * n :].tolist()
-            prev = self._t_end[first - 1] if first else self._t_start
-        return prev, t_end, slot_j
+            rows = self._slot_cum[first * n :].tolist()
+            if not first:
+                return self._t_start, list(self._cum_t0), t_end, rows
+            base = self._slot_cum[(first - 1) * n : first * n].tolist()
+            return self._t_end[first - 1], base, t_end, rows
 
     @property
     def timeline_resolution_s(self) -> float:
@@ -455,7 +452,7 @@ class Sampler:
                 self._last_t = None
                 self._t_start = None  # the timeline starts afresh (no window spans the gap)
                 self._t_end = array("d")
-                self._slot_j = array("d")
+                self._slot_cum = array("d")
                 self._slot_width = 1
             self._awake.set()
         if self._thread is None and self._generation and math.isfinite(self.interval_s):
@@ -523,17 +520,22 @@ class Sampler:
 
 
 def slot_powers(
-    prev: float | None, t_end: Sequence[float], slot_j: Sequence[float], n: int
+    prev: float | None,
+    base: Sequence[float],
+    t_end: Sequence[float],
+    rows: Sequence[float],
+    n: int,
 ) -> tuple[list[float], list[list[float]]]:
     """Return slot end times and, per probe, mean power (W) in each slot, from
     ``Sampler.timeline_slots`` (slots of zero width are left out)."""
     times: list[float] = []
     powers: list[list[float]] = [[] for _ in range(n)]
     for k, t in enumerate(t_end):
-        if prev is not None and t > prev:
+        row = rows[k * n : (k + 1) * n]
+        if prev is not None and t > prev and len(base) == n:
             times.append(t)
             dt = t - prev
             for j in range(n):
-                powers[j].append(slot_j[k * n + j] / dt)
-        prev = t
+                powers[j].append((row[j] - base[j]) / dt)
+        prev, base = t, row
     return times, powers

@@ -63,7 +63,7 @@ def test_a_day_at_10hz_with_12_probes_stays_in_the_cap(clock: FakeClock):
     for _ in range(24 * 3600 * 10):
         clock.advance(0.1)
         s.sample()
-    assert len(s._t_end) <= s._slots and len(s._slot_j) <= s._slots * 12
+    assert len(s._t_end) <= s._slots and len(s._slot_cum) <= s._slots * 12
     assert s.sample().energy_j[0] == pytest.approx(50.0 * 86400, rel=1e-9)
 
 
