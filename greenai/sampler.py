@@ -119,7 +119,9 @@ class Sampler:
         self._failed_at: list[float | None] = [None] * n
         self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
         # every probe a counter read raw, none failed: the one-pass read and fold
-        self._raw_all = all(m is Method.COUNTER and per_j for _, _, m, per_j in self._plan)
+        self._raw_all = bool(self._plan) and all(
+            m is Method.COUNTER and per_j for _, _, m, per_j in self._plan
+        )
         self.faults: list[ProbeFault] = []
         self._warned: set[str] = set()
         self._last_t: float | None = None

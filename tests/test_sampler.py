@@ -257,3 +257,12 @@ def test_raw_counters_read_in_one_pass_and_a_raw_failure_is_named_by_read(clock:
     assert not s._raw_all and s.faults[0].error == "a: device went away"
     clock.advance(0.1)
     assert s.sample().energy_j[1] == pytest.approx(6.0)  # the other goes on, one by one
+
+
+def test_a_sampler_with_no_probes_reads_nothing_and_stays_exact(clock: FakeClock):
+    # a rank that meters no device of its own (node probes on local rank 0, no GPU here)
+    s = Sampler([], clock=clock)
+    s.sample()
+    clock.advance(1.0)
+    snap = s.sample()
+    assert snap.energy_j == () and snap.failed_at_s == () and s.samples == 2
