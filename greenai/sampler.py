@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 import threading
 import time
 import warnings
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from greenai.errors import GreenAIWarning, ProbeError
 from greenai.probes.base import Method, Probe
 
+_read_raw = operator.methodcaller("read_raw")  # a counter's raw reading, called from C
 DEFAULT_INTERVAL_S = 0.1  # power and model probes: 10 Hz
 # The timeline a meter keeps by default: 1 Hz. It is the finest the standards ask for
 # (max_sampling_interval_s = 1 s, itself NVML's 1 s power average on Ampere and newer),
@@ -119,6 +121,7 @@ class Sampler:
         self._failed_at: list[float | None] = [None] * n
         self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
         # every probe a counter read raw, none failed: the one-pass read and fold
+        self._per_j = [per_j for _, _, _, per_j in self._plan]
         self._raw_all = bool(self._plan) and all(
             m is Method.COUNTER and per_j for _, _, m, per_j in self._plan
         )
@@ -186,7 +189,8 @@ class Sampler:
         plan = self._plan
         if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
             try:
-                return [int(p.read_raw()) / per_j for _, p, _, per_j in plan]
+                raw = map(int, map(_read_raw, self.probes))
+                return list(map(operator.truediv, raw, self._per_j))
             except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
                 pass
         failed = self._failed_at
@@ -203,24 +207,22 @@ class Sampler:
 
     def _fold_counters(self, t: float, values: list[float | None]) -> bool:
         """Fold the readings in for the common case (every counter read, none went back,
-        none stalled) and return True; False: not that case, nothing changed."""
+        none can have stalled) and return True; False: not that case, nothing changed."""
         try:
-            deltas = [v - p for v, p in zip(values, self._last_value, strict=True)]  # type: ignore[operator]
+            deltas = list(map(operator.sub, values, self._last_value))  # type: ignore[arg-type]
         except TypeError:  # a probe without a previous reading
             return False
         if min(deltas) < 0:  # a wrap or a reset
             return False
-        self._last_value = values
-        self._cum_j = [c + d for c, d in zip(self._cum_j, deltas, strict=True)]
-        if 0.0 in deltas:  # counters that did not move: watched for a stall
-            changed = self._changed_at
-            for i, delta in enumerate(deltas):
-                if delta:
-                    changed[i] = t
-                elif changed[i] is None or t - changed[i] >= STALL_AFTER_S:  # type: ignore[operator]
-                    self._watch_stall(i, t, False)
+        if 0.0 in deltas:  # counters that did not move
+            changed = [t if d else c for d, c in zip(deltas, self._changed_at, strict=True)]
+            if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[type-var, operator]
+                return False  # not seen moving yet, or not for long: watched one by one
         else:
-            self._changed_at = [t] * len(deltas)
+            changed = [t] * len(deltas)
+        self._last_value = values
+        self._cum_j = list(map(operator.add, self._cum_j, deltas))
+        self._changed_at = changed
         return True
 
     def _fold(self, t: float, dt: float, values: list[float | None]) -> None:

@@ -11,6 +11,7 @@ sampler from ``wrap_j``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -66,6 +67,9 @@ class RaplZoneProbe:
         energy_file = self.path / "energy_uj"
         try:
             self._fd = os.open(energy_file, os.O_RDONLY)
+            # the sampler's fast path: one pread, no Python frame (close() drops it, so a
+            # closed zone never reads a descriptor number the process has reused)
+            self.read_raw = functools.partial(os.pread, self._fd, 32, 0)  # type: ignore[method-assign]
             self.read()
         except PermissionError as exc:
             self.close()
@@ -107,6 +111,7 @@ class RaplZoneProbe:
 
     def close(self) -> None:
         """Close the energy file."""
+        self.__dict__.pop("read_raw", None)  # back to the method: closed, it raises
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
