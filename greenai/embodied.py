@@ -235,6 +235,9 @@ def wafer_water_l(die_mm2: float, mask_layers: float, litres_per_layer: float) -
     return litres_per_layer * mask_layers * effective_die_area_mm2(die_mm2) / wafer_mm2
 
 
+FIND_CACHE_SIZE = 256  # component names looked up per process, at most (they are a few)
+
+
 @dataclass(frozen=True)
 class FactorTable:
     """Every shipped embodied factor, and the CPU die areas, read once."""
@@ -245,6 +248,21 @@ class FactorTable:
     directory: Path
 
     def find(self, component: str, model: str | None) -> EmbodiedFactor:
+        """Return the factor of a component model (see ``_find``), looked up once per name
+        (every run's assessment asks for the same few)."""
+        key = (component, model)
+        found = self._found.get(key)
+        if found is None:
+            found = self._find(component, model)
+            if len(self._found) < FIND_CACHE_SIZE:
+                self._found[key] = found
+        return found
+
+    @functools.cached_property
+    def _found(self) -> dict[tuple[str, str | None], EmbodiedFactor]:
+        return {}
+
+    def _find(self, component: str, model: str | None) -> EmbodiedFactor:
         """Return the factor of a component model (case, dashes, spaces ignored).
 
         A GPU name matches the one row holding all its words (NVML's "NVIDIA H200" is the
@@ -470,8 +488,8 @@ class Settings:
 
     @classmethod
     def default(cls) -> Settings:
-        """Return the shipped defaults (standards/factors/embodied.toml)."""
-        return cls.from_table({}, "defaults")
+        """Return the shipped defaults (standards/factors/embodied.toml), read once."""
+        return _default_settings(cls)
 
     @classmethod
     def from_table(cls, data: Mapping[str, Any], origin: str) -> Settings:
@@ -572,6 +590,11 @@ class Settings:
         if self.server_share is not None:
             out["server_share_given"] = self.server_share.to_dict()
         return out
+
+
+@functools.lru_cache(maxsize=2)
+def _default_settings(cls: type[Settings]) -> Settings:
+    return cls.from_table({}, "defaults")
 
 
 def describe_settings(settings: Settings) -> str:

@@ -662,11 +662,18 @@ def _caller_level() -> int:
     """Return the warnings stacklevel of the first frame outside greenai (the user's line)."""
     import sys
 
-    package = os.path.dirname(os.path.abspath(__file__))
     frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and _in_package(frame.f_code.co_filename):
         frame, level = frame.f_back, level + 1
     return level
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+@functools.lru_cache(maxsize=256)
+def _in_package(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE)
 
 
 def _idle_dict(idle: IdleBaseline | None) -> dict[str, Any] | None:
