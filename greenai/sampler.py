@@ -4,8 +4,9 @@ Counter probes are differenced (wraparound undone with the probe's ``wrap_j``), 
 probes integrated by trapezoid, model probes (mean power since the last read) by
 rectangle. ``snapshot()`` reads every probe at the instant it is called, so a window
 opened and closed with snapshots is as exact as the counters themselves. The power
-timeline lives in a fixed number of slots: when it fills, neighbouring slots merge
-(energy added, so totals stay exact) and the resolution halves.
+timeline lives in a fixed number of slots, each keeping the totals at its end: when it
+fills, neighbouring slots merge (the first's row dropped, so totals stay exact) and the
+resolution halves.
 
 The thread wakes only as often as something needs it (``tick_interval_s``): power and
 model probes at ``interval_s`` (their energy is only as good as their sampling); the

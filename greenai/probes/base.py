@@ -29,6 +29,10 @@ class Probe(Protocol):
 
     `read()` returns cumulative joules for COUNTER probes (raw, may wrap at `wrap_j`),
     watts for POWER and MODEL probes. It raises ProbeError when the hardware fails.
+
+    A COUNTER probe may also offer `read_raw()` (the counter as the hardware gives it: an
+    int, or bytes such as a sysfs file's) and `raw_per_j` (its units per joule): the sampler
+    then reads it without the Python wrapper, and calls `read()` only to name an error.
     """
 
     id: str  # unique, stable: "rapl:package-0", "nvml:GPU-8f3c...", "model:cpu"
