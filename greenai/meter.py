@@ -102,7 +102,7 @@ class _SharedSampler:
         with self._lock:
             if self._requests and self._sampler is not None:  # others open: join them
                 self._requests.append(rates)
-                if any(r != rates for r in self._requests):  # else the rates stand
+                if self._requests.count(rates) != len(self._requests):  # else the rates stand
                     self._sampler.set_rates(*combined_rates(self._requests))
                 return self._sampler, self._specs, self._unavailable
             from greenai.probes.discover import discover_cached
@@ -146,7 +146,7 @@ class _SharedSampler:
             if self._sampler is None:
                 return
             if self._requests:
-                if any(r != rates for r in self._requests):  # else the rates stand
+                if self._requests.count(rates) != len(self._requests):  # else the rates stand
                     self._sampler.set_rates(*combined_rates(self._requests))
             else:
                 self._sampler.park()

@@ -28,6 +28,7 @@ import warnings
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from greenai.errors import GreenAIWarning, ProbeError
 from greenai.probes.base import Method, Probe
@@ -56,9 +57,9 @@ LONG_TICK_S = 1.0
 SLOT_FULL = 0.75
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    """Cumulative energy (J) of every probe at one instant of the sampler's clock."""
+class Snapshot(NamedTuple):
+    """Cumulative energy (J) of every probe at one instant of the sampler's clock (a
+    window's edge: a named tuple, the cheapest frozen value to make twice a window)."""
 
     t_s: float
     energy_j: tuple[float, ...]
@@ -141,6 +142,7 @@ class Sampler:
         self._t_end = array("d")
         self._slot_cum = array("d")
         self._slot_width = 1  # doubles each time neighbouring slots merge
+        self._slot_full_s = SLOT_FULL * self.timeline_resolution_s  # open slot takes edges
 
     def wrap_safe_interval_s(self) -> float:
         """Return the longest interval at which no counter can wrap twice unseen."""
@@ -167,7 +169,15 @@ class Sampler:
         thread's tick: no snapshot made). Called with the lock held."""
         t = self.clock()
         last_t = self._last_t
-        values = self._read_all(t)
+        values: list[float | None] | None = None
+        if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
+            try:
+                raw = map(int, map(_read_raw, self.probes))
+                values = list(map(operator.truediv, raw, self._per_j))
+            except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
+                pass
+        if values is None:
+            values = self._read_all(t)
         if last_t is None or t <= last_t:  # a first reading (or no time passed)
             last = self._last_value
             for i, value in enumerate(values):
@@ -186,17 +196,10 @@ class Sampler:
         return t
 
     def _read_all(self, t: float) -> list[float | None]:
-        """Return every probe's reading now (None: failed, now or before)."""
-        plan = self._plan
-        if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
-            try:
-                raw = map(int, map(_read_raw, self.probes))
-                return list(map(operator.truediv, raw, self._per_j))
-            except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
-                pass
+        """Return every probe's reading now, one by one (None: failed, now or before)."""
         failed = self._failed_at
         values: list[float | None] = []
-        for i, probe, _, per_j in plan:
+        for i, probe, _, per_j in self._plan:
             if failed[i] is not None:
                 values.append(None)
                 continue
@@ -333,7 +336,7 @@ class Sampler:
             start = t_end[-2] if len(t_end) >= 2 else self._t_start
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
-            if t_end[-1] - start < SLOT_FULL * self.timeline_resolution_s:  # type: ignore[operator]
+            if t_end[-1] - start < self._slot_full_s:  # type: ignore[operator]
                 self._slot_cum[-n:] = array("d", cum)
                 t_end[-1] = t
                 return
@@ -353,6 +356,7 @@ class Sampler:
             merged.extend(rows[-n:])
         self._t_end, self._slot_cum = merged_t, merged
         self._slot_width *= 2
+        self._slot_full_s = SLOT_FULL * self.timeline_resolution_s
 
     def timeline(self, since_s: float | None = None) -> tuple[list[float], list[list[float]]]:
         """Return slot end times and, per probe, mean power (W) in each slot after since_s."""
@@ -459,6 +463,7 @@ class Sampler:
                 self._t_end = array("d")
                 self._slot_cum = array("d")
                 self._slot_width = 1
+                self._slot_full_s = SLOT_FULL * self.timeline_resolution_s
             self._awake.set()
         if self._thread is None and self._generation and math.isfinite(self.interval_s):
             self._restart_thread()
@@ -494,6 +499,8 @@ class Sampler:
             self.timeline_interval_s = 1.0 / timeline_hz
         else:
             self.timeline_interval_s = None
+        width = getattr(self, "_slot_width", 1)  # (not yet set in __init__)
+        self._slot_full_s = SLOT_FULL * (self.timeline_interval_s or 0.0) * width
         tick = self._wrap_safe_s
         if self._sampled:
             tick = min(tick, interval_s)
