@@ -351,31 +351,45 @@ class Meter:
         finally:
             self._release()
         err = {"type": type(error).__name__, "message": str(error)} if error else None
-
-        def build() -> Measurement:
-            # what does not change after the closing reading is gathered only now; the
-            # assessment (footprint, rating, embodied) when one of its fields is first read
-            run = self._run_info(sampling)
-            m = assemble(self._specs, start, end, faults, run, status, err)
-            if slots is not None:
-                m._defer(("timeline",), lambda _: {"timeline": timeline(resolution_s)})
-            m._defer(ASSESSED, self._assess)
-            return m
-
-        def timeline(resolution_s: float) -> Timeline | None:
-            times, powers = slot_powers(*slots, len(self._specs))  # type: ignore[misc]
-            n = sum(1 for t in times if t <= end.t_s)  # a shared sampler may be past the end
-            if not n:
-                return None
-            return Timeline(
-                resolution_s=resolution_s,
-                t_s=tuple(t - start.t_s for t in times[:n]),
-                power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
-            )
-
-        self._build = build
+        # what does not change after the closing reading is gathered only on first use
+        self._build = functools.partial(
+            self._assemble, start, end, faults, sampling, slots, resolution_s, status, err
+        )
         if self.output or self._journal_session is not None:
             self._write_outputs()
+
+    def _assemble(
+        self,
+        start: Snapshot,
+        end: Snapshot,
+        faults: list[Any],
+        sampling: dict[str, Any],
+        slots: Any,
+        resolution_s: float,
+        status: str,
+        err: dict[str, str] | None,
+    ) -> Measurement:
+        """Return the window's Measurement; its timeline and assessment (footprint, rating,
+        embodied) are worked out when one of their fields is first read."""
+        m = assemble(self._specs, start, end, faults, self._run_info(sampling), status, err)
+        if slots is not None:
+            timeline = functools.partial(self._timeline_of, slots, resolution_s, start, end)
+            m._defer(("timeline",), lambda _: {"timeline": timeline()})
+        m._defer(ASSESSED, self._assess)
+        return m
+
+    def _timeline_of(
+        self, slots: Any, resolution_s: float, start: Snapshot, end: Snapshot
+    ) -> Timeline | None:
+        times, powers = slot_powers(*slots, len(self._specs))
+        n = sum(1 for t in times if t <= end.t_s)  # a shared sampler may be past the end
+        if not n:
+            return None
+        return Timeline(
+            resolution_s=resolution_s,
+            t_s=tuple(t - start.t_s for t in times[:n]),
+            power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
+        )
 
     @property
     def result(self) -> Measurement | None:
