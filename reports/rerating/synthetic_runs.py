@@ -27,6 +27,7 @@ from tests.fakes.powercap import FakePowercap  # noqa: E402
 
 STEP_S = 0.5
 TC, SS = "EnergyStarAI/text_classification", "EnergyStarAI/sentence_similarity"
+OD = "EnergyStarAI/object_detection"
 INF, TRAIN = {"phase": "inference"}, {"phase": "training"}
 # name: task, unit, package power (W), window (s), units, work block
 RUNS = {
@@ -38,9 +39,7 @@ RUNS = {
     ),
     "embeddings-no-dataset": ("embeddings", "query", 30, 90, 1000, INF),
     "embeddings": ("embeddings", "query", 30, 90, 1000, {**INF, "dataset": SS}),
-    "object-detection": (
-        "object-detection", "image", 60, 90, 500, {**INF, "dataset": "EnergyStarAI/object_detection"},
-    ),
+    "object-detection": ("object-detection", "image", 60, 90, 500, {**INF, "dataset": OD}),
     "image-generation": (
         "image-generation", "image", 200, 120, 20,
         {**INF, "dataset": "AIEnergyScore/image_generation"},
