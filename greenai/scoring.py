@@ -541,7 +541,7 @@ def work_problems(work: Work, task: TaskClass) -> list[tuple[int, str]]:
         wanted = fixed.dataset + (f", split {fixed.split}" if fixed.split else "")
         if work.dataset is None:
             out.append((NOT_SAME_WORKLOAD, f"dataset not disclosed ({wanted} required)"))
-        elif work.dataset != fixed.dataset:
+        elif not fixed.same_dataset(work.dataset):
             out.append((NOT_SAME_WORKLOAD, f"dataset {work.dataset!r} is not {fixed.dataset!r}"))
         elif fixed.split and work.split != fixed.split:
             shown = "not disclosed" if work.split is None else repr(work.split)

@@ -26,7 +26,7 @@ from greenai import textfile, units
 from greenai._resources import standards_dir
 from greenai.errors import StandardError
 
-DEFAULT_STANDARD = "greenai-2026.2"
+DEFAULT_STANDARD = "greenai-2026.3"
 STATUSES = ("draft", "adopted")
 GRADES = ("A", "B", "C", "D", "E", "F", "G")
 MIN_GRADES = 2
@@ -201,11 +201,16 @@ class Workload:
     dataset: str | None = None  # e.g. "imagenet-1k"
     split: str | None = None  # e.g. "validation"
     description: str = ""
+    dataset_aliases: tuple[str, ...] = ()  # other ids of the same dataset (a renamed owner)
 
     @property
     def fixed(self) -> bool:
         """Return True when the class names an identity a run must match."""
         return bool(self.benchmark or self.dataset)
+
+    def same_dataset(self, dataset: str) -> bool:
+        """Return True when `dataset` is the class's dataset or one of its aliases."""
+        return dataset == self.dataset or dataset in self.dataset_aliases
 
 
 @dataclass(frozen=True)
@@ -479,7 +484,7 @@ _TASK_KEYS = (
     "sizes",
     "lifecycle",
 )
-_WORKLOAD_KEYS = ("benchmark", "dataset", "split", "description")
+_WORKLOAD_KEYS = ("benchmark", "dataset", "dataset_aliases", "split", "description")
 _QUALITY_KEYS = ("metric", "target", "higher_is_better", "source")
 _SIZE_KEYS = ("id", "name", "params", "energy", "water", "bands", "water_bands", "requirements")
 _REFERENCE_KEYS = ("value", "unit", "source", "note")
@@ -1022,7 +1027,18 @@ class _Parser:
         if not isinstance(table, dict):
             self.fail(where, f"expected a table, found {_describe(table)}", "write benchmark = ...")
         self.keys(table, where, _WORKLOAD_KEYS)
-        values = {k: self.get(table, where, k, "str", False, None) for k in _WORKLOAD_KEYS}
+        values = {
+            k: self.get(table, where, k, "str", False, None)
+            for k in _WORKLOAD_KEYS
+            if k != "dataset_aliases"
+        }
+        aliases = tuple(self.get(table, where, "dataset_aliases", "list", False, ()))
+        if aliases and not values["dataset"]:
+            self.fail(
+                (*where, "dataset_aliases"),
+                "aliases without a dataset",
+                "add dataset = <id>, or remove dataset_aliases",
+            )
         if values["benchmark"] and values["dataset"]:
             self.fail(
                 (*where, "dataset"),
@@ -1034,7 +1050,7 @@ class _Parser:
         if not (values["benchmark"] or values["dataset"] or values["description"]):
             self.fail(where, "empty", "give benchmark, or dataset and split")
         values["description"] = values["description"] or ""
-        return Workload(**values)
+        return Workload(**values, dataset_aliases=aliases)
 
     def quality(self, table: Any, where: Sequence[str]) -> Quality | None:
         if table is None:
@@ -1494,6 +1510,7 @@ class _Writer:
                     [
                         ("benchmark", w.benchmark),
                         ("dataset", w.dataset),
+                        ("dataset_aliases", list(w.dataset_aliases) or None),
                         ("split", w.split),
                         ("description", w.description or None),
                     ]

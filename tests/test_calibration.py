@@ -22,6 +22,11 @@ from greenai.scoring import Population, RatingInput, rate_many
 from greenai.standard import GRADES, load_standard, parse_standard
 
 REFERENCE_J = 0.285 * 3.6  # text-classification: 0.285 Wh per 1000 queries, per query
+# the datasets the default standard's classes fix (a conformant run discloses it)
+DATASETS = {
+    "text-classification": "EnergyStarAI/text_classification",
+    "embeddings": "EnergyStarAI/sentence_similarity",
+}
 
 
 def _disclosure(rng: random.Random, task: str = "text-classification", **changes) -> dict:
@@ -43,7 +48,7 @@ def _disclosure(rng: random.Random, task: str = "text-classification", **changes
         "idle": None,
         "sampling": {"interval_s": 0.1},
         "footprint": {"computed": True, "water_l": {"total": index * units * 1e-6}},
-        "work": {"phase": "inference"},
+        "work": {"phase": "inference", "dataset": DATASETS.get(task)},
     }
     doc.update(changes)
     return doc
@@ -92,7 +97,7 @@ def test_calibration_records_method_population_and_date_in_the_file():
     assert again.calibration.method == "quantile" and again.calibration.population == 200
     assert again.calibration.source == "runs/"
     assert again.calibration.calibrated == ("text-classification", "text-classification (water)")
-    assert draft.status == "draft" and draft.id == "greenai-2026.2-calibrated"
+    assert draft.status == "draft" and draft.id == "greenai-2026.3-calibrated"
     # references, sources and requirements are carried over unchanged
     before, after = load_standard().tasks, again.tasks
     assert after["text-classification"].energy == before["text-classification"].energy
@@ -202,6 +207,7 @@ def test_population_from_a_dataframe_and_partial_columns():
             "sampling_interval_s": [0.1, 0.1],
             "cpu_provenance": ["measured", "modelled"],
             "phase": ["inference", "inference"],
+            "dataset": ["EnergyStarAI/text_classification", "EnergyStarAI/sentence_similarity"],
         }
     )
     table = rate_many(load_population(frame), load_standard())

@@ -220,7 +220,7 @@ def test_demo_runs(tmp_path: Path):
     res = greenai("demo", "--seconds", "0.5", "-o", str(tmp_path / "d.json"))
     assert res.returncode == 0, res.stderr
     assert re.search(r"units .* GFLOP  ->  [0-9.,]+ [mµk]?J/[kMGTP]FLOP\n", res.stdout)
-    assert "rating      greenai-2026.2 greenai-gemm-fp32: energy index" in res.stdout
+    assert "rating      greenai-2026.3 greenai-gemm-fp32: energy index" in res.stdout
     assert json.loads((tmp_path / "d.json").read_text())["task"] == "greenai-gemm-fp32"
 
 

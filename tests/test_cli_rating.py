@@ -18,7 +18,7 @@ def _population(folder: Path, n: int) -> None:
         clock = FakeClock()
         s = Sampler([ClockProbe("rapl:package-0", clock, constant(20.0 + i))], clock=clock)
         s.sample()
-        work = {"phase": "inference"}
+        work = {"phase": "inference", "dataset": "EnergyStarAI/sentence_similarity"}
         with Meter("embeddings", "query", sampler=s, handle_signals=False, work=work) as m:
             for _ in range(70):
                 clock.advance(1.0)

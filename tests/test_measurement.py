@@ -72,7 +72,7 @@ def test_reference_result_and_an_old_0_1_file_both_give_water_and_grade(tmp_path
     # completed as the Meter would have: the default site, the default standard
     assert loaded.footprint.water_l.total > 0
     assert loaded.site.name == Site.default().name
-    assert loaded.rating.standard_id == "greenai-2026.2"
+    assert loaded.rating.standard_id == "greenai-2026.3"
     assert loaded.rating.energy.grade is None and loaded.rating.energy.index > 0
     assert json.loads(path.read_text()) == old  # the file itself is not changed
     with_site = greenai.load(path, site="hyperscale")

@@ -36,7 +36,7 @@ REQUIRED_CLASSES = (
 # ----------------------------------------------------------------------- default standard
 def test_default_standard_is_a_draft_with_the_required_task_classes():
     std = load_standard()
-    assert std.id == DEFAULT_STANDARD and std.version == "2026.2" and std.status == "draft"
+    assert std.id == DEFAULT_STANDARD and std.version == "2026.3" and std.status == "draft"
     assert set(REQUIRED_CLASSES) <= set(std.tasks)
     assert std.bands.grades == GRADES
 

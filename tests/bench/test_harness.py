@@ -100,7 +100,7 @@ def test_layout_disclosures_and_summary(tmp_path):
     assert b["energy_per_unit_j"]["ci95_low"] <= b["energy_per_unit_j"]["mean"]
     assert b["throughput_units_per_s"]["mean"] > 0
     assert doc["idle"]["power_w"] > 0 and "net_energy_per_unit_j" in b
-    assert doc["rating"]["standard"]["id"] == "greenai-2026.2"
+    assert doc["rating"]["standard"]["id"] == "greenai-2026.3"
     assert doc["rating"]["energy"]["index"] is not None  # embeddings is a task class
     # the harness discloses what the workload is, and embeddings does not grade a matrix product
     assert doc["work"] == {"workload": "greenai-embed-fp32", "phase": "inference"}

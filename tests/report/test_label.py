@@ -72,7 +72,7 @@ def test_figures_task_hardware_standard_and_date(graded):
     assert f"{water_l * 1e9 / 1000:.3g} nL/token" in texts
     assert "text-generation" in texts
     assert H100 in texts
-    assert "greenai-2026.2 (draft)" in texts
+    assert "greenai-2026.3 (draft)" in texts
     assert graded["started_at"][:10] in texts
 
 

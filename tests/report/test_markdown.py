@@ -35,7 +35,7 @@ def test_summary_and_grades(doc):
     assert text.startswith("# Energy and water disclosure: text-generation\n")
     grade = doc["rating"]["energy"]["grade"]
     assert f"| energy | **{grade}** |" in text
-    assert "greenai-2026.2 version 2026.2, draft" in text
+    assert "greenai-2026.3 version 2026.3, draft" in text
     assert (
         "| IT energy | 20.3 kJ | measured: cpu measured (counter), gpu measured (counter) |" in text
     )
