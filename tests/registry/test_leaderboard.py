@@ -13,7 +13,6 @@ import pytest
 from greenai import disclosure
 from greenai.registry import client
 from tests.registry.conftest import serving, variant
-from tests.registry.marks import WORK_NOT_INDEXED
 from tests.report.test_browser import FLAGS, _ink
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -84,7 +83,6 @@ def _rows(dom: str) -> list[dict[str, str]]:
     ]
 
 
-@WORK_NOT_INDEXED
 @needs_chromium
 def test_the_leaderboard_lists_every_disclosure_best_first_with_links(tmp_path, board):
     dom = _dom(tmp_path, f"{board}/")
