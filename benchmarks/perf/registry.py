@@ -48,7 +48,11 @@ TARGET_RATE_MS = 3.0
 
 # ----------------------------------------------------------------------- million
 def summary_rows(n: int, seed: int = 2026):
-    """Yield n index rows (sha256, then store.INDEX_COLUMNS), generated in chunks."""
+    """Yield n index rows (sha256, store.INDEX_COLUMNS, work block, CI), generated in chunks.
+
+    Each row's work block is what its class holds fixed (phase, benchmark workload) and, for
+    a sized task, a parameter count in one of its size classes.
+    """
     import numpy as np
 
     from greenai.registry.store import pack_domains
@@ -60,6 +64,14 @@ def summary_rows(n: int, seed: int = 2026):
     measured = pack_domains({"cpu": ("measured", True), "gpu": ("measured", True)})
     modelled = pack_domains({"cpu": ("modelled", True), "gpu": ("measured", True)})
     third = pack_domains({"gpu": ("third-party", True)})
+    def work_of(c, k: int) -> dict:
+        block = {"phase": c.phase} if c.phase else {}
+        if c.workload.benchmark:
+            block["workload"] = c.workload.benchmark
+        if c.sizes:
+            block["params"] = float(c.sizes[k % len(c.sizes)].size.low or 1e9) * 1.5
+        return block
+
     chunk = 100_000
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
@@ -83,7 +95,7 @@ def summary_rows(n: int, seed: int = 2026):
                 c.id, c.unit, float(units[i]), float(energy[i]), float(duration[i]),
                 0.1, 1, 3, "ok", float(water[i]), None, domains,
                 prov, f"model-{k}", "NVIDIA H100 80GB HBM3", "hyperscale",
-                f"2026-{1 + k % 12:02d}-01T00:00:00Z",
+                f"2026-{1 + k % 12:02d}-01T00:00:00Z", work_of(c, k), None,
             )  # fmt: skip
 
 
@@ -150,6 +162,8 @@ def worker_rerate(db: str, standard: str) -> None:
                 "peak_rss_mb": round(peak, 1),
                 "rss_before_mb": round(base, 1),
                 "total": result["total"],
+                "graded": sum(sum(g.values()) for g in graded.values()),
+                "not_reindexed": result["not re-indexed"],
                 "grades": graded,
             }
         )
@@ -296,7 +310,8 @@ def main() -> int:
             print(
                 f"re-rate {r['total']:,} under {r['standard']}: {r['wall_s']} s "
                 f"(read {r['read_s']} s, rate {r['rate_s']} s; CPU {r['cpu_s']} s), "
-                f"peak RSS {r['peak_rss_mb']} MB "
+                f"peak RSS {r['peak_rss_mb']} MB, {r['graded']:,} graded, "
+                f"{r['not_reindexed']:,} not re-indexed "
                 f"[target < {TARGET_RERATE_S:g} s, < {TARGET_RSS_MB:g} MB: "
                 f"{'met' if ok else 'NOT met'}]"
             )
