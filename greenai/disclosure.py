@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import DisclosureError
-from greenai.jsonio import JSONInputError, read
+from greenai.jsonio import JSONInputError, orjson_module, read
 
 SCHEMA_VERSION = "1.0"
 READABLE_VERSIONS = ("0.1", "1.0")  # a reader of version N reads N-1
@@ -156,13 +156,29 @@ def _walk(value: Any, specials: list[Any]) -> Any:
     raise _NotFast
 
 
+def _dumps_sorted(walked: Any) -> str:
+    """Return walked values as compact JSON, keys sorted: orjson when it may, else json.
+
+    For what the walk leaves (str keys of the BMP, str, bool, None, ints below 2**53,
+    positional floats) orjson writes json's bytes (tests/test_canonical.py checks both);
+    what it will not write (a lone surrogate, nesting past its limit) goes to json.
+    """
+    orjson = orjson_module()
+    if orjson is not None:
+        try:
+            return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return json.dumps(walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical_fast(value: Any) -> str:
     specials: list[Any] = []
     try:
         walked = _walk(value, specials)
     except (_NotFast, RecursionError):
         return _canonical_slow(value)
-    text = json.dumps(walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _dumps_sorted(walked)
     if not specials:
         return text
     return _PLACEHOLDER.sub(lambda m: _number(specials[int(m.group(1))]), text)
