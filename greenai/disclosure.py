@@ -143,7 +143,16 @@ def _walk(value: Any, specials: list[Any]) -> Any:
                 raise _NotFast
             if "\0" in key:
                 raise _NotFast
-            out[key] = _walk(item, specials)
+            # the common leaves are taken here, without a call: None, bools, plain strings
+            if (
+                item is None
+                or item is True
+                or item is False
+                or (type(item) is str and "\0" not in item)
+            ):
+                out[key] = item
+            else:
+                out[key] = _walk(item, specials)
         return out
     if kind is list or kind is tuple:
         if len(value) >= 64:  # timelines: thousands of floats
@@ -300,23 +309,27 @@ def _skeleton_is_exact(node: Any) -> bool:
 
 def _skeleton(node: Any) -> Any:
     kind = type(node)
-    if kind is dict:
-        return {k: _skeleton(v) for k, v in node.items()}
-    if kind is list and len(node) >= _SKELETON_MIN_LENGTH:
-        if set(map(type, node)) <= {float, int}:
-            return [node[0], min(node), max(node), node[-1]]
-        return [_skeleton(v) for v in node]
+    if kind is dict:  # only containers are walked into: scalars are kept as they are
+        return {
+            k: _skeleton(v) if type(v) is dict or type(v) is list else v for k, v in node.items()
+        }
     if kind is list:
-        return [_skeleton(v) for v in node]
+        if len(node) >= _SKELETON_MIN_LENGTH and set(map(type, node)) <= {float, int}:
+            return [node[0], min(node), max(node), node[-1]]
+        return [_skeleton(v) if type(v) is dict or type(v) is list else v for v in node]
     return node
 
 
-def validation_errors(doc: Any) -> list[str]:
-    """Return every schema violation as 'JSON path: message' (empty when valid)."""
+def validation_errors(doc: Any, strict_json: bool = False) -> list[str]:
+    """Return every schema violation as 'JSON path: message' (empty when valid).
+
+    strict_json: the document was read by jsonio, which refuses NaN and infinity, so it is
+    not searched for them again (a document built in Python is).
+    """
     fast = _fast_check()
     if fast is not None:
         try:
-            if fast(doc) and not _any_non_finite(doc):
+            if fast(doc) and (strict_json or not _any_non_finite(doc)):
                 return []
         except (ValueError, TypeError, OverflowError):
             pass  # a value the Rust side cannot convert: let the Python validator word it
@@ -370,12 +383,15 @@ def upgrade(doc: dict[str, Any], source: str = "<document>") -> dict[str, Any]:
     return doc
 
 
-def validate(doc: Any, source: str = "<document>") -> dict[str, Any]:
-    """Return the (upgraded) document if it is valid; DisclosureError listing every problem."""
+def validate(doc: Any, source: str = "<document>", strict_json: bool = False) -> dict[str, Any]:
+    """Return the (upgraded) document if it is valid; DisclosureError listing every problem.
+
+    strict_json: doc was read by jsonio (see validation_errors).
+    """
     if not isinstance(doc, dict):
         raise DisclosureError(f"{source}: $: expected a JSON object")
     doc = upgrade(doc, source)
-    errors = validation_errors(doc)
+    errors = validation_errors(doc, strict_json)
     if errors:
         raise DisclosureError(f"{source}: {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     return doc

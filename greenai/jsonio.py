@@ -114,12 +114,15 @@ def _tally(node: Any, counts: list[Any], bound: float) -> None:
         for key in node:
             if ":" in key:
                 counts[1] += key.count(":")
-    else:  # a list: one of plain numbers is checked at C speed
-        types = set(map(type, node))
-        if types <= {int, float}:
-            if float in types and not (-bound < min(node) and max(node) < bound):
+    else:  # a list: one of plain numbers is checked at C speed, by its least and greatest
+        if len(node) >= 16:
+            try:
+                if -bound < min(node) and max(node) < bound:
+                    return  # numbers (else '<' raised), none at or beyond bound
                 counts[2] = True
-            return
+                return
+            except TypeError:
+                pass  # strings, objects, lists or null among them: item by item
         items = node
     for value in items:
         kind = type(value)
