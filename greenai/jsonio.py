@@ -194,6 +194,11 @@ def loads(text: str, source: str = "<json>") -> Any:
     else:
         if _checked(value, math.inf, None) is not _ASK_JSON:
             return value
+    return _loads_with_hooks(text, source)
+
+
+def _loads_with_hooks(text: str, source: str) -> Any:
+    """Return the value of text read by json with every hook: the reference reader."""
     try:
         return json.loads(
             text,
