@@ -413,10 +413,13 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 def seal(doc: dict[str, Any]) -> dict[str, Any]:
     """Return the document with an integrity block holding its content hash (no signature)."""
     body = {k: v for k, v in doc.items() if k != "integrity"}
-    return {
-        **body,
-        "integrity": {"canonicalization": CANONICALIZATION, "sha256": content_hash(body)},
-    }
+    return _sealed(body, canonical_bytes(body))
+
+
+def _sealed(body: dict[str, Any], canonical: bytes) -> dict[str, Any]:
+    """Return body with the integrity block of its canonical bytes."""
+    sha256 = hashlib.sha256(canonical).hexdigest()
+    return {**body, "integrity": {"canonicalization": CANONICALIZATION, "sha256": sha256}}
 
 
 def _crypto() -> Any:
@@ -483,8 +486,10 @@ def sign(doc: dict[str, Any], private_key_path: str | os.PathLike[str]) -> dict[
     from cryptography.hazmat.primitives import serialization
 
     key = _load_private(private_key_path)
-    sealed = seal(doc)
-    signature = key.sign(canonical_bytes(sealed))
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    canonical = canonical_bytes(body)  # once: hashed for the seal, and signed
+    sealed = _sealed(body, canonical)
+    signature = key.sign(canonical)
     raw_pub = key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
@@ -531,9 +536,10 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
     problems = []
     expected = integrity.get("sha256")
     try:
-        actual = content_hash(doc)
+        canonical = canonical_bytes(doc)  # once: hashed here, and what the signature signs
     except DisclosureError as exc:
         return "unverified", [str(exc)]
+    actual = hashlib.sha256(canonical).hexdigest()
     if expected != actual:
         return "unverified", [f"content hash differs: file says {expected}, content is {actual}"]
     signature = integrity.get("signature")
@@ -548,7 +554,7 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
     except ValueError:
         return "unverified", ["signature or public key is not base64"]
     try:
-        ed25519.Ed25519PublicKey.from_public_bytes(signer).verify(value, canonical_bytes(doc))
+        ed25519.Ed25519PublicKey.from_public_bytes(signer).verify(value, canonical)
     except (InvalidSignature, ValueError):
         return "unverified", ["signature does not match the content"]
     trusted = {base64.b64decode(k) for k in public_keys}
