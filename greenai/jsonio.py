@@ -155,15 +155,16 @@ def _checked(value: Any, bound: float, text: str | None) -> Any:
     return value
 
 
-def _orjson_loads(orjson: Any, text: str) -> Any:
+def _orjson_loads(orjson: Any, text: str, escapes: bool = True) -> Any:
     """Return what orjson reads of text when it is what json would read, else _ASK_JSON.
 
     Every ':' outside a string separates a key from its value, so with no ':' written as an
     escape, text.count(':') minus the colons in the strings read is the number of keys
     written: it equals the number of keys read exactly when no key was repeated. A float of
-    2**63 or more may have been an integer beyond 64 bits: json reads that one.
+    2**63 or more may have been an integer beyond 64 bits: json reads that one. escapes:
+    whether text holds a \\u escape at all (False: no ':' can be escaped).
     """
-    if "\\u003" in text:  # a ':' may be escaped (\u003a): the count would not hold
+    if escapes and "\\u003" in text:  # a ':' may be escaped (\u003a): the count would fail
         return _ASK_JSON
     try:
         value = orjson.loads(text)
@@ -177,11 +178,12 @@ def loads(text: str, source: str = "<json>") -> Any:
     limit = max_bytes()
     if len(text) > limit:
         raise JSONInputError(f"{source}: {len(text):,} characters is over the {limit:,} byte bound")
-    if "\\u" in text and _LONE_SURROGATE.search(text):
+    escapes = "\\u" in text
+    if escapes and _LONE_SURROGATE.search(text):
         raise JSONInputError(f"{source}: a lone UTF-16 surrogate escape (not text)")
     orjson = orjson_module()
     if orjson is not None:
-        value = _orjson_loads(orjson, text)
+        value = _orjson_loads(orjson, text, escapes)
         if value is not _ASK_JSON:
             return value
     # Without a parse_float hook the json module parses numbers in C (a Python call per float
