@@ -303,6 +303,8 @@ def summarize(doc: Mapping[str, Any], source: str = "disclosure") -> dict[str, A
     model = doc.get("model")
     if not isinstance(model, str) and isinstance(src, Mapping):
         model = src.get("model")
+    if not isinstance(model, str):
+        model = inputs[12].model  # what the work block names
     if not isinstance(model, str) and isinstance(description, Mapping):
         model = description.get("model") or description.get("workload")
     provenance = doc.get("provenance")
