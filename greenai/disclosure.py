@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from greenai.errors import DisclosureError
-from greenai.jsonio import JSONInputError, read
+from greenai.jsonio import JSONInputError, orjson_module, read
 
 SCHEMA_VERSION = "1.0"
 READABLE_VERSIONS = ("0.1", "1.0")  # a reader of version N reads N-1
@@ -143,7 +143,16 @@ def _walk(value: Any, specials: list[Any]) -> Any:
                 raise _NotFast
             if "\0" in key:
                 raise _NotFast
-            out[key] = _walk(item, specials)
+            # the common leaves are taken here, without a call: None, bools, plain strings
+            if (
+                item is None
+                or item is True
+                or item is False
+                or (type(item) is str and "\0" not in item)
+            ):
+                out[key] = item
+            else:
+                out[key] = _walk(item, specials)
         return out
     if kind is list or kind is tuple:
         if len(value) >= 64:  # timelines: thousands of floats
@@ -156,13 +165,29 @@ def _walk(value: Any, specials: list[Any]) -> Any:
     raise _NotFast
 
 
+def _dumps_sorted(walked: Any) -> str:
+    """Return walked values as compact JSON, keys sorted: orjson when it may, else json.
+
+    For what the walk leaves (str keys of the BMP, str, bool, None, ints below 2**53,
+    positional floats) orjson writes json's bytes (tests/test_canonical.py checks both);
+    what it will not write (a lone surrogate, nesting past its limit) goes to json.
+    """
+    orjson = orjson_module()
+    if orjson is not None:
+        try:
+            return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return json.dumps(walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical_fast(value: Any) -> str:
     specials: list[Any] = []
     try:
         walked = _walk(value, specials)
     except (_NotFast, RecursionError):
         return _canonical_slow(value)
-    text = json.dumps(walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    text = _dumps_sorted(walked)
     if not specials:
         return text
     return _PLACEHOLDER.sub(lambda m: _number(specials[int(m.group(1))]), text)
@@ -284,23 +309,27 @@ def _skeleton_is_exact(node: Any) -> bool:
 
 def _skeleton(node: Any) -> Any:
     kind = type(node)
-    if kind is dict:
-        return {k: _skeleton(v) for k, v in node.items()}
-    if kind is list and len(node) >= _SKELETON_MIN_LENGTH:
-        if set(map(type, node)) <= {float, int}:
-            return [node[0], min(node), max(node), node[-1]]
-        return [_skeleton(v) for v in node]
+    if kind is dict:  # only containers are walked into: scalars are kept as they are
+        return {
+            k: _skeleton(v) if type(v) is dict or type(v) is list else v for k, v in node.items()
+        }
     if kind is list:
-        return [_skeleton(v) for v in node]
+        if len(node) >= _SKELETON_MIN_LENGTH and set(map(type, node)) <= {float, int}:
+            return [node[0], min(node), max(node), node[-1]]
+        return [_skeleton(v) if type(v) is dict or type(v) is list else v for v in node]
     return node
 
 
-def validation_errors(doc: Any) -> list[str]:
-    """Return every schema violation as 'JSON path: message' (empty when valid)."""
+def validation_errors(doc: Any, strict_json: bool = False) -> list[str]:
+    """Return every schema violation as 'JSON path: message' (empty when valid).
+
+    strict_json: the document was read by jsonio, which refuses NaN and infinity, so it is
+    not searched for them again (a document built in Python is).
+    """
     fast = _fast_check()
     if fast is not None:
         try:
-            if fast(doc) and not _any_non_finite(doc):
+            if fast(doc) and (strict_json or not _any_non_finite(doc)):
                 return []
         except (ValueError, TypeError, OverflowError):
             pass  # a value the Rust side cannot convert: let the Python validator word it
@@ -354,12 +383,15 @@ def upgrade(doc: dict[str, Any], source: str = "<document>") -> dict[str, Any]:
     return doc
 
 
-def validate(doc: Any, source: str = "<document>") -> dict[str, Any]:
-    """Return the (upgraded) document if it is valid; DisclosureError listing every problem."""
+def validate(doc: Any, source: str = "<document>", strict_json: bool = False) -> dict[str, Any]:
+    """Return the (upgraded) document if it is valid; DisclosureError listing every problem.
+
+    strict_json: doc was read by jsonio (see validation_errors).
+    """
     if not isinstance(doc, dict):
         raise DisclosureError(f"{source}: $: expected a JSON object")
     doc = upgrade(doc, source)
-    errors = validation_errors(doc)
+    errors = validation_errors(doc, strict_json)
     if errors:
         raise DisclosureError(f"{source}: {len(errors)} problem(s):\n  " + "\n  ".join(errors))
     return doc
@@ -381,10 +413,13 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
 def seal(doc: dict[str, Any]) -> dict[str, Any]:
     """Return the document with an integrity block holding its content hash (no signature)."""
     body = {k: v for k, v in doc.items() if k != "integrity"}
-    return {
-        **body,
-        "integrity": {"canonicalization": CANONICALIZATION, "sha256": content_hash(body)},
-    }
+    return _sealed(body, canonical_bytes(body))
+
+
+def _sealed(body: dict[str, Any], canonical: bytes) -> dict[str, Any]:
+    """Return body with the integrity block of its canonical bytes."""
+    sha256 = hashlib.sha256(canonical).hexdigest()
+    return {**body, "integrity": {"canonicalization": CANONICALIZATION, "sha256": sha256}}
 
 
 def _crypto() -> Any:
@@ -451,8 +486,10 @@ def sign(doc: dict[str, Any], private_key_path: str | os.PathLike[str]) -> dict[
     from cryptography.hazmat.primitives import serialization
 
     key = _load_private(private_key_path)
-    sealed = seal(doc)
-    signature = key.sign(canonical_bytes(sealed))
+    body = {k: v for k, v in doc.items() if k != "integrity"}
+    canonical = canonical_bytes(body)  # once: hashed for the seal, and signed
+    sealed = _sealed(body, canonical)
+    signature = key.sign(canonical)
     raw_pub = key.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )
@@ -499,9 +536,10 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
     problems = []
     expected = integrity.get("sha256")
     try:
-        actual = content_hash(doc)
+        canonical = canonical_bytes(doc)  # once: hashed here, and what the signature signs
     except DisclosureError as exc:
         return "unverified", [str(exc)]
+    actual = hashlib.sha256(canonical).hexdigest()
     if expected != actual:
         return "unverified", [f"content hash differs: file says {expected}, content is {actual}"]
     signature = integrity.get("signature")
@@ -516,7 +554,7 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
     except ValueError:
         return "unverified", ["signature or public key is not base64"]
     try:
-        ed25519.Ed25519PublicKey.from_public_bytes(signer).verify(value, canonical_bytes(doc))
+        ed25519.Ed25519PublicKey.from_public_bytes(signer).verify(value, canonical)
     except (InvalidSignature, ValueError):
         return "unverified", ["signature does not match the content"]
     trusted = {base64.b64decode(k) for k in public_keys}

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenai import disclosure
+from greenai import disclosure, jsonio
 from greenai.errors import DisclosureError
 from tests.report.docs import make_doc
 
@@ -110,3 +110,60 @@ def test_sealed_text_is_the_sealed_document_hashed_once():
     assert back["integrity"] == disclosure.seal(doc)["integrity"]
     assert disclosure.verify(back)[0] == "hash-only"
     assert list(back) == [*doc, "integrity"] and text.count("\n") == len(doc) + 3
+
+
+def _both_writers(walked) -> tuple[str, str]:
+    """Return what orjson and json write for walked values (the fast path's two writers)."""
+    orjson = jsonio.orjson_module()
+    json_text = disclosure.json.dumps(
+        walked, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+    )
+    return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode(), json_text
+
+
+needs_orjson = pytest.mark.skipif(
+    jsonio.orjson_module() is None,
+    reason="orjson >= 3.11.6 not installed (pip install 'greenai[fast]'): nothing to compare",
+)
+
+
+@needs_orjson
+@settings(max_examples=500, deadline=None)
+@given(values)
+def test_orjson_writes_the_walked_values_as_json_does(value):
+    specials: list = []
+    try:
+        walked = disclosure._walk(value, specials)
+    except disclosure._NotFast:
+        return  # the slow encoder writes those
+    fast, reference = _both_writers(walked)
+    assert fast == reference
+
+
+@needs_orjson
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.floats(min_value=1e-4, max_value=1e16, exclude_max=True)
+        | st.floats(min_value=-1e16, max_value=-1e-4, exclude_min=True),
+        min_size=1,
+        max_size=80,
+    )
+)
+def test_orjson_writes_positional_floats_as_python_repr_does(numbers):
+    fast, reference = _both_writers([x for x in numbers if not x.is_integer()])
+    assert fast == reference
+
+
+@needs_orjson
+def test_a_real_disclosure_hashes_the_same_with_orjson_and_without(monkeypatch):
+    doc = disclosure.seal(make_doc(seconds=30.0, step_s=0.1))
+    with_orjson = disclosure.canonical_bytes(doc)
+    monkeypatch.setattr(jsonio, "_orjson", None)
+    assert disclosure.canonical_bytes(doc) == with_orjson
+    assert (
+        disclosure._canonical_slow({k: v for k, v in doc.items() if k != "integrity"}).encode(
+            "utf-8"
+        )
+        == with_orjson
+    )

@@ -187,3 +187,123 @@ def _assert_finite(value):
     elif isinstance(value, list):
         for v in value:
             _assert_finite(v)
+
+
+# ----------------------------------------------------------------------- the fast paths
+def _hooked(text: str, source: str = "f.json"):
+    """Return ('value', v) or ('error', message) of the reference reader: json with hooks."""
+    if "\\u" in text and jsonio._LONE_SURROGATE.search(text):  # checked before any reader
+        return "error", f"{source}: a lone UTF-16 surrogate escape (not text)"
+    try:
+        return "value", jsonio._loads_with_hooks(text, source)
+    except JSONInputError as exc:
+        return "error", str(exc)
+
+
+def _read(text: str, source: str = "f.json"):
+    try:
+        return "value", jsonio.loads(text, source)
+    except JSONInputError as exc:
+        return "error", str(exc)
+
+
+def _same(a, b) -> bool:
+    """Return True if two read results are equal, types included (1 is not 1.0, -0.0 not 0)."""
+    if a[0] != b[0]:
+        return False
+    return json.dumps(a[1], sort_keys=False) == json.dumps(b[1]) and _types(a[1]) == _types(b[1])
+
+
+def _types(value):
+    if isinstance(value, dict):
+        return [(k, _types(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return (type(value).__name__, math.copysign(1, value) if isinstance(value, float) else None)
+
+
+needs_orjson = pytest.mark.skipif(
+    jsonio.orjson_module() is None,
+    reason=f"orjson >= {'.'.join(map(str, jsonio.ORJSON_MIN))} not installed (pip install "
+    "'greenai[fast]'): the fast reader is not used, nothing to compare",
+)
+
+# JSON texts that stress where the readers differ: repeated keys (orjson keeps the last),
+# integers past 64 bits (orjson reads a float), escaped colons (they defeat the key count),
+# numbers at the float range's edges, nesting, strings holding ':'.
+json_numbers = st.sampled_from(
+    ["0", "-0", "1", "-1", "0.5", "1e308", "1.7976931348623157e308", "1e309", "-1e400",
+     "1e-400", "5e-324", "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+     "-9223372036854775809", "18446744073709551615", "18446744073709551616",
+     "123456789012345678901234567890", "1" + "0" * 400, "9.3e18", "1E5", "2.5E-3", "NaN",
+     "Infinity", "-Infinity", "01", "1.", ".5", "+1"]
+)  # fmt: skip
+json_strings = st.sampled_from(
+    ['"a"', '"a:b"', '"::"', '"\\u003a"', '"\\u003A:"', '"\\ud83d\\ude00"', '"\\ud800"',
+     '"x\\":y"', '""', '"\\u0000"', '"é:"']
+)  # fmt: skip
+json_keys = st.sampled_from(['"a"', '"b"', '"a:b"', '"\\u0061"', '"\\u003a"', '":"'])
+
+
+json_values = st.recursive(
+    json_numbers | json_strings | st.sampled_from(["true", "false", "null"]),
+    lambda kids: (
+        st.lists(kids, max_size=20).map(lambda xs: "[" + ",".join(xs) + "]")
+        | st.lists(
+            st.tuples(json_keys, kids, st.sampled_from([":", " :", ": ", "\n:"])), max_size=5
+        ).map(lambda kvs: "{" + ",".join(f"{k}{sep}{v}" for k, v, sep in kvs) + "}")
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(json_values)
+def test_every_reader_gives_the_same_value_or_the_same_error(text):
+    reference = _hooked(text)
+    assert _same(_read(text), reference), text  # orjson (if installed), else the C floats
+    jsonio._orjson = None  # the C-float path alone
+    try:
+        assert _same(_read(text), reference), text
+    finally:
+        jsonio._orjson = False
+
+
+@needs_orjson
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1, "a": 2}',
+        '{"a:b": 1, "a:b": 2}',
+        '{"a" : 1, "a": 2}',  # a space before the colon: the count still holds
+        '{"a": "x:y", "a": 2}',
+        '{"\\u003a": 1, ":": 2}',  # the same key, once escaped
+        "[18446744073709551616, 1.5]",
+        "[" + ",".join(["1.5"] * 40 + ["-9223372036854775809"]) + "]",
+        '{"n": 123456789012345678901234567890}',
+    ],
+)
+def test_what_orjson_would_read_otherwise_goes_to_json(text):
+    assert _same(_read(text), _hooked(text))
+
+
+@needs_orjson
+def test_a_disclosure_takes_the_orjson_path_and_reads_as_json_does(monkeypatch):
+    text = json.dumps(disclosure.seal(make_doc(seconds=30.0, step_s=0.1)), indent=2)
+    calls = []
+    real = jsonio._loads_with_hooks
+    monkeypatch.setattr(jsonio, "_loads_with_hooks", lambda *a: calls.append(a) or real(*a))
+    fast = jsonio.loads(text, "run.json")
+    assert calls == []  # neither fallback ran
+    assert _same(("value", fast), _hooked(text))
+    assert disclosure.verify(fast)[0] == "hash-only"
+
+
+def test_greenai_json_stdlib_turns_the_fast_reader_off(monkeypatch):
+    monkeypatch.setattr(jsonio, "_orjson", False)
+    monkeypatch.setenv(jsonio.FAST_ENV, "stdlib")
+    assert jsonio.orjson_module() is None
+    monkeypatch.setattr(jsonio, "_orjson", False)
+    monkeypatch.delenv(jsonio.FAST_ENV)
+    found = jsonio.orjson_module()
+    assert found is None or tuple(map(int, found.__version__.split(".")[:3])) >= jsonio.ORJSON_MIN

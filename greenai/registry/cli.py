@@ -10,6 +10,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from greenai.errors import GreenAIError
 
@@ -66,11 +67,20 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_submit)
 
 
-def _cmd_serve(args: argparse.Namespace) -> int:
-    from greenai.registry.server import Config, make_server
+def _open(db: str) -> Any:
+    """Return the store at db, migrated; print what a migration did (once, when it runs)."""
     from greenai.registry.store import open_store
 
-    store = open_store(args.db)
+    store = open_store(db)
+    for note in store.notes:
+        print(f"greenai registry: {db}: {note}", file=sys.stderr)
+    return store
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from greenai.registry.server import Config, make_server
+
+    store = _open(args.db)
     config = Config(args.read, args.max_upload_bytes, args.per_minute, args.standard)
     server = make_server(store, args.host, args.port, config, quiet=not args.verbose)
     print(f"greenai registry: serving {server.url} from {args.db}", file=sys.stderr, flush=True)
@@ -91,10 +101,9 @@ def _exit(*_: object) -> None:
 
 def _cmd_add_submitter(args: argparse.Namespace) -> int:
     from greenai import disclosure
-    from greenai.registry.store import open_store
 
     key = disclosure.load_public_key(args.public_key)
-    token = open_store(args.db).add_submitter(args.name, key, args.role)
+    token = _open(args.db).add_submitter(args.name, key, args.role)
     print(f"{args.name}: {args.role}, key {key}")
     print(f"token (shown once, the registry keeps only its hash): {token}")
     return 0
@@ -102,11 +111,10 @@ def _cmd_add_submitter(args: argparse.Namespace) -> int:
 
 def _cmd_rerate(args: argparse.Namespace) -> int:
     from greenai.registry.ratings import rerate
-    from greenai.registry.store import open_store
     from greenai.standard import load_standard
 
     std = load_standard(args.standard)
-    result = rerate(open_store(args.db), std, {"task": args.task, "provenance": args.provenance})
+    result = rerate(_open(args.db), std, {"task": args.task, "provenance": args.provenance})
     read_s, rate_s = result["seconds"]["read"], result["seconds"]["rate"]
     print(
         f"{result['total']} disclosure(s) re-rated under {std.id} ({std.status}) in "
@@ -121,13 +129,17 @@ def _cmd_rerate(args: argparse.Namespace) -> int:
             )
     if result["unknown task"]:
         print(f"  {'(no task class)':<22} {result['unknown task']:>9}")
+    if result["not re-indexed"]:
+        print(
+            f"  {result['not re-indexed']} not re-indexed: stored without a document, their "
+            "work block is not known (rated as disclosing none; re-submit the documents)"
+        )
     return 0
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from greenai.registry.store import open_store
 
-    for e in open_store(args.db).audit_log(args.limit):
+    for e in _open(args.db).audit_log(args.limit):
         print(
             f"{e['id']:>6} {e['at']} {e['submitter'] or '-':<16} {e['action']:<14} "
             f"{(e['sha256'] or '-')[:16]:<16} {e['detail']}"

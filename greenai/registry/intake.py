@@ -53,7 +53,7 @@ def check(body: bytes, submitter: Submitter, max_bytes: int = DEFAULT_MAX_UPLOAD
             400, f"upload: expected a disclosure (a JSON object), got {type(doc).__name__}"
         )
     try:
-        current = disclosure.validate(doc, "upload")
+        current = disclosure.validate(doc, "upload", strict_json=True)
     except DisclosureError as exc:
         lines = str(exc).splitlines()
         more = len(lines) - 1 - _MAX_PROBLEMS

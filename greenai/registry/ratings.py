@@ -14,7 +14,10 @@ def rerate(store: Store, std: Any, filters: Mapping[str, Any] | None = None) -> 
     """Return the grade distribution of every matching disclosure under `std`, per task class.
 
     {"standard": {...}, "total": n, "seconds": {"read": s, "rate": s}, "classes": {task:
-    {"rated": n, "grades": {"A": n, ...}, "not graded": n}}, "unknown task": n}
+    {"rated": n, "grades": {"A": n, ...}, "not graded": n}}, "unknown task": n,
+    "not re-indexed": n}. The classes are the standard's rating classes, size classes
+    ("text-generation/small") included; "not re-indexed" counts the rows whose work block is
+    not known (summaries stored without a document), rated as disclosing no work.
     """
     import numpy as np
 
@@ -26,7 +29,7 @@ def rerate(store: Store, std: Any, filters: Mapping[str, Any] | None = None) -> 
     table = rate_many(population, std)
     t2 = time.perf_counter()
     classes: dict[str, Any] = {}
-    task_ids = np.array([c.id for c in std.tasks.values()] + [None], dtype=object)
+    task_ids = np.array([c.id for c in std.rating_classes()] + [None], dtype=object)
     position = {tid: i for i, tid in enumerate(task_ids.tolist())}
     codes = np.array([position.get(t, len(task_ids) - 1) for t in table.task.tolist()])
     grades = table.energy_grade
@@ -44,6 +47,7 @@ def rerate(store: Store, std: Any, filters: Mapping[str, Any] | None = None) -> 
         "seconds": {"read": round(t1 - t0, 3), "rate": round(t2 - t1, 3)},
         "classes": classes,
         "unknown task": int((codes == len(task_ids) - 1).sum()),
+        "not re-indexed": store.not_indexed(filters),
     }
 
 
@@ -74,13 +78,15 @@ class Board:
 def boards(
     store: Store, std: Any, filters: Mapping[str, Any] | None = None, limit: int = 1000
 ) -> list[Board]:
-    """Return one Board per task class of `std` with its matching disclosures, best first.
+    """Return one Board per rating class of `std` with its matching disclosures, best first.
 
-    Each board holds at most `limit` rows: the least energy per counted unit, chosen by the
-    database, then rated here.
+    A sized task (text generation) has a board per size class, and one for its runs that fit
+    none (no parameter count disclosed). Each task's boards hold at most `limit` rows
+    together: the least energy per counted unit, chosen by the database, then rated here.
     """
     from greenai.scoring import DomainState, Population, RatingInput, rate_many
     from greenai.standard import DOMAINS
+    from greenai.work import Work
 
     rows = []
     for cls in std.tasks.values():
@@ -108,12 +114,14 @@ def boards(
                 status=r["run_status"],
                 water_l=r["water_l"],
                 water_reason=r["water_reason"],
+                work=Work.from_dict(r["work"], f"registry row {r['id']}"),
+                energy_ci_rel=r["energy_ci_rel"],
             )
         )
     table = rate_many(Population.from_inputs(inputs), std)
     grades = table.grades("energy")
     out = []
-    for cls in std.tasks.values():
+    for cls in std.rating_classes():  # a sized task's rows are ranked in their size class
         entries = []
         for i, r in enumerate(rows):
             if table.task[i] != cls.id:

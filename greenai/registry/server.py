@@ -261,8 +261,15 @@ class Handler(BaseHTTPRequestHandler):
                 f"over {self.server.config.submissions_per_minute} submissions a minute",
                 {"Retry-After": str(max(1, round(wait)))},
             )
-        body = self._body(self.server.config.max_upload_bytes)
-        accepted = check(body, who, self.server.config.max_upload_bytes)
+        try:  # a refused upload is a change attempted: the audit log says who and why
+            body = self._body(self.server.config.max_upload_bytes)
+            accepted = check(body, who, self.server.config.max_upload_bytes)
+        except _Reply as reply:
+            self.server.store.refuse(who, None, f"upload: HTTP {reply.status}: {reply.message}")
+            raise
+        except Refused as exc:
+            self.server.store.refuse(who, _claimed_sha(body), f"HTTP {exc.status}: {exc.reason}")
+            raise
         state, row_id = self.server.store.add(
             who, accepted.sha256, body, accepted.summary, accepted.verification
         )
@@ -300,6 +307,14 @@ class Handler(BaseHTTPRequestHandler):
             query.get("standard"),
         )
         self._send(200, page.encode(), "text/html; charset=utf-8")
+
+
+def _claimed_sha(body: bytes) -> str | None:
+    """Return the SHA-256 a refused upload says it has, if it says one (for the audit log)."""
+    import re
+
+    found = re.search(rb'"sha256"\s*:\s*"([0-9a-f]{64})"', body[-4096:])
+    return found.group(1).decode() if found else None
 
 
 def make_server(

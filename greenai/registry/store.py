@@ -15,6 +15,12 @@ databases.
 A disclosure is kept as the bytes it was submitted as, beside the figures ratings need as
 columns (task, unit, units, energy, duration, sampling, idle, repetitions, status, water, and
 each domain's provenance packed in one integer), so a re-rating reads numbers, not documents.
+What the run did (its `work` block: workload, dataset, model, params, quality, phase) is kept
+as canonical JSON in a table of distinct blocks, one code per disclosure, beside the columns
+queries filter on: a field the standard adds to the block flows through without a schema
+change. Migration 2 re-indexes the stored documents of an older database in place; a row that
+has no document (an imported summary) cannot be, and keeps work_id NULL: re-ratings count it
+as "not re-indexed" instead of rating it as if it disclosed no work.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import json
 import math
 import secrets
 import sqlite3
@@ -38,10 +45,14 @@ if TYPE_CHECKING:
     import numpy as np
 
     from greenai.scoring import Population
+    from greenai.work import Work
 
 ROLES = ("submit", "read")
 PROVENANCES = ("measured", "modelled", "mixed", "third-party")
-FILTERS = ("task", "hardware", "model", "site", "since", "until", "provenance", "submitter")
+FILTERS = (
+    "task", "hardware", "model", "site", "since", "until", "provenance", "submitter",
+    "workload", "dataset", "phase",
+)  # fmt: skip
 _CHUNK = 65_536
 MAX_IDLE_CONNECTIONS = 32
 
@@ -166,11 +177,28 @@ def _migration_1(d: _Dialect) -> list[str]:
     ]
 
 
-# (version, what it does, statements of a dialect). Append only: a shipped migration never
-# changes, a new one is added below it.
+def _migration_2(d: _Dialect) -> list[Any]:
+    return [
+        f"CREATE TABLE works (id {d.pk}, canonical TEXT NOT NULL UNIQUE)",
+        # NULL: not indexed (a summary without its document); a run that discloses no work
+        # has the code of {}
+        "ALTER TABLE disclosures ADD COLUMN work_id BIGINT REFERENCES works(id)",
+        *(f"ALTER TABLE disclosures ADD COLUMN {c} TEXT" for c in ("workload", "dataset", "phase")),
+        f"ALTER TABLE disclosures ADD COLUMN params {d.real}",
+        f"ALTER TABLE disclosures ADD COLUMN energy_ci_rel {d.real}",
+        "CREATE INDEX disclosures_work ON disclosures(work_id)",
+        _reindex_documents,
+    ]
+
+
+# (version, what it does, statements of a dialect: SQL text, or a step run on the store in
+# the migration's transaction). Append only: a shipped migration never changes, a new one is
+# added below it.
 MIGRATIONS = (
     (1, "submitters, disclosures with their rating columns and record, labels, audit log",
      _migration_1),
+    (2, "the work block (canonical JSON, one code per distinct block) and the energy CI, "
+     "indexed; stored documents re-indexed", _migration_2),
 )  # fmt: skip
 
 # The rating columns in the order Population needs them (see scoring._ROW_FIELDS).
@@ -189,7 +217,15 @@ RATING_COLUMNS = (
     "domains",
 )
 INDEX_COLUMNS = (*RATING_COLUMNS, "provenance", "model", "hardware", "site", "started_at")
-LIST_COLUMNS = ("id", "sha256", "received_at", "origin", "verification", *INDEX_COLUMNS)
+# What summarize() gives beyond INDEX_COLUMNS: the work block (canonical JSON; None: unknown)
+# and the relative 95 % CI of energy per unit of a bench result (None: not disclosed).
+WORK_COLUMNS = ("work", "energy_ci_rel")
+# The work block's fields queries filter on, copied out of its JSON.
+WORK_KEYS = ("workload", "dataset", "phase", "params")
+LIST_COLUMNS = (
+    "id", "sha256", "received_at", "origin", "verification", *INDEX_COLUMNS, *WORK_KEYS,
+    "energy_ci_rel",
+)  # fmt: skip
 
 
 # The figures rating reads, packed in one fixed-size little-endian record per disclosure:
@@ -237,6 +273,7 @@ def summarize(doc: Mapping[str, Any], source: str = "disclosure") -> dict[str, A
     from greenai.report.table import hardware
     from greenai.scoring import _read_disclosure
 
+    inputs = _read_disclosure(doc, source)
     row = dict(
         zip(
             (
@@ -253,9 +290,7 @@ def summarize(doc: Mapping[str, Any], source: str = "disclosure") -> dict[str, A
                 "water_l",
                 "water_reason",
             ),
-            # the rating inputs the index keeps; the work block and the CI that issue 21 added
-            # are not indexed yet (so a registry re-rating cannot check the work: see README)
-            _read_disclosure(doc, source)[:12],
+            inputs[:12],
             strict=True,
         )
     )
@@ -268,12 +303,15 @@ def summarize(doc: Mapping[str, Any], source: str = "disclosure") -> dict[str, A
     model = doc.get("model")
     if not isinstance(model, str) and isinstance(src, Mapping):
         model = src.get("model")
+    if not isinstance(model, str):
+        model = inputs[12].model  # what the work block names
     if not isinstance(model, str) and isinstance(description, Mapping):
         model = description.get("model") or description.get("workload")
     provenance = doc.get("provenance")
     if isinstance(src, Mapping) and src.get("kind") == "third-party":
         provenance = "third-party"
     started = doc.get("started_at")
+    row.update(work_row(inputs[12]), energy_ci_rel=inputs[13])
     row.update(
         provenance=provenance if provenance in PROVENANCES else None,
         model=model if isinstance(model, str) else None,
@@ -282,6 +320,59 @@ def summarize(doc: Mapping[str, Any], source: str = "disclosure") -> dict[str, A
         started_at=started if isinstance(started, str) else None,
     )
     return row
+
+
+def work_row(work: Work) -> dict[str, Any]:
+    """Return the work columns of a run's Work: its block as canonical JSON, and WORK_KEYS."""
+    from greenai.disclosure import canonical_bytes
+
+    return {
+        "work": canonical_bytes(work.to_dict()).decode("utf-8"),
+        **{k: getattr(work, k) for k in WORK_KEYS},
+    }
+
+
+def _reindex_documents(store: Store) -> None:
+    """Index the work block and energy CI of every stored document (migration 2, in place).
+
+    Runs in the migration's transaction. A row without a document (an imported summary)
+    keeps work_id NULL; how many there are goes to the audit log with the outcome.
+    """
+    from greenai import disclosure
+    from greenai.jsonio import loads
+
+    done = failed = 0
+    last = 0
+    while True:
+        rows = store.execute(
+            "SELECT id, document FROM disclosures WHERE id > ? AND document IS NOT NULL "
+            "ORDER BY id LIMIT 256",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        for row_id, raw in rows:
+            last = int(row_id)
+            try:
+                doc = disclosure.upgrade(loads(bytes(raw).decode("utf-8"), f"#{row_id}"))
+                row = summarize(doc, f"#{row_id}")
+            except (GreenAIError, UnicodeDecodeError, AttributeError):
+                failed += 1  # stored before a check it now fails: left unindexed, counted
+                continue
+            store.set_work(int(row_id), row, in_transaction=True)
+            done += 1
+    missing = int(
+        store.execute("SELECT count(*) FROM disclosures WHERE document IS NULL").fetchone()[0]
+    )
+    if not done + missing + failed:
+        return  # a new database: nothing to say
+    detail = f"work block indexed: {done} re-indexed, {missing + failed} not re-indexed"
+    if missing:
+        detail += f" ({missing} without a stored document)"
+    if failed:
+        detail += f" ({failed} whose document no longer reads)"
+    store.audit(None, "migrate", None, detail)
+    store.notes.append(f"migration 2: {detail}")
 
 
 # ----------------------------------------------------------------------- the store
@@ -311,6 +402,8 @@ class Store:
         self._idle: list[Any] = []  # pooled connections no session holds
         self._pool_lock = threading.Lock()
         self._labels: dict[str, int] = {}  # labels never change: a cache needs no expiry
+        self._works: dict[str, int] = {}  # nor do work blocks
+        self.notes: list[str] = []  # what migrations did, for the CLI to say
 
     # -- connections
     def _connect(self) -> Any:
@@ -429,7 +522,10 @@ class Store:
                 if version in done:
                     continue
                 for statement in statements(self.dialect):
-                    self.execute(statement)
+                    if callable(statement):
+                        statement(self)
+                    else:
+                        self.execute(statement)
                 self.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now())
                 )
@@ -518,6 +614,56 @@ class Store:
             int(summary["idle_baseline"]),
         )
 
+    def _work_code(self, canonical: str | None, in_transaction: bool = False) -> int | None:
+        """Return the code of a canonical work block (None: not indexed), adding it when new.
+
+        Outside a transaction it is added in its own (as labels are); in_transaction: in the
+        caller's, and not cached, since the caller's may still roll back.
+        """
+        if canonical is None:
+            return None
+        code = self._works.get(canonical)
+        if code is not None:
+            return code
+
+        def find() -> int:
+            self.execute(
+                "INSERT INTO works (canonical) VALUES (?) ON CONFLICT DO NOTHING", (canonical,)
+            )
+            return int(
+                self.execute("SELECT id FROM works WHERE canonical = ?", (canonical,)).fetchone()[0]
+            )
+
+        if in_transaction:
+            return find()
+        with self.transaction():
+            code = find()
+        self._works[canonical] = code
+        return code
+
+    def set_work(
+        self, row_id: int, summary: Mapping[str, Any], in_transaction: bool = False
+    ) -> None:
+        """Index the work columns (WORK_COLUMNS, WORK_KEYS) of one stored disclosure."""
+        code = self._work_code(summary["work"], in_transaction)
+        values = (code, *(summary[k] for k in WORK_KEYS), summary["energy_ci_rel"], row_id)
+        sql = (
+            f"UPDATE disclosures SET work_id = ?, {', '.join(f'{k} = ?' for k in WORK_KEYS)}, "
+            "energy_ci_rel = ? WHERE id = ?"
+        )
+        if in_transaction:
+            self.execute(sql, values)
+        else:
+            with self.transaction():
+                self.execute(sql, values)
+
+    def not_indexed(self, filters: Mapping[str, Any] | None = None) -> int:
+        """Return how many matching disclosures have no indexed work block (no document)."""
+        where, params = self._where(filters or {})
+        clause = "work_id IS NULL"
+        where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+        return int(self.execute(f"SELECT count(*) FROM disclosures{where}", params).fetchone()[0])
+
     # -- disclosures
     def add(
         self,
@@ -535,17 +681,22 @@ class Store:
         """
         names = (
             "sha256", "submitter_id", "received_at", "origin", "document", "verification",
-            "rating_record", *INDEX_COLUMNS,
+            "rating_record", "work_id", *INDEX_COLUMNS, *WORK_KEYS, "energy_ci_rel",
         )  # fmt: skip
         record = self.record(summary)  # before the transaction: labels commit on their own
-        values = (sha256, submitter.id, now(), origin, document, verification, record)
+        work = self._work_code(summary.get("work"))  # likewise
+        values = (
+            sha256, submitter.id, now(), origin, document, verification, record, work,
+            *(summary[c] for c in INDEX_COLUMNS), *(summary.get(k) for k in WORK_KEYS),
+            summary.get("energy_ci_rel"),
+        )  # fmt: skip
         with self.transaction():
             # ON CONFLICT: of two uploads of one document at once, the second finds the first.
             row = self.execute(
                 f"INSERT INTO disclosures ({', '.join(names)}) "
                 f"VALUES ({', '.join('?' * len(names))}) "
                 "ON CONFLICT (sha256) DO NOTHING RETURNING id",
-                (*values, *(summary[c] for c in INDEX_COLUMNS)),
+                values,
             ).fetchone()
             if row is not None:
                 self.audit(submitter.name, "submit", sha256, f"{verification}, {origin}")
@@ -555,12 +706,13 @@ class Store:
             ).fetchone()
         if int(owner_id) == submitter.id:
             return "already stored", int(row_id)
-        self._refuse(submitter, sha256, "stored by another submitter")
+        self.refuse(submitter, sha256, "stored by another submitter")
         raise RegistryError(f"{sha256}: already submitted by another party", 409)
 
-    def _refuse(self, submitter: Submitter, sha256: str, why: str) -> None:
+    def refuse(self, submitter: Submitter, sha256: str | None, why: str) -> None:
+        """Append a refused change of a submitter to the audit log (its own transaction)."""
         with self.transaction():
-            self.audit(submitter.name, "refused", sha256, why)
+            self.audit(submitter.name, "refused", sha256, why[:500])
 
     def delete(self, submitter: Submitter, sha256: str) -> None:
         """Delete a disclosure of this submitter; RegistryError if it is not theirs."""
@@ -574,19 +726,38 @@ class Store:
                 self.execute("DELETE FROM disclosures WHERE sha256 = ?", (sha256,))
                 self.audit(submitter.name, "delete", sha256, "deleted by its submitter")
                 return
-        self._refuse(submitter, sha256, "delete of another's disclosure")
+        self.refuse(submitter, sha256, "delete of another's disclosure")
         raise RegistryError(f"{sha256}: not yours to delete", 403)
 
     def import_summaries(self, submitter: Submitter, rows: Iterator[Sequence[Any]]) -> int:
         """Bulk-insert index rows without documents (a published table); return how many.
 
-        Each row holds sha256 then INDEX_COLUMNS; origin 'imported', verification 'summary'.
+        Each row holds sha256 then INDEX_COLUMNS, and optionally the work block (a mapping,
+        or None: not known, so not re-indexed) and the energy CI; origin 'imported',
+        verification 'summary'.
         """
-        names = ("sha256", "submitter_id", "received_at", "origin", "verification", "rating_record")
+        from greenai.work import Work
+
+        names = (
+            "sha256", "submitter_id", "received_at", "origin", "verification", "rating_record",
+            "work_id", *INDEX_COLUMNS, *WORK_KEYS, "energy_ci_rel",
+        )  # fmt: skip
         sql = self.dialect.sql(
-            f"INSERT INTO disclosures ({', '.join((*names, *INDEX_COLUMNS))}) "
-            f"VALUES ({', '.join('?' * (len(names) + len(INDEX_COLUMNS)))})"
+            f"INSERT INTO disclosures ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
         )
+        n_index = 1 + len(INDEX_COLUMNS)
+        unknown = (None, *(None for _ in WORK_KEYS))
+        works: dict[Any, tuple[Any, ...]] = {}
+
+        def work_of(block: Mapping[str, Any] | None) -> tuple[Any, ...]:
+            if block is None:
+                return unknown
+            key = tuple(sorted(block.items()))
+            if key not in works:
+                row = work_row(Work.from_dict(block, "imported summary"))
+                works[key] = (self._work_code(row["work"]), *(row[k] for k in WORK_KEYS))
+            return works[key]
+
         stamp = now()
         total = 0
         batch: list[tuple[Any, ...]] = []
@@ -601,8 +772,25 @@ class Store:
             batch.clear()
 
         for row in rows:
-            record = self.record(dict(zip(INDEX_COLUMNS, row[1:], strict=True)))
-            batch.append((row[0], submitter.id, stamp, "imported", "summary", record, *row[1:]))
+            index = row[1:n_index]
+            record = self.record(dict(zip(INDEX_COLUMNS, index, strict=True)))
+            block = row[n_index] if len(row) > n_index else None
+            ci = row[n_index + 1] if len(row) > n_index + 1 else None
+            code, *keys = work_of(block)
+            batch.append(
+                (
+                    row[0],
+                    submitter.id,
+                    stamp,
+                    "imported",
+                    "summary",
+                    record,
+                    code,
+                    *index,
+                    *keys,
+                    ci,
+                )
+            )
             if len(batch) >= _CHUNK:
                 flush()
         if batch:
@@ -669,11 +857,17 @@ class Store:
             )
         cols = ", ".join(f"d.{c}" for c in LIST_COLUMNS)
         rows = self.execute(
-            f"SELECT {cols}, s.name FROM disclosures d JOIN submitters s ON s.id = d.submitter_id"
+            f"SELECT {cols}, s.name, w.canonical FROM disclosures d "
+            "JOIN submitters s ON s.id = d.submitter_id LEFT JOIN works w ON w.id = d.work_id"
             f"{where} ORDER BY {order} LIMIT ? OFFSET ?",
             (*params, int(limit), int(offset)),
         ).fetchall()
-        return [dict(zip((*LIST_COLUMNS, "submitter"), r, strict=True)) for r in rows]
+        out = []
+        for r in rows:
+            row = dict(zip((*LIST_COLUMNS, "submitter"), r[:-1], strict=True))
+            row["work"] = None if r[-1] is None else json.loads(r[-1])  # None: not indexed
+            out.append(row)
+        return out
 
     def documents(self, filters: Mapping[str, Any] | None = None) -> Iterator[tuple[str, bytes]]:
         """Yield (sha256, stored bytes) of matching disclosures that have a document."""
@@ -694,18 +888,31 @@ class Store:
 
         from greenai.scoring import Population
         from greenai.standard import DOMAINS
+        from greenai.work import Work
 
         where, params = self._where(filters or {})
         dtype = np.dtype(list(RECORD_FIELDS))
-        cur = self.execute(f"SELECT id, rating_record FROM disclosures{where} ORDER BY id", params)
-        id_parts, record_parts = [], []
+        cur = self.execute(
+            f"SELECT id, rating_record, work_id, energy_ci_rel FROM disclosures{where} ORDER BY id",
+            params,
+        )
+        id_parts, record_parts, work_parts, ci_parts = [], [], [], []
         while rows := cur.fetchmany(_CHUNK):
-            ids, records = zip(*rows, strict=True)
+            ids, records, work_ids, cis = zip(*rows, strict=True)
             id_parts.append(np.array(ids, dtype=np.int64))
             record_parts.append(np.frombuffer(b"".join(records), dtype=dtype))
+            work_parts.append(np.array([-1 if w is None else w for w in work_ids], np.int64))
+            ci_parts.append(np.array(cis, dtype=np.float64))  # None -> NaN: no CI
         ids = np.concatenate(id_parts) if id_parts else np.zeros(0, np.int64)
         rec = np.concatenate(record_parts) if record_parts else np.zeros(0, dtype)
-        del record_parts
+        work_codes = np.concatenate(work_parts) if work_parts else np.zeros(0, np.int64)
+        ci = np.concatenate(ci_parts) if ci_parts else np.zeros(0, np.float64)
+        del record_parts, work_parts, ci_parts
+        blocks = dict(self.execute("SELECT id, canonical FROM works").fetchall())
+        works = np.empty(max(blocks, default=0) + 2, dtype=object)
+        works[-1] = Work()  # not indexed: rated as disclosing no work (not_indexed() counts it)
+        for code, text in blocks.items():
+            works[code] = Work.from_dict(json.loads(text), f"registry work block {code}")
         labels = dict(self.execute("SELECT id, text FROM labels").fetchall())
         table = np.empty(max(labels, default=0) + 2, dtype=object)  # table[-1] stays None
         for code, text in labels.items():
@@ -727,6 +934,8 @@ class Store:
             },
             complete={d: ((packed >> (4 * i)) & 8) == 0 for i, d in enumerate(DOMAINS)},
             water_reason=_Lookup(table, rec["water_reason"].copy()),
+            work=tuple(works[work_codes].tolist()),
+            energy_ci_rel=ci,
         )
         return population, ids
 
@@ -760,4 +969,5 @@ __all__ = [
     "open_store",
     "pack_domains",
     "summarize",
+    "work_row",
 ]

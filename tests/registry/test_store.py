@@ -18,7 +18,6 @@ from greenai.registry.store import (
 from greenai.scoring import Population, rate_many
 from greenai.standard import load_standard
 from tests.registry.conftest import variant
-from tests.registry.marks import WORK_NOT_INDEXED
 
 
 def _add(store, who, base, keys, n, **changes):
@@ -105,7 +104,6 @@ def test_queries_filter_on_the_indexed_figures(store, keys, base_doc):
         store.count({"provenance": "guessed"})
 
 
-@WORK_NOT_INDEXED
 def test_the_columnar_population_rates_as_the_documents_do(store, keys, base_doc):
     _, a = _submitter(store, keys)
     docs = []
