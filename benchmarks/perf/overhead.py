@@ -114,18 +114,19 @@ def _idle_cpu_rate(idle_s: float) -> float:
     return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
 
-def _floor_thread_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
-    """Return (% of a core, us per wake) of a thread that only wakes every interval_s."""
+def _thread_cpu(seconds: float, tick: Callable[[threading.Event], object]) -> tuple[float, float]:
+    """Return (% of a core, us per wake) of a thread that calls tick(stop) until stop is set
+    or tick returns a false value, for `seconds` of wall time."""
     stop = threading.Event()
     box: list[tuple[float, int]] = []
 
-    def idle_poller() -> None:
+    def loop() -> None:
         t0, wakes = time.thread_time(), 0
-        while not stop.wait(interval_s):  # the sampler's loop without the sampling
+        while not stop.is_set() and tick(stop):
             wakes += 1
         box.append((time.thread_time() - t0, wakes))
 
-    thread = threading.Thread(target=idle_poller)
+    thread = threading.Thread(target=loop)
     wall0 = time.perf_counter()
     thread.start()
     time.sleep(seconds)
@@ -133,6 +134,12 @@ def _floor_thread_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
     thread.join()
     cpu_s, wakes = box[0]
     return 100 * cpu_s / (time.perf_counter() - wall0), 1e6 * cpu_s / max(wakes, 1)
+
+
+def _floor_thread_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
+    """Return (% of a core, us per wake) of a thread that only wakes every interval_s."""
+    # the sampler's loop without the sampling
+    return _thread_cpu(seconds, lambda stop: not stop.wait(interval_s))
 
 
 def worker_greenai_cpu(
@@ -338,24 +345,7 @@ def worker_greenai_windows(windows: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- issue 20 (section (e))
 def _sleep_floor_cpu(seconds: float, interval_s: float) -> tuple[float, float]:
     """Return (% of a core, us per wake) of a thread that only does time.sleep(interval_s)."""
-    box: list[tuple[float, int]] = []
-    stop: list[bool] = []
-
-    def sleeper() -> None:
-        t0, wakes = time.thread_time(), 0
-        while not stop:
-            time.sleep(interval_s)
-            wakes += 1
-        box.append((time.thread_time() - t0, wakes))
-
-    thread = threading.Thread(target=sleeper)
-    wall0 = time.perf_counter()
-    thread.start()
-    time.sleep(seconds)
-    stop.append(True)
-    thread.join()
-    cpu_s, wakes = box[0]
-    return 100 * cpu_s / (time.perf_counter() - wall0), 1e6 * cpu_s / max(wakes, 1)
+    return _thread_cpu(seconds, lambda _: time.sleep(interval_s) or True)
 
 
 def _read_floor_cpu(seconds: float, interval_s: float, probes: Sequence[Any]) -> float:
@@ -363,24 +353,14 @@ def _read_floor_cpu(seconds: float, interval_s: float, probes: Sequence[Any]) ->
     each probe once, as cheaply as it can be read (its raw counter where it offers one):
     what any poller of these probes pays, with none of greenai's bookkeeping."""
     reads = [getattr(p, "read_raw", None) or p.read for p in probes]
-    box: list[float] = []
-    stop: list[bool] = []
 
-    def reader() -> None:
-        t0 = time.thread_time()
-        while not stop:
-            time.sleep(interval_s)
-            for read in reads:
-                read()
-        box.append(time.thread_time() - t0)
+    def tick(_: threading.Event) -> bool:
+        time.sleep(interval_s)
+        for read in reads:
+            read()
+        return True
 
-    thread = threading.Thread(target=reader)
-    wall0 = time.perf_counter()
-    thread.start()
-    time.sleep(seconds)
-    stop.append(True)
-    thread.join()
-    return 100 * box[0] / (time.perf_counter() - wall0)
+    return _thread_cpu(seconds, tick)[0]
 
 
 def worker_greenai_rates(
