@@ -50,6 +50,7 @@ FUNCTIONAL_UNITS = {
     "step": "steps",
     "gflop": "gflops",
     "pflop": "pflops",
+    "run": "runs",  # one training run to a fixed quality target (MLPerf Training)
 }
 _SINGULAR = {plural: unit for unit, plural in FUNCTIONAL_UNITS.items()}
 

@@ -96,9 +96,12 @@ def check(work: Work, where: str) -> Work:
         )
     if work.quality is not None and not math.isfinite(work.quality):
         raise DisclosureError(f"{where}.quality: expected a finite number, got {work.quality!r}")
-    if (work.quality is None) != (work.quality_metric is None):
-        missing = "quality" if work.quality is None else "quality_metric"
-        raise DisclosureError(f"{where}.{missing}: quality and quality_metric go together")
+    # A value needs its metric to mean anything; a metric may come first (a meter knows what
+    # it will report before the run reaches it): the rating then says quality not disclosed.
+    if work.quality is not None and work.quality_metric is None:
+        raise DisclosureError(
+            f"{where}.quality_metric: a quality value needs its metric, e.g. 'top1-accuracy'"
+        )
     return work
 
 

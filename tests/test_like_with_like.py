@@ -601,3 +601,34 @@ def test_training_per_token_is_rated_in_three_size_classes(params, size, j_per_t
     run = _fitting(sized[size], 1.0)
     rating = rate(replace(run, task="training", work=replace(run.work, params=params)), std)
     assert rating.task == f"training/{size}" and rating.energy.grade == "D"
+
+
+def test_the_mlperf_training_class_rates_energy_per_run_to_its_loss_target():
+    std = load_standard()
+    lora = std.tasks["training-llama2-70b-lora"]
+    # SMC, MLPerf Training v4.0, one node: 12,127,904 J AC for one run to the target
+    assert (lora.unit, lora.per, lora.phase) == ("run", 1.0, "training")
+    assert lora.energy.per_unit == pytest.approx(12_127_904)
+    assert (lora.quality.metric, lora.quality.target) == ("eval-loss", 0.925)
+    run = _fitting(lora, 1.0)
+    assert rate(run, std).energy.grade == "D"
+    half = rate(replace(run, energy_j=run.energy_j / 2.5), std)  # index 0.4
+    assert half.energy.grade == "B"
+    # a loss is better when lower: 0.93 has not reached 0.925, 0.91 has
+    short = rate(replace(run, work=replace(run.work, quality=0.93)), std)
+    assert short.energy.grade is None
+    assert short.energy.reasons[0].startswith("quality eval-loss 0.93 does not reach")
+    assert rate(replace(run, work=replace(run.work, quality=0.91)), std).energy.grade == "D"
+    inference = rate(replace(run, work=replace(run.work, phase="inference")), std)
+    assert inference.energy.grade is None
+    other = rate(replace(run, work=replace(run.work, dataset="EnergyStarAI/text_generation")), std)
+    assert other.energy.reasons == ("dataset 'EnergyStarAI/text_generation' is not 'tau/scrolls'",)
+
+
+def test_a_quality_metric_may_come_before_its_value_but_not_a_value_without_one():
+    from greenai.errors import DisclosureError
+
+    early = Work(quality_metric="eval-loss", phase="training")  # known before the run ends
+    assert early.to_dict() == {"quality_metric": "eval-loss", "phase": "training"}
+    with pytest.raises(DisclosureError, match=r"work\.quality_metric: a quality value needs"):
+        Work(quality=0.92)
