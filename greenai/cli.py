@@ -64,7 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # the output belongs to this run while it lives: a second run on it is refused at once
     claim = OutputClaim(args.output).acquire()
     try:
-        return _run_claimed(args, command, site)
+        return _run_claimed(args, command, site, claim)
     finally:
         claim.release()
 
@@ -91,7 +91,7 @@ def _child_death_signal() -> Any:
     return arrange
 
 
-def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int:
+def _run_claimed(args: argparse.Namespace, command: list[str], site: Any, claim: Any) -> int:
     from greenai.journal import is_live, journals_for
     from greenai.meter import Meter
     from greenai.report.text import summary
@@ -110,6 +110,7 @@ def _run_claimed(args: argparse.Namespace, command: list[str], site: Any) -> int
         handle_signals=False,  # greenai run forwards signals to the child itself
         work=_work_of(args),
     )
+    m._output_claim = claim  # refused above if another run holds it: the meter need not retry
     m.command = tuple(command)
     preexec = None if args.no_kill_child else _child_death_signal()
     m.journal_header = {

@@ -18,8 +18,8 @@ from typing import Any, TypeVar
 from greenai.assessment import ASSESSED, assessment
 from greenai.assessment import attach_footprint as attach_footprint  # re-exported
 from greenai.assessment import attach_rating as attach_rating  # re-exported
-from greenai.errors import GreenAIError, GreenAIWarning
-from greenai.journal import JournalWriter
+from greenai.errors import DisclosureError, GreenAIError, GreenAIWarning
+from greenai.journal import JournalWriter, OutputClaim
 from greenai.measurement import IdleBaseline, Measurement, Timeline
 from greenai.probes.base import Probe, ProbeSpec
 from greenai.runtime import NodeMarker, alive, runtime_dir
@@ -226,6 +226,9 @@ class Meter:
         self._rates: Rates = (self.interval_s, timeline_hz)
         self.idle_baseline_s = idle_baseline_s
         self.output = output
+        # held from start to the written result, so two live runs never write one path
+        self._output_claim: OutputClaim | None = None
+        self._own_claim = False
         self.site = site
         self.standard = standard
         self.journal_path = journal
@@ -275,6 +278,8 @@ class Meter:
     # ------------------------------------------------------------ life cycle
     def start(self) -> Meter:
         """Start metering (idle baseline first, if asked for); return self."""
+        if self.output and self._output_claim is None:
+            self._claim_output()
         try:
             if self._given_sampler is not None:
                 self._sampler = self._given_sampler
@@ -307,6 +312,39 @@ class Meter:
             self._begin_tuning()
         return self
 
+    def _claim_output(self) -> None:
+        """Hold the output path for this run. If another live run holds it (two processes
+        given one path), write to a free sibling, run.<pid>.json, and say so: a result is
+        never lost to a shared path, and greenai's problem never raises into user code."""
+        wanted = os.fspath(self.output)
+        root, ext = os.path.splitext(wanted)
+        taken = None
+        for n in range(64):
+            path = wanted if n == 0 else f"{root}.{os.getpid()}{'' if n == 1 else f'-{n}'}{ext}"
+            if n and os.path.lexists(path):
+                continue  # an earlier run's result: never overwritten
+            claim = OutputClaim(path)
+            try:
+                claim.acquire()
+            except DisclosureError as exc:
+                taken = taken or str(exc).split(";")[0]
+                continue
+            except OSError as exc:
+                self._problem(f"could not lock {path}: {exc.strerror or exc}")
+                return
+            self._output_claim, self._own_claim = claim, True
+            if n:
+                self.output = path
+                self._problem(f"{taken}; this run's result goes to {path}")
+            return
+        self._problem(f"{taken}; no free sibling path: the result is not written to a file")
+        self.output = None
+
+    def _release_output(self) -> None:
+        if self._own_claim and self._output_claim is not None:
+            self._output_claim.release()
+        self._output_claim, self._own_claim = None, False
+
     def _measure_idle(self) -> None:
         assert self._sampler is not None
         a = self._sampler.snapshot()
@@ -328,6 +366,7 @@ class Meter:
             return
         sampler, start = self._sampler, self._start
         if sampler is None or start is None:
+            self._release_output()
             return
         self._stopped = True
         if self._tuning is not None:
@@ -347,6 +386,7 @@ class Meter:
             resolution_s = sampler.timeline_resolution_s
         except (GreenAIError, OSError, ValueError) as exc:
             self._problem(f"could not take the closing reading: {exc}")
+            self._release_output()
             return
         finally:
             self._release()
@@ -430,6 +470,7 @@ class Meter:
         if self._journal_session is not None:
             # the journal is only needed when the final result could not be written
             self._journal_session.end(result.status if result is not None else None, written)
+        self._release_output()
 
     def _release(self) -> None:
         if self._shared_acquired:

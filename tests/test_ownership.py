@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from greenai import journal, safepath
-from greenai.errors import GreenAIError
+from greenai.errors import GreenAIError, GreenAIWarning
 from greenai.journal import JournalWriter, OutputClaim
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,3 +207,54 @@ def test_the_child_dies_with_a_killed_greenai_unless_told(tmp_path, opt_out):
     finally:
         if _alive(child):
             os.kill(child, signal.SIGKILL)
+
+
+def test_two_library_meters_in_two_processes_on_one_output_keep_both_results(tmp_path):
+    """Meter(output=same path) in two live processes: the second writes a sibling and says
+    so (a warning, never an exception into user code); neither result is lost."""
+    code = (
+        "import sys, time, warnings, greenai\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('always')\n"
+        "    with greenai.meter(task=sys.argv[1], output='s.json') as m:\n"
+        "        print('ready', flush=True); sys.stdin.readline()\n"
+        "print('OUT', m.output, flush=True)\n"
+        "print('WARN', [str(w.message) for w in seen if 's.json' in str(w.message)], flush=True)\n"
+    )
+    procs = []
+    for task in ("first", "second"):
+        p = subprocess.Popen(
+            [sys.executable, "-c", code, task], cwd=tmp_path, env=_env(), text=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        assert p.stdout.readline().strip() == "ready"
+        procs.append(p)
+    outs = [p.communicate("\n", timeout=60)[0] for p in reversed(procs)][::-1]  # second ends first
+    assert all(p.returncode == 0 for p in procs)
+    first, second = (dict(line.split(" ", 1) for line in o.splitlines()) for o in outs)
+    assert first["OUT"] == "s.json" and first["WARN"] == "[]"
+    sibling = f"s.{procs[1].pid}.json"
+    assert second["OUT"] == sibling
+    assert f"pid {procs[0].pid}" in second["WARN"] and sibling in second["WARN"]
+    assert json.loads((tmp_path / "s.json").read_text())["task"] == "first"
+    assert json.loads((tmp_path / sibling).read_text())["task"] == "second"
+    assert not list(tmp_path.glob("*.lock"))  # both claims released
+
+
+def test_a_meter_never_overwrites_an_earlier_result_when_it_picks_a_sibling(tmp_path, monkeypatch):
+    from greenai.meter import Meter
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"s.{os.getpid()}.json").write_text("an earlier run's result\n")
+    held = OutputClaim(tmp_path / "s.json").acquire()  # as another live run would
+    try:
+        with (
+            pytest.warns(GreenAIWarning, match="another live greenai run"),
+            Meter(task="x", output="s.json") as m,
+        ):
+            pass
+    finally:
+        held.release()
+    assert m.output == f"s.{os.getpid()}-2.json"
+    assert (tmp_path / f"s.{os.getpid()}.json").read_text() == "an earlier run's result\n"
+    assert json.loads((tmp_path / m.output).read_text())["task"] == "x"
