@@ -644,12 +644,16 @@ class Store:
     def set_work(
         self, row_id: int, summary: Mapping[str, Any], in_transaction: bool = False
     ) -> None:
-        """Index the work columns (WORK_COLUMNS, WORK_KEYS) of one stored disclosure."""
+        """Index the work columns (WORK_COLUMNS, WORK_KEYS) of one stored disclosure, and its
+        model where the row has none (a row indexed before the work block named it)."""
         code = self._work_code(summary["work"], in_transaction)
-        values = (code, *(summary[k] for k in WORK_KEYS), summary["energy_ci_rel"], row_id)
+        values = (
+            code, *(summary[k] for k in WORK_KEYS), summary["energy_ci_rel"],
+            summary.get("model"), row_id,
+        )  # fmt: skip
         sql = (
             f"UPDATE disclosures SET work_id = ?, {', '.join(f'{k} = ?' for k in WORK_KEYS)}, "
-            "energy_ci_rel = ? WHERE id = ?"
+            "energy_ci_rel = ?, model = COALESCE(model, ?) WHERE id = ?"
         )
         if in_transaction:
             self.execute(sql, values)

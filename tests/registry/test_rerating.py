@@ -227,6 +227,9 @@ def test_a_v1_database_is_re_indexed_in_place(db_url, keys, signed_files, rated_
     summary = check(bodies["small"], who).summary  # a summary stored without its document
     _add_v1(old, who, "f" * 64, None, summary)
     names["f" * 64] = "summary-only"
+    models = {s: check(bodies[n], who).summary["model"] for s, n in names.items() if n in bodies}
+    with old.transaction():  # as rows indexed before the model came from the work block
+        old.execute("UPDATE disclosures SET model = NULL")
     old.close()
 
     store = open_store(db_url)
@@ -241,6 +244,8 @@ def test_a_v1_database_is_re_indexed_in_place(db_url, keys, signed_files, rated_
     result = rerate(store, std)
     assert result["not re-indexed"] == 1 and result["total"] == len(bodies) + 1
     assert store.query(limit=1000)[-1]["work"] is None  # the summary: not indexed
+    refilled = dict(store.execute("SELECT sha256, model FROM disclosures").fetchall())
+    assert {sha: refilled[sha] for sha in models} == models and any(models.values())
     assert open_store(db_url).notes == []  # migrated once: nothing to say the second time
     store.close()
 
