@@ -331,11 +331,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     worst = 0
     for path in args.files:
-        try:
-            doc = disclosure.read_document(path)
-            errors = disclosure.validation_errors(disclosure.upgrade(doc, path), strict_json=True)
-        except GreenAIError as exc:
-            errors = [str(exc)]
+        valid = disclosure.try_read_valid(path)
+        doc, canonical, errors = (valid.doc, valid.canonical, []) if valid else ({}, None, [])
+        if valid is None:  # invalid, or a check the one-pass reader leaves to the reference
+            try:
+                doc = disclosure.read_document(path)
+                upgraded = disclosure.upgrade(doc, path)
+                errors = disclosure.validation_errors(upgraded, strict_json=True)
+            except GreenAIError as exc:
+                errors = [str(exc)]
         if errors:
             worst = 1
             print(f"{path}: INVALID, {len(errors)} problem(s)")
@@ -343,7 +347,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 print(f"  {e}")
             continue
         # the schema says nothing about the seal: say what it is (verify checks signatures)
-        status, problems = disclosure.verify(doc)
+        status, problems = disclosure.verify(doc, canonical=canonical)
         sealed = isinstance(doc.get("integrity"), dict)
         state = f"integrity {status}" + (f": {'; '.join(problems)}" if problems else "")
         if sealed and status == "unverified":  # sealed, but the content is not what was sealed
@@ -674,19 +678,21 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
         try:
-            doc = disclosure.read_document(path)
-            doc = disclosure.validate(doc, str(path), strict_json=True)
+            doc, pieces, _ = disclosure.read_valid(path)
         except GreenAIError as exc:
             skipped.append(str(exc))
             continue
+        pieces = dict(pieces or {})  # the blocks as read: those changed below are dropped
         inp = RatingInput.from_disclosure(doc, str(path))
         inputs.append(inp)
         labels.append(str(path))
         rating = rate(inp, std)  # type: ignore[arg-type]
         doc["rating"] = rating.to_dict()
+        pieces.pop("rating", None)
         if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
             from greenai import embodied
 
+            pieces.pop("embodied", None)
             block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
             lifecycle = embodied.lifecycle_rating(block, rating, std)
             doc["embodied"].pop("lifecycle_rating", None)
@@ -694,7 +700,7 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
                 doc["embodied"]["lifecycle_rating"] = lifecycle
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
-        _replace_text(out / name, disclosure.sealed_text(doc))
+        _replace_text(out / name, disclosure.sealed_text(doc, pieces))
     if hasattr(os, "sync"):
         os.sync()  # one flush for the batch, not an fsync per file (~7 ms each here)
     print(f"{len(used)} re-rated disclosure(s) written to {out}", file=sys.stderr)

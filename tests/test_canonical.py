@@ -116,9 +116,14 @@ def _both_writers(walked) -> tuple[str, str]:
     """Return what orjson and json write for walked values (the fast path's two writers)."""
     orjson = jsonio.orjson_module()
     json_text = disclosure.json.dumps(
-        walked, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        walked,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=disclosure._array_items,
     )
-    return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode(), json_text
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return orjson.dumps(walked, option=options).decode(), json_text
 
 
 needs_orjson = pytest.mark.skipif(
