@@ -692,12 +692,13 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
         if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
             from greenai import embodied
 
-            pieces.pop("embodied", None)
             block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
             lifecycle = embodied.lifecycle_rating(block, rating, std)
-            doc["embodied"].pop("lifecycle_rating", None)
+            before = doc["embodied"].pop("lifecycle_rating", _ABSENT)
             if lifecycle is not None:
                 doc["embodied"]["lifecycle_rating"] = lifecycle
+            if not _same_json(before, _ABSENT if lifecycle is None else lifecycle):
+                pieces.pop("embodied", None)  # else its text as read is still its text
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
         _replace_text(out / name, disclosure.sealed_text(doc, pieces))
@@ -707,6 +708,18 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
     from greenai.scoring import Population
 
     return Population.from_inputs(inputs, labels, skipped)
+
+
+_ABSENT = object()  # a key that is not there
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Return whether two values (or both _ABSENT) have the same canonical JSON text."""
+    from greenai import disclosure
+
+    if a is _ABSENT or b is _ABSENT:
+        return a is b
+    return disclosure.canonical_bytes({"v": a}) == disclosure.canonical_bytes({"v": b})
 
 
 def _replace_text(path: Path, text: str) -> None:

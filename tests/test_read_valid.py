@@ -161,3 +161,45 @@ def test_what_the_one_pass_reader_returns_is_what_the_reference_reads(tmp_path):
         assert valid.canonical == disclosure.canonical_bytes(reference), name
         body = {k: v for k, v in reference.items() if k != "integrity"}
         assert valid.pieces == {k: disclosure._canonical_fast(v) for k, v in body.items()}, name
+
+
+LIFECYCLE = """
+[lifecycle]
+indices = ["carbon"]
+description = "test: total carbon graded beside energy and water"
+
+[tasks.embeddings.lifecycle.carbon]
+value = 0.5
+unit = "g/1000 query"
+source = "test reference"
+"""
+
+
+def test_rate_o_writes_the_embodied_block_anew_only_when_its_lifecycle_rating_changes(
+    tmp_path, capsys, monkeypatch
+):
+    from greenai.standard import resolve_standard
+
+    text = resolve_standard(None).read_text()
+    lifecycle = tmp_path / "test-2026.1.toml"
+    lifecycle.write_text(text.replace('id = "greenai-', 'id = "test-', 1) + LIFECYCLE)
+    population = _population(tmp_path / "in")
+    first = tmp_path / "in-few"
+    first.mkdir()
+    for name in ("long-indented", "dram-model-sealed-text", "no-gpu-no-site-unsealed"):
+        (first / f"{name}.json").write_bytes(population[name].read_bytes())
+    # absent -> a lifecycle rating; the same again (kept as read); removed under the default
+    steps = [(first, str(lifecycle)), ("0", str(lifecycle)), ("0", None)]
+    for i, (source, standard) in enumerate(steps):
+        source = tmp_path / f"fast-{source}" if isinstance(source, str) else source
+        outs = {}
+        for fast in (True, False):
+            out = tmp_path / f"{'fast' if fast else 'slow'}-{i}"
+            argv = ["rate", str(source), "-o", str(out)]
+            argv += ["--standard", standard] if standard else []
+            code, _, _, vouched = _run(argv, capsys, monkeypatch, fast=fast)
+            assert code == 0 and vouched == (3 if fast else 0)
+            outs[fast] = {p.name: p.read_bytes() for p in out.iterdir()}
+        assert outs[True] == outs[False] and len(outs[True]) == 3
+        has = [b'"lifecycle_rating"' in body for body in outs[True].values()]
+        assert has == [bool(standard)] * 3, (i, has)
