@@ -9,10 +9,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from greenai import cli, disclosure, jsonio
 from tests.hostile.corpus import disclosure_files
 from tests.report.docs import make_doc
+from tests.test_jsonio import _same, json_values
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = sorted((REPO / "reports").rglob("*.json"))
@@ -203,3 +205,21 @@ def test_rate_o_writes_the_embodied_block_anew_only_when_its_lifecycle_rating_ch
         assert outs[True] == outs[False] and len(outs[True]) == 3
         has = [b'"lifecycle_rating"' in body for body in outs[True].values()]
         assert has == [bool(standard)] * 3, (i, has)
+
+
+BASE = json.dumps(disclosure.seal(make_doc(seconds=10.0, step_s=0.1)), indent=2)
+SLOT = '"hostname": '  # host takes any extra key: a place for any JSON value
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(json_values)
+def test_any_json_value_in_a_disclosure_reads_as_the_reference_reads_it(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("any") / "run.json"
+    path.write_text(BASE.replace(SLOT, f'"extra": {text}, {SLOT}', 1))
+    valid = disclosure.try_read_valid(path)
+    if valid is None:
+        return  # the reference reads it (or refuses it): nothing the one pass could get wrong
+    reference = disclosure.validate(disclosure.read_document(path), str(path), True)
+    assert _same(("value", valid.doc), ("value", reference)), text
+    assert valid.canonical == disclosure.canonical_bytes(reference), text
+    assert disclosure.verify(valid.doc, canonical=valid.canonical) == disclosure.verify(reference)
