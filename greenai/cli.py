@@ -331,13 +331,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     worst = 0
     for path in args.files:
+        doc: dict[str, Any] = {}
+        canonical, errors = None, []
         valid = disclosure.try_read_valid(path)
-        doc, canonical, errors = (valid.doc, valid.canonical, []) if valid else ({}, None, [])
-        if valid is None:  # invalid, or a check the one-pass reader leaves to the reference
+        if valid is not None:
+            doc, canonical = valid.doc, valid.canonical
+        else:  # invalid, or a check the one-pass reader leaves to the reference path
             try:
                 doc = disclosure.read_document(path)
-                upgraded = disclosure.upgrade(doc, path)
-                errors = disclosure.validation_errors(upgraded, strict_json=True)
+                errors = disclosure.validation_errors(disclosure.upgrade(doc, path), True)
             except GreenAIError as exc:
                 errors = [str(exc)]
         if errors:
