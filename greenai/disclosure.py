@@ -74,10 +74,13 @@ def _number_fast(value: float | int) -> str:
     if type(value) is not float or value == 0 or not math.isfinite(value):
         return _number(value)
     text = repr(value)
+    mantissa, _, exponent = text.partition("e")
+    if exponent and not -7 < int(exponent) < 21:  # an exponent in both, digits as repr's
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0')}"
     sign = ""
     if text[0] == "-":
         sign, text = "-", text[1:]
-    mantissa, _, exponent = text.partition("e")
+        mantissa = mantissa[1:]
     whole, _, fraction = mantissa.partition(".")
     digits = (whole + fraction).lstrip("0")
     n = len(digits) - len(fraction) + int(exponent or 0)  # value = 0.digits x 10^n
