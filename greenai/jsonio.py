@@ -12,6 +12,8 @@ same value: orjson refuses NaN, Infinity and out-of-range numbers itself, but ke
 of repeated keys and reads an integer beyond 64 bits as a float. Every other case, and every
 error, goes to the json module, so values and messages are the same either way
 (tests/test_jsonio.py runs both). GREENAI_JSON=stdlib turns the fast path off.
+read_fast hands orjson's value and the file's bytes to a caller that dumps the value anyway
+(disclosure.try_read_valid): it counts the colons of that dump instead of walking the value.
 """
 
 from __future__ import annotations
