@@ -332,11 +332,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
     worst = 0
     for path in args.files:
-        try:
-            doc = disclosure.read_document(path)
-            errors = disclosure.validation_errors(disclosure.upgrade(doc, path), strict_json=True)
-        except GreenAIError as exc:
-            errors = [str(exc)]
+        doc: dict[str, Any] = {}
+        canonical, errors = None, []
+        valid = disclosure.try_read_valid(path)
+        if valid is not None:
+            doc, canonical = valid.doc, valid.canonical
+        else:  # invalid, or a check the one-pass reader leaves to the reference path
+            try:
+                doc = disclosure.read_document(path)
+                errors = disclosure.validation_errors(disclosure.upgrade(doc, path), True)
+            except GreenAIError as exc:
+                errors = [str(exc)]
         if errors:
             worst = 1
             print(f"{path}: INVALID, {len(errors)} problem(s)")
@@ -344,7 +350,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 print(f"  {e}")
             continue
         # the schema says nothing about the seal: say what it is (verify checks signatures)
-        status, problems = disclosure.verify(doc)
+        status, problems = disclosure.verify(doc, canonical=canonical)
         sealed = isinstance(doc.get("integrity"), dict)
         state = f"integrity {status}" + (f": {'; '.join(problems)}" if problems else "")
         if sealed and status == "unverified":  # sealed, but the content is not what was sealed
@@ -675,33 +681,48 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
         try:
-            doc = disclosure.read_document(path)
-            doc = disclosure.validate(doc, str(path), strict_json=True)
+            doc, pieces, _ = disclosure.read_valid(path)
         except GreenAIError as exc:
             skipped.append(str(exc))
             continue
+        pieces = dict(pieces or {})  # the blocks as read: those changed below are dropped
         inp = RatingInput.from_disclosure(doc, str(path))
         inputs.append(inp)
         labels.append(str(path))
         rating = rate(inp, std)  # type: ignore[arg-type]
         doc["rating"] = rating.to_dict()
+        pieces.pop("rating", None)
         if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
             from greenai import embodied
 
             block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
             lifecycle = embodied.lifecycle_rating(block, rating, std)
-            doc["embodied"].pop("lifecycle_rating", None)
+            before = doc["embodied"].pop("lifecycle_rating", _ABSENT)
             if lifecycle is not None:
                 doc["embodied"]["lifecycle_rating"] = lifecycle
+            if not _same_json(before, _ABSENT if lifecycle is None else lifecycle):
+                pieces.pop("embodied", None)  # else its text as read is still its text
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
-        _replace_text(out / name, disclosure.sealed_text(doc))
+        _replace_text(out / name, disclosure.sealed_text(doc, pieces))
     if hasattr(os, "sync"):
         os.sync()  # one flush for the batch, not an fsync per file (~7 ms each here)
     print(f"{len(used)} re-rated disclosure(s) written to {out}", file=sys.stderr)
     from greenai.scoring import Population
 
     return Population.from_inputs(inputs, labels, skipped)
+
+
+_ABSENT = object()  # a key that is not there
+
+
+def _same_json(a: object, b: object) -> bool:
+    """Return whether two values (or both _ABSENT) have the same canonical JSON text."""
+    from greenai import disclosure
+
+    if a is _ABSENT or b is _ABSENT:
+        return a is b
+    return disclosure.canonical_bytes({"v": a}) == disclosure.canonical_bytes({"v": b})
 
 
 def _replace_text(path: Path, text: str) -> None:

@@ -24,10 +24,10 @@ from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from greenai.errors import DisclosureError
-from greenai.jsonio import JSONInputError, orjson_module, read
+from greenai.jsonio import BIG_FLOAT, JSONInputError, colons, orjson_module, read, read_fast
 
 SCHEMA_VERSION = "1.0"
 READABLE_VERSIONS = ("0.1", "1.0")  # a reader of version N reads N-1
@@ -52,6 +52,40 @@ def _number(value: float | int) -> str:
     digits = "".join(map(str, digits_t.digits))
     k = len(digits)
     n = k + int(digits_t.exponent)  # value = 0.digits x 10^n
+    if k <= n <= 21:
+        body = digits + "0" * (n - k)
+    elif 0 < n <= 21:
+        body = digits[:n] + "." + digits[n:]
+    elif -6 < n <= 0:
+        body = "0." + "0" * (-n) + digits
+    else:
+        exp = n - 1
+        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exp >= 0 else "-")
+        body += str(abs(exp))
+    return sign + body
+
+
+def _number_fast(value: float | int) -> str:
+    """Return _number(value) for a finite float from its repr's digits, without Decimal.
+
+    repr gives the shortest digits that read back as the float, as Decimal(repr) does in
+    _number: the same digits and exponent, so the same text (tests/test_canonical.py).
+    """
+    if type(value) is not float or value == 0 or not math.isfinite(value):
+        return _number(value)
+    text = repr(value)
+    mantissa, _, exponent = text.partition("e")
+    if exponent and not -7 < int(exponent) < 21:  # an exponent in both, digits as repr's
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0')}"
+    sign = ""
+    if text[0] == "-":
+        sign, text = "-", text[1:]
+        mantissa = mantissa[1:]
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    n = len(digits) - len(fraction) + int(exponent or 0)  # value = 0.digits x 10^n
+    digits = digits.rstrip("0")
+    k = len(digits)
     if k <= n <= 21:
         body = digits + "0" * (n - k)
     elif 0 < n <= 21:
@@ -117,7 +151,12 @@ _SAFE = float(MAX_SAFE_INTEGER)
 _PLACEHOLDER = re.compile(r'"\\u0000(\d+)\\u0000"')
 
 
-def _walk(value: Any, specials: list[Any]) -> Any:
+def _walk(value: Any, specials: list[Any], long_lists: list[Any] | None = None) -> Any:
+    """Return value with each number canonical JSON cannot take from json as a placeholder.
+
+    long_lists, if given, gets (list, [first, min, max, last]) for each list of 64 floats or
+    more: what the schema check stands in for it (see _skeleton).
+    """
     kind = type(value)
     if kind is float:
         if value.is_integer():
@@ -143,23 +182,31 @@ def _walk(value: Any, specials: list[Any]) -> Any:
                 raise _NotFast
             if "\0" in key:
                 raise _NotFast
-            # the common leaves are taken here, without a call: None, bools, plain strings
+            # the common leaves are taken here, without a call: None, bools, plain strings,
+            # positional floats and safe integers
+            item_kind = type(item)
             if (
                 item is None
                 or item is True
                 or item is False
-                or (type(item) is str and "\0" not in item)
+                or (item_kind is str and "\0" not in item)
+                or (item_kind is int and -MAX_SAFE_INTEGER < item < MAX_SAFE_INTEGER)
+                or (
+                    item_kind is float
+                    and (1e-4 <= item < 1e16 or -1e16 < item <= -1e-4)
+                    and not item.is_integer()
+                )
             ):
                 out[key] = item
             else:
-                out[key] = _walk(item, specials)
+                out[key] = _walk(item, specials, long_lists)
         return out
     if kind is list or kind is tuple:
         if len(value) >= 64:  # timelines: thousands of floats
-            fast = _float_list(list(value), specials)
+            fast = _float_list(value, specials, long_lists if kind is list else None)
             if fast is not None:
                 return fast
-        return [_walk(item, specials) for item in value]
+        return [_walk(item, specials, long_lists) for item in value]
     if value is None or value is True or value is False:
         return value
     raise _NotFast
@@ -169,16 +216,27 @@ def _dumps_sorted(walked: Any) -> str:
     """Return walked values as compact JSON, keys sorted: orjson when it may, else json.
 
     For what the walk leaves (str keys of the BMP, str, bool, None, ints below 2**53,
-    positional floats) orjson writes json's bytes (tests/test_canonical.py checks both);
-    what it will not write (a lone surrogate, nesting past its limit) goes to json.
+    positional floats, int64 arrays) orjson writes json's bytes (tests/test_canonical.py
+    checks both); what it will not write (a lone surrogate, nesting past its limit) goes to
+    json.
     """
     orjson = orjson_module()
     if orjson is not None:
         try:
-            return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+            options = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+            return orjson.dumps(walked, option=options).decode("utf-8")
         except (orjson.JSONEncodeError, TypeError):
             pass
-    return json.dumps(walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return json.dumps(
+        walked, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_array_items
+    )
+
+
+def _array_items(value: Any) -> list[Any]:
+    """Return the items of a numpy array the walk left (json's default= hook)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _canonical_fast(value: Any) -> str:
@@ -187,52 +245,78 @@ def _canonical_fast(value: Any) -> str:
         walked = _walk(value, specials)
     except (_NotFast, RecursionError):
         return _canonical_slow(value)
-    text = _dumps_sorted(walked)
+    return _placed(_dumps_sorted(walked), specials)
+
+
+def _placed(text: str, specials: list[Any]) -> str:
+    """Return walked JSON text with each placeholder replaced by its number's canonical text."""
     if not specials:
         return text
-    return _PLACEHOLDER.sub(lambda m: _number(specials[int(m.group(1))]), text)
+    return _PLACEHOLDER.sub(lambda m: _number_fast(specials[int(m.group(1))]), text)
 
 
-def sealed_text(doc: dict[str, Any]) -> str:
+def sealed_text(doc: dict[str, Any], pieces: dict[str, str] | None = None) -> str:
     """Return the document sealed (as seal() does) as JSON text, one line per block.
 
     Each block is written in its canonical form, and the content hash is taken over the
     same pieces, so the document is encoded once, not once to hash and once to write.
     Numbers read back as canonical JSON writes them (250.0 as 250): the hash is the same.
+    pieces: the canonical text of blocks already encoded (read_valid's), not encoded again;
+    the caller leaves out those it changed since.
     """
     body = {k: v for k, v in doc.items() if k != "integrity"}
-    pieces = {k: _canonical_fast(v) for k, v in body.items()}
-    keys = {k: json.dumps(k, ensure_ascii=False) for k in body}
-    ordered = sorted(body, key=lambda k: str(k).encode("utf-16-be"))
-    canonical = "{" + ",".join(f"{keys[k]}:{pieces[k]}" for k in ordered) + "}"
+    known = pieces or {}
+    pieces = {k: known[k] if k in known else _canonical_fast(v) for k, v in body.items()}
+    keys = {k: _key_text(k) for k in body}
     integrity = {
         "canonicalization": CANONICALIZATION,
-        "sha256": hashlib.sha256(canonical.encode("utf-8")).hexdigest(),
+        "sha256": hashlib.sha256(_joined(pieces, keys).encode("utf-8")).hexdigest(),
     }
     lines = [f"  {keys[k]}: {pieces[k]}" for k in body]
     lines.append(f'  "integrity": {json.dumps(integrity)}')
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def _float_list(value: list[Any], specials: list[Any]) -> list[Any] | None:
-    """Return a long list of floats walked at numpy speed, None if it holds anything else."""
-    if set(map(type, value)) != {float}:
+def _joined(pieces: dict[str, str], keys: dict[str, str]) -> str:
+    """Return the canonical text of an object from its members' (key text, canonical text)."""
+    if all(type(k) is str and k.isascii() for k in pieces):  # code points sort as UTF-16 does
+        ordered = sorted(pieces)
+    else:
+        ordered = sorted(pieces, key=lambda k: str(k).encode("utf-16-be"))
+    return "{" + ",".join(f"{keys[k]}:{pieces[k]}" for k in ordered) + "}"
+
+
+@lru_cache(maxsize=1024)
+def _key_text(key: str) -> str:
+    """Return a key as JSON text (the same few dozen keys head every disclosure)."""
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _float_list(value: Any, specials: list[Any], long_lists: list[Any] | None = None) -> Any:
+    """Return a long list of floats walked at numpy speed, None if it holds anything else.
+
+    The walked list is a new list, or an int64 array when every value is integral.
+    """
+    if list(map(type, value)).count(float) != len(value):  # faster than a set of the types
         return None
     import numpy as np
 
-    a = np.array(value, dtype=np.float64)
-    magnitude = np.abs(a)
-    integral = np.isfinite(a) & (a == np.floor(a))
-    as_int = integral & (magnitude < _SAFE)
-    as_repr = ~integral & (magnitude >= 1e-4) & (magnitude < 1e16)
-    if not (as_int | as_repr).all():
-        return None  # NaN, tiny or huge values: the element-wise walk writes them
-    if not as_int.any():
-        return value
-    if as_int.all():
-        return a.astype(np.int64).tolist()
+    a = np.fromiter(value, dtype=np.float64, count=len(value))
+    low, high = float(a.min()), float(a.max())  # NaN if there is one
+    if long_lists is not None:
+        long_lists.append((value, [value[0], low, high, value[-1]]))
+    if not -_SAFE < low <= high < _SAFE:
+        return None  # NaN, infinity, huge values: the element-wise walk writes them
+    integral = a == np.floor(a)
+    if float(np.abs(a).min()) < 1e-4 and ((np.abs(a) < 1e-4) & ~integral).any():
+        return None  # tiny values: the element-wise walk writes them
+    ints = int(np.count_nonzero(integral))
+    if ints == 0:
+        return list(value)
+    if ints == len(value):  # an array: orjson writes it ~5 times faster than a list of ints
+        return a.astype(np.int64)
     out = list(value)
-    for i in np.flatnonzero(as_int).tolist():
+    for i in np.flatnonzero(integral).tolist():
         out[i] = int(out[i])
     return out
 
@@ -267,7 +351,7 @@ def _validator() -> Any:
 
 
 @lru_cache(maxsize=1)
-def _fast_check() -> Any:
+def _compiled() -> Any:
     """Return is_valid of the schema compiled by jsonschema-rs, or None without it.
 
     jsonschema (Python) walks every timeline sample: ~25 ms for a 10 Hz minute. The Rust
@@ -277,8 +361,14 @@ def _fast_check() -> Any:
         import jsonschema_rs
     except ImportError:
         return None
-    is_valid = jsonschema_rs.Draft202012Validator(schema()).is_valid
-    if _skeleton_is_exact(schema()):
+    return jsonschema_rs.Draft202012Validator(schema()).is_valid
+
+
+@lru_cache(maxsize=1)
+def _fast_check() -> Any:
+    """Return is_valid of the compiled schema over a document's skeleton, or None."""
+    is_valid = _compiled()
+    if is_valid is not None and _schema_skeleton_is_exact():
         return lambda doc: is_valid(_skeleton(doc))
     return is_valid
 
@@ -290,6 +380,12 @@ def _fast_check() -> Any:
 # (uniqueItems, contains, a larger maxItems) would break that: then the whole list is sent.
 _SKELETON_MIN_LENGTH = 64
 _ARRAY_KEYWORDS_UNSAFE = ("uniqueItems", "contains", "prefixItems", "maxContains", "enum")
+
+
+@lru_cache(maxsize=1)
+def _schema_skeleton_is_exact() -> bool:
+    """Return whether the shipped schema judges a skeleton as it judges the document."""
+    return _skeleton_is_exact(schema())
 
 
 def _skeleton_is_exact(node: Any) -> bool:
@@ -409,6 +505,92 @@ def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     return doc
 
 
+class ValidFile(NamedTuple):
+    """A valid disclosure read from a file, with its canonical text where the read had it."""
+
+    doc: dict[str, Any]
+    pieces: dict[str, str] | None  # each block's canonical text, integrity left out
+    canonical: bytes | None  # the canonical bytes the content hash is taken over
+
+
+def read_valid(path: str | os.PathLike[str]) -> ValidFile:
+    """Return a valid disclosure file, upgraded; DisclosureError naming the file and fields.
+
+    The same as validate(read_document(path), str(path), strict_json=True), in one pass
+    where try_read_valid vouches for the file (about half the cost).
+    """
+    valid = try_read_valid(path)
+    if valid is None:
+        valid = ValidFile(validate(read_document(path), str(path), strict_json=True), None, None)
+    return valid
+
+
+def try_read_valid(path: str | os.PathLike[str]) -> ValidFile | None:
+    """Return a disclosure file if it is valid and one pass can vouch for every check.
+
+    None otherwise (not valid, not version SCHEMA_VERSION, a check that needs the json
+    module): read it the reference way then, which words what is wrong. One walk of the
+    document gives its canonical form and the long lists the schema check stands in for;
+    orjson's dump of that form proves no key was repeated (jsonio.read_fast).
+    """
+    read = read_fast(path)
+    if read is None:
+        return None
+    doc, raw = read
+    if type(doc) is not dict or doc.get("schema_version") != SCHEMA_VERSION:
+        return None
+    specials: list[Any] = []
+    long_lists: list[Any] = []
+    pieces = {}
+    try:
+        for key, value in doc.items():  # each block as sealed_text encodes it
+            if key != "integrity":
+                known = len(specials)
+                text = _dumps_sorted(_walk(value, specials, long_lists))
+                pieces[key] = text if len(specials) == known else _placed(text, specials)
+    except (_NotFast, RecursionError):
+        return None
+    if any(type(v) is float and not -BIG_FLOAT < v < BIG_FLOAT for v in specials):
+        return None  # maybe an integer beyond 64 bits, which orjson reads as a float
+    canonical = _joined(pieces, {k: _key_text(k) for k in pieces}).encode("utf-8")
+    count = colons(canonical)
+    if "integrity" in doc:
+        orjson = orjson_module()  # there: read_fast parsed with it
+        try:
+            integrity = orjson.dumps(doc["integrity"])
+        except orjson.JSONEncodeError:
+            return None
+        if b"e+" in integrity:  # a float of 1e16 or more: maybe an integer beyond 64 bits
+            return None
+        count += 1 + integrity.count(b":")
+    if count != colons(raw) or not _valid_standing_in(doc, long_lists):
+        return None
+    return ValidFile(doc, pieces, canonical)
+
+
+def _valid_standing_in(doc: dict[str, Any], long_lists: list[Any]) -> bool:
+    """Return whether the compiled schema finds doc valid, its long lists stood in for.
+
+    Each long list's items are swapped for its stand-in while the schema is checked and
+    put back after: converting thousands of samples to Rust values costs more than a walk.
+    """
+    is_valid = _compiled()
+    if is_valid is None:
+        return False
+    swapped = []
+    try:
+        if _schema_skeleton_is_exact():
+            for items, stand_in in long_lists:
+                swapped.append((items, items[:]))
+                items[:] = stand_in
+        return bool(is_valid(doc))
+    except (ValueError, TypeError, OverflowError):
+        return False  # a value the Rust side cannot convert: the Python validator words it
+    finally:
+        for items, saved in reversed(swapped):
+            items[:] = saved
+
+
 # ----------------------------------------------------------------------- integrity
 def seal(doc: dict[str, Any]) -> dict[str, Any]:
     """Return the document with an integrity block holding its content hash (no signature)."""
@@ -505,12 +687,15 @@ _INTEGRITY_KEYS = frozenset({"canonicalization", "sha256", "signature"})
 _SIGNATURE_KEYS = frozenset({"algorithm", "public_key", "value"})
 
 
-def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str, list[str]]:
+def verify(
+    doc: dict[str, Any], public_keys: tuple[str, ...] = (), canonical: bytes | None = None
+) -> tuple[str, list[str]]:
     """Return (status, problems): 'verified', 'hash-only' or 'unverified', and why.
 
     verified: the hash matches and the signature is valid for one of ``public_keys``
     (base64 raw keys); hash-only: the hash matches but there is no signature, or no trusted
     key to check it with; unverified: no integrity block, or anything does not match.
+    canonical: the document's canonical bytes where the caller has them (read_valid's).
     """
     integrity = doc.get("integrity")
     if not isinstance(integrity, dict):
@@ -535,8 +720,8 @@ def verify(doc: dict[str, Any], public_keys: tuple[str, ...] = ()) -> tuple[str,
             ]
     problems = []
     expected = integrity.get("sha256")
-    try:
-        canonical = canonical_bytes(doc)  # once: hashed here, and what the signature signs
+    try:  # once: hashed here, and what the signature signs
+        canonical = canonical_bytes(doc) if canonical is None else canonical
     except DisclosureError as exc:
         return "unverified", [str(exc)]
     actual = hashlib.sha256(canonical).hexdigest()

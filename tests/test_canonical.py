@@ -116,9 +116,14 @@ def _both_writers(walked) -> tuple[str, str]:
     """Return what orjson and json write for walked values (the fast path's two writers)."""
     orjson = jsonio.orjson_module()
     json_text = disclosure.json.dumps(
-        walked, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        walked,
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+        default=disclosure._array_items,
     )
-    return orjson.dumps(walked, option=orjson.OPT_SORT_KEYS).decode(), json_text
+    options = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY
+    return orjson.dumps(walked, option=options).decode(), json_text
 
 
 needs_orjson = pytest.mark.skipif(
@@ -167,3 +172,14 @@ def test_a_real_disclosure_hashes_the_same_with_orjson_and_without(monkeypatch):
         )
         == with_orjson
     )
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=-1e-3, max_value=1e-3)
+    | st.floats(min_value=1e15, max_value=1e23)
+    | st.sampled_from([5e-324, 1e-7, 1e-6, 9.9e-7, 1e21, 9.999999999999999e20, 2.0**53, -0.0])
+)
+def test_number_text_from_repr_is_the_reference_number_text(value):
+    assert disclosure._number_fast(value) == disclosure._number(value)

@@ -307,3 +307,29 @@ def test_greenai_json_stdlib_turns_the_fast_reader_off(monkeypatch):
     monkeypatch.delenv(jsonio.FAST_ENV)
     found = jsonio.orjson_module()
     assert found is None or tuple(map(int, found.__version__.split(".")[:3])) >= jsonio.ORJSON_MIN
+
+
+def test_colons_counts_every_colon_byte():
+    for data in (b"", b":", b'{"a:b": ":", "c": 1}', bytes(range(256)) * 3):
+        assert jsonio.colons(data) == data.count(b":")
+
+
+@needs_orjson
+def test_read_fast_leaves_to_read_what_needs_the_json_module(tmp_path, monkeypatch):
+    cases = {
+        "plain": (b'{"a": [1.5, "x:y"]}', True),
+        "escape": (b'{"a": "\\u00e9"}', False),  # any \u escape: maybe a surrogate, a ':'
+        "other-escape": (b'{"a": "x\\ny"}', True),
+        "not-json": (b"{", False),
+        "nan": (b'{"a": NaN}', False),
+    }
+    for name, (raw, fast) in cases.items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(raw)
+        read = jsonio.read_fast(path)
+        assert (read is not None) == fast, name
+        if fast:
+            assert read == (jsonio.read(path), raw), name
+    monkeypatch.setenv(jsonio.MAX_ENV, "5")  # over the bound: read() says so
+    assert jsonio.read_fast(tmp_path / "plain.json") is None
+    assert jsonio.read_fast(tmp_path / "missing.json") is None
