@@ -680,28 +680,19 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
     inputs, labels, skipped = [], [], []
     out.mkdir(parents=True, exist_ok=True)
     for path in files:
-        try:
+        try:  # a file the schema passes may still hold a figure the rating refuses: skip it
             doc, pieces, _ = disclosure.read_valid(path)
+            inp = RatingInput.from_disclosure(doc, str(path))
+            rating = rate(inp, std)  # type: ignore[arg-type]
+            pieces = dict(pieces or {})  # the blocks as read: those changed below are dropped
+            _rerate_embodied(doc, pieces, rating, std, path)
         except GreenAIError as exc:
             skipped.append(str(exc))
             continue
-        pieces = dict(pieces or {})  # the blocks as read: those changed below are dropped
-        inp = RatingInput.from_disclosure(doc, str(path))
         inputs.append(inp)
         labels.append(str(path))
-        rating = rate(inp, std)  # type: ignore[arg-type]
         doc["rating"] = rating.to_dict()
         pieces.pop("rating", None)
-        if isinstance(doc.get("embodied"), dict):  # its lifecycle indices follow the standard
-            from greenai import embodied
-
-            block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
-            lifecycle = embodied.lifecycle_rating(block, rating, std)
-            before = doc["embodied"].pop("lifecycle_rating", _ABSENT)
-            if lifecycle is not None:
-                doc["embodied"]["lifecycle_rating"] = lifecycle
-            if not _same_json(before, _ABSENT if lifecycle is None else lifecycle):
-                pieces.pop("embodied", None)  # else its text as read is still its text
         name = path.name if path.name not in used else f"{len(used)}-{path.name}"
         used.add(name)
         _replace_text(out / name, disclosure.sealed_text(doc, pieces))
@@ -711,6 +702,24 @@ def _write_rerated(sources: list[str], std: object, out: Path) -> Any:
     from greenai.scoring import Population
 
     return Population.from_inputs(inputs, labels, skipped)
+
+
+def _rerate_embodied(
+    doc: dict[str, Any], pieces: dict[str, Any], rating: Any, std: Any, path: Path
+) -> None:
+    """Re-derive the embodied block's lifecycle rating under std, in place; drop its text as
+    read from pieces only when the rating changed (else that text is still its text)."""
+    if not isinstance(doc.get("embodied"), dict):
+        return
+    from greenai import embodied
+
+    block = embodied.Embodied.from_dict(doc["embodied"], f"{path}: embodied")
+    lifecycle = embodied.lifecycle_rating(block, rating, std)
+    before = doc["embodied"].pop("lifecycle_rating", _ABSENT)
+    if lifecycle is not None:
+        doc["embodied"]["lifecycle_rating"] = lifecycle
+    if not _same_json(before, _ABSENT if lifecycle is None else lifecycle):
+        pieces.pop("embodied", None)
 
 
 _ABSENT = object()  # a key that is not there

@@ -68,3 +68,22 @@ def test_calibrate_refuses_a_small_population(tmp_path):
     res = _cli("standard", "calibrate", str(tmp_path), "-o", str(tmp_path / "d.toml"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "embeddings" in res.stderr
+
+
+def test_rate_o_skips_a_file_whose_figures_the_rating_refuses_and_writes_the_rest(tmp_path):
+    import json
+
+    from greenai import disclosure
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    _population(src, 3)
+    doc = json.loads((src / "run001.json").read_text())
+    doc["units_done"] = 1e25  # the schema takes it; no real run counts that much
+    doc.pop("integrity", None)
+    (src / "run001.json").write_text(json.dumps(disclosure.seal(doc)))
+    res = _cli("rate", str(src), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["run000.json", "run002.json"]
+    assert f"skipped: {src / 'run001.json'}: units_done: 1e+25 is beyond any real run" in res.stderr
+    assert sum("run00" in ln for ln in res.stdout.splitlines()) == 2
