@@ -20,13 +20,14 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from greenai.errors import DisclosureError
+from greenai.errors import DisclosureError, GreenAIWarning
 from greenai.jsonio import BIG_FLOAT, JSONInputError, colons, orjson_module, read, read_fast
 
 SCHEMA_VERSION = "1.0"
@@ -761,23 +762,35 @@ def drop_duplicates(
 
     Two documents sealed with the same SHA-256 are the same result (a file copied into two
     folders, a folder given twice): the first is kept and each repeat is named in a note,
-    never dropped silently. Documents without a seal are all kept.
+    never dropped silently. Documents without a seal are all kept. A seal is only a claim:
+    a repeat whose content differs from the first's (a copy altered after sealing) is not
+    the same result, so it is kept and named, and cannot hide the result whose seal it took.
     """
     kept: list[Any] = []
     names: list[str] = []
     notes: list[str] = []
-    first: dict[str, str] = {}
+    first: dict[str, tuple[str, Any]] = {}  # seal -> (label, document) of its first holder
     for doc, label in zip(docs, labels, strict=True):
         integrity = doc.get("integrity") if isinstance(doc, dict) else None
         digest = integrity.get("sha256") if isinstance(integrity, dict) else None
         if isinstance(digest, str) and digest:
             if digest in first:
-                notes.append(
-                    f"{label}: the same sealed result (SHA-256 {digest[:12]}...) as "
-                    f"{first[digest]}: counted once"
+                held_by, held = first[digest]
+                if held is doc or canonical_bytes(held) == canonical_bytes(doc):
+                    notes.append(
+                        f"{label}: the same sealed result (SHA-256 {digest[:12]}...) as "
+                        f"{held_by}: counted once"
+                    )
+                    continue
+                warnings.warn(
+                    f"{label} and {held_by} carry one seal (SHA-256 {digest[:12]}...) but "
+                    "differ: one was altered after sealing; both kept, as two results "
+                    "(greenai verify says which matches the seal)",
+                    GreenAIWarning,
+                    stacklevel=2,
                 )
-                continue
-            first[digest] = label
+            else:
+                first[digest] = (label, doc)
         kept.append(doc)
         names.append(label)
     return kept, names, notes

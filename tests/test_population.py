@@ -87,3 +87,23 @@ def test_a_result_given_twice_is_counted_once_and_said(tmp_path):
     population = load_population([str(tmp_path / "a"), str(tmp_path / "b")])
     assert len(population) == 4
     assert sum("counted once" in s for s in population.skipped) == 3
+
+
+def test_a_copy_altered_after_sealing_cannot_hide_the_result_whose_seal_it_carries(tmp_path):
+    from greenai.calibration import load_population
+    from greenai.errors import GreenAIWarning
+    from greenai.population import load
+    from tests.report.docs import make_doc
+
+    real = disclosure.seal(make_doc(units=1000))
+    forged = json.loads(json.dumps(real))
+    forged["units_done"] = 1_000_000  # 1000x "better", the real seal kept
+    (tmp_path / "a-forged.json").write_text(json.dumps(forged))  # read first
+    (tmp_path / "b-real.json").write_text(json.dumps(real))
+    for read in (load, lambda p: load_population([str(p)])):
+        with pytest.warns(GreenAIWarning, match=r"b-real.json and .*a-forged.json carry one seal"):
+            results = read(tmp_path)
+        assert len(results) == 2  # the real result is not dropped as a "copy" of the forgery
+        assert not any("counted once" in s for s in results.skipped)
+    assert disclosure.integrity_status(real) != "unverified"
+    assert disclosure.integrity_status(forged) == "unverified"
