@@ -329,9 +329,8 @@ class Meter:
             except DisclosureError as exc:
                 taken = taken or str(exc).split(";")[0]
                 continue
-            except OSError as exc:
-                self._problem(f"could not lock {path}: {exc.strerror or exc}")
-                return
+            except OSError:
+                return  # its folder is not writable: writing the result says so, once
             self._output_claim, self._own_claim = claim, True
             if n:
                 self.output = path
