@@ -18,11 +18,9 @@ the password from its ``IPMI_PASSWORD`` environment variable, ``-E``).
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -230,6 +228,8 @@ class RedfishClient:
         self.timeout_s = timeout_s
         self._auth = None
         if credentials is not None:
+            import base64
+
             token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
             self._auth = f"Basic {token}"
         self._context = None
@@ -539,6 +539,8 @@ def ipmi_reader(
     argv: list[str], extra_env: dict[str, str], tool: str, timeout_s: float = 5.0
 ) -> Callable[[], float]:
     """Return a fetch() running the DCMI power reading command once."""
+    import subprocess  # only where an IPMI tool is found: off every other start-up
+
     child_env = {**os.environ, **extra_env}
 
     def fetch() -> float:
