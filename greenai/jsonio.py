@@ -170,6 +170,17 @@ def _orjson_loads(orjson: Any, text: str, escapes: bool = True) -> Any:
         value = orjson.loads(text)
     except (orjson.JSONDecodeError, RecursionError):
         return _ASK_JSON
+    if type(value) is dict or type(value) is list:
+        # The same proof at C speed: orjson writes each key read back with one ':' and each
+        # string as read (':' unescaped), so the ':' of its output are those of the keys and
+        # strings read; a float of 2**63 or more it writes with an exponent ("9.3e+18"), and
+        # only output with an "e+" anywhere needs the walk over every value.
+        try:
+            back = orjson.dumps(value)
+        except (orjson.JSONEncodeError, RecursionError):
+            return _checked(value, _BIG, text)
+        if b"e+" not in back:
+            return value if back.count(b":") == text.count(":") else _ASK_JSON
     return _checked(value, _BIG, text)
 
 

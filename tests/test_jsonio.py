@@ -307,3 +307,13 @@ def test_greenai_json_stdlib_turns_the_fast_reader_off(monkeypatch):
     monkeypatch.delenv(jsonio.FAST_ENV)
     found = jsonio.orjson_module()
     assert found is None or tuple(map(int, found.__version__.split(".")[:3])) >= jsonio.ORJSON_MIN
+
+
+@needs_orjson
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=2.0**63, allow_infinity=False), st.booleans())
+def test_orjson_writes_every_float_past_64_bits_with_an_exponent(value, negative):
+    # the fast reader walks a value only when orjson writes an "e+" back: that must cover
+    # every float an integer beyond 64 bits could have become
+    value = -value if negative else value
+    assert b"e+" in jsonio.orjson_module().dumps([value])
