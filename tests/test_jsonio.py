@@ -316,4 +316,20 @@ def test_orjson_writes_every_float_past_64_bits_with_an_exponent(value, negative
     # the fast reader walks a value only when orjson writes an "e+" back: that must cover
     # every float an integer beyond 64 bits could have become
     value = -value if negative else value
-    assert b"e+" in jsonio.orjson_module().dumps([value])
+    assert jsonio._has_exponent(jsonio.orjson_module().dumps([value]))
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b"", False),
+        (b"+", False),
+        (b"+e+", True),
+        (b"e+", True),
+        (b'["P = a + b", 1.5]', False),
+        (b'["a + b", "c+d", 1e+19]', True),
+        (b"[1e-07, 2.5]", False),
+    ],
+)
+def test_has_exponent_finds_each_e_plus(data, found):
+    assert jsonio._has_exponent(data) is found
