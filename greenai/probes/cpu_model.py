@@ -9,7 +9,6 @@ or container sees, so a 2-vCPU slice of a 64-core part is charged for 2 threads,
 from __future__ import annotations
 
 import contextlib
-import csv
 import importlib.util
 import json
 import math
@@ -39,7 +38,8 @@ MATCH_CACHE_MAX_BYTES = 4096
 MATCH_CACHE_MAX_TDP_W = 100_000.0  # a cached TDP outside 0..this is not believed
 _MATCH_KINDS = ("exact", "model", "family", "none")
 
-_NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,")
+# patterns compiled on first use (_patterns): a cached match needs neither
+_NOISE = r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,"
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,21 @@ class CpuTopology:
     note: str
 
 
-_NEEDS_CLEANING = re.compile(r"[(@,®™]|cpu|processor|-core|radeon")
+_NEEDS_CLEANING = r"[(@,®™]|cpu|processor|-core|radeon"
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Return the compiled (needs cleaning, noise) patterns."""
+    return re.compile(_NEEDS_CLEANING), re.compile(_NOISE)
 
 
 def normalise_cpu_name(name: str) -> str:
     """Return a CPU name lower-cased with trademarks, frequency and filler words removed."""
     text = name.lower()
-    if _NEEDS_CLEANING.search(text):  # most table rows are clean already: skip the rewrite
-        text = _NOISE.sub(" ", text)
+    needs_cleaning, noise = _patterns()
+    if needs_cleaning.search(text):  # most table rows are clean already: skip the rewrite
+        text = noise.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -96,6 +103,8 @@ def codecarbon_cpu_table_path() -> Path:
 @lru_cache(maxsize=4)
 def _raw_cpu_rows(path: str | None = None) -> tuple[tuple[str, float], ...]:
     """Return (name, TDP W) rows of the CPU power table, as written."""
+    import csv  # only where the table is read: a cached match needs no csv module
+
     table_path = Path(path) if path else codecarbon_cpu_table_path()
     rows = []
     with open(table_path, newline="", encoding="utf-8") as fh:
@@ -127,10 +136,11 @@ def candidate_rows(brand: str, path: str | None = None) -> tuple[tuple[str, str,
     the few that need cleaning, are normalised: a fraction of the table at start-up.
     """
     wanted = set(normalise_cpu_name(brand).split())
+    needs_cleaning = _patterns()[0].search
     out = []
     for name, tdp in _raw_cpu_rows(path):
         lower = name.lower()
-        if wanted.issuperset(lower.split()[:2]) or _NEEDS_CLEANING.search(lower):
+        if wanted.issuperset(lower.split()[:2]) or needs_cleaning(lower):
             out.append((name, normalise_cpu_name(name), tdp))
     return tuple(out)
 
@@ -498,6 +508,12 @@ class CpuModelProbe:
             self._proc_stat = None
 
 
+def _csv_error() -> type[Exception]:
+    import csv
+
+    return csv.Error
+
+
 def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
     """Return the CPU model probe for this machine."""
     env = os.environ if env is None else env
@@ -507,7 +523,7 @@ def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
     else:
         try:
             match = match_brand(brand)
-        except (OSError, csv.Error):
+        except (OSError, _csv_error()):  # evaluated only when something was raised
             match = TdpMatch(brand, "none", None, None, 0)
     cpus: list[int] | None
     try:

@@ -312,3 +312,16 @@ def test_no_cache_folder_still_matches(tmp_path, monkeypatch):
     blocker.write_text("")
     monkeypatch.setenv("GREENAI_CACHE_DIR", str(blocker / "cache"))  # cannot be made
     assert cpu_model.match_brand("AMD EPYC") == match_tdp("AMD EPYC", TABLE)
+
+
+@pytest.mark.parametrize("error", [OSError("gone"), "csv"])
+def test_an_unreadable_table_gives_no_match_not_a_crash(monkeypatch, error):
+    import csv
+
+    def broken(brand, path=None):
+        raise csv.Error("field larger than field limit") if error == "csv" else error
+
+    monkeypatch.setattr(cpu_model, "match_brand", broken)
+    probe = cpu_model.discover_cpu_model({})
+    assert probe.match.kind == "none" and probe.match.tdp_w is None
+    probe.close()
