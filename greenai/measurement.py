@@ -545,12 +545,11 @@ def _fields_of(
     """Return a dataclass's field names and its check plan, once per class: per field
     (name, required, checker, resolved type hint)."""
     hints = typing.get_type_hints(cls)
-    plan = tuple(
-        (f.name, f.default is MISSING and f.default_factory is MISSING, _checker(hints[f.name]))
-        + (hints[f.name],)
-        for f in fields(cls)
-    )
-    return frozenset(hints), plan
+    plan = []
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        plan.append((f.name, required, _checker(hints[f.name]), hints[f.name]))
+    return frozenset(hints), tuple(plan)
 
 
 _READER_HINTS: dict[Any, Any] = {
