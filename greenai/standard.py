@@ -404,7 +404,7 @@ def _resolve(path_or_id: str | Path | None) -> tuple[Path, os.stat_result]:
         if st is None:
             raise StandardError(f"{path}: no such standard file. Fix: check the path")
         return path, st
-    path = standards_dir() / f"{path_or_id}.toml"
+    path = _shipped_file(path_or_id)
     st = _file_stat(path)
     if st is None:
         known = ", ".join(s.id for s in list_standards()) or "none"
@@ -413,6 +413,12 @@ def _resolve(path_or_id: str | Path | None) -> tuple[Path, os.stat_result]:
             "Fix: give a shipped id or the path of a .toml file"
         )
     return path, st
+
+
+@functools.lru_cache(maxsize=32)
+def _shipped_file(standard_id: str) -> Path:
+    """Return where the shipped standard of an id would be (a name, not a file look-up)."""
+    return standards_dir() / f"{standard_id}.toml"
 
 
 def _looks_like_path(text: str) -> bool:
