@@ -588,10 +588,8 @@ def worker_load(files: list[str], rounds: int) -> dict[str, Any]:
     for name in files:
         path = Path(name)
         greenai.load(path)  # lazy imports, off the clock
-        plain, ours = [], []
-        for _ in range(rounds):  # alternated: drift on a shared machine hits both alike
-            plain.append(_time_call(lambda p=path: json.loads(p.read_text())))
-            ours.append(_time_call(lambda p=path: greenai.load(p)))
+        plain = [_time_call(lambda p=path: json.loads(p.read_text())) for _ in range(rounds)]
+        ours = [_time_call(lambda p=path: greenai.load(p)) for _ in range(rounds)]
         out[path.name] = {
             "bytes": path.stat().st_size,
             "json_us": 1e6 * _median(plain),
