@@ -496,13 +496,12 @@ def validate(doc: Any, source: str = "<document>", strict_json: bool = False) ->
 
 def read_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Return the JSON object in a file; DisclosureError if it cannot be read or parsed."""
-    p = Path(path)
     try:
-        doc = read(p)
+        doc = read(path)  # makes its own Path: one per file is enough
     except JSONInputError as exc:
         raise DisclosureError(str(exc)) from exc
     if not isinstance(doc, dict):
-        raise DisclosureError(f"{p}: expected a JSON object, got {type(doc).__name__}")
+        raise DisclosureError(f"{Path(path)}: expected a JSON object, got {type(doc).__name__}")
     return doc
 
 

@@ -9,6 +9,7 @@ document gives those blocks as the same typed values the Meter gives (``m.footpr
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import os
@@ -289,8 +290,8 @@ class Measurement:
         if status not in STATUSES:
             raise DisclosureError(f"{source}: status: {status!r} is not one of {STATUSES}")
         timeline = doc.get("timeline")
-        reader.check("probes_unavailable", tuple[dict[str, str], ...])
-        reader.check("error", dict[str, str] | None)
+        reader.check("probes_unavailable", _UNAVAILABLE_HINT)
+        reader.check("error", _ERROR_HINT)
         return cls(
             status=status,
             task=reader.get("task", str, optional=True),
@@ -446,7 +447,7 @@ def _timeline_from(reader: _Reader, data: Any) -> Timeline:
 
 
 def _command_from(reader: _Reader) -> tuple[str, ...] | None:
-    reader.check("command", tuple[str, ...] | None)
+    reader.check("command", _COMMAND_HINT)
     command = reader.doc.get("command")
     return tuple(command) if command is not None else None
 
@@ -494,6 +495,11 @@ def _numbers_ok(values: Any) -> bool:
     return all(math.isfinite(v) for v in values)  # a finite overflow: look at each
 
 
+def _all_str(keys: Any) -> bool:
+    """Return whether every key is a str (a loop in C, not a generator)."""
+    return all(map(isinstance, keys, itertools.repeat(str)))
+
+
 @functools.cache
 def _checker(hint: Any) -> Callable[[Any], bool]:
     """Return a function that checks a JSON value against ``hint`` (built once per hint)."""
@@ -504,6 +510,9 @@ def _checker(hint: Any) -> Callable[[Any], bool]:
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
+        if len(args) == 2 and type(None) in args:  # X | None: the common case, no loop
+            other = _checker(args[1] if args[0] is type(None) else args[0])
+            return lambda v: v is None or other(v)
         checks = tuple(_checker(h) for h in args)
         return lambda v: any(c(v) for c in checks)
     if hint is float:
@@ -516,33 +525,31 @@ def _checker(hint: Any) -> Callable[[Any], bool]:
         if not args:
             return lambda v: isinstance(v, dict)
         if args[1] is Any:
-            return lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v)
+            return lambda v: isinstance(v, dict) and _all_str(v)
         if args[1] is float:
-            return lambda v: (
-                isinstance(v, dict)
-                and all(isinstance(k, str) for k in v)
-                and _numbers_ok(list(v.values()))
-            )
+            return lambda v: isinstance(v, dict) and _all_str(v) and _numbers_ok(list(v.values()))
         inner = _checker(args[1])
-        return lambda v: (
-            isinstance(v, dict) and all(isinstance(k, str) and inner(x) for k, x in v.items())
-        )
+        return lambda v: isinstance(v, dict) and _all_str(v) and all(map(inner, v.values()))
     if origin is tuple:
         if args[0] is float:
             return _numbers_ok
         item = _checker(args[0])
-        return lambda v: isinstance(v, list | tuple) and all(item(x) for x in v)
+        return lambda v: isinstance(v, list | tuple) and all(map(item, v))
     return lambda v: False
 
 
 @functools.cache
-def _fields_of(cls: type) -> tuple[dict[str, Any], tuple[tuple[str, bool], ...]]:
-    """Return a dataclass's resolved type hints and (field, required) pairs, once per class."""
+def _fields_of(
+    cls: type,
+) -> tuple[frozenset[str], tuple[tuple[str, bool, Callable[[Any], bool], Any], ...]]:
+    """Return a dataclass's field names and its check plan, once per class: per field
+    (name, required, checker, resolved type hint)."""
     hints = typing.get_type_hints(cls)
-    required = tuple(
-        (f.name, f.default is MISSING and f.default_factory is MISSING) for f in fields(cls)
-    )
-    return hints, required
+    plan = []
+    for f in fields(cls):
+        required = f.default is MISSING and f.default_factory is MISSING
+        plan.append((f.name, required, _checker(hints[f.name]), hints[f.name]))
+    return frozenset(hints), tuple(plan)
 
 
 _READER_HINTS: dict[Any, Any] = {
@@ -552,6 +559,13 @@ _READER_HINTS: dict[Any, Any] = {
     int: int,
     (int, float): float,
 }
+# made once, not per file: a generic alias costs a construction and a hash per look-up
+_UNAVAILABLE_HINT = tuple[dict[str, str], ...]
+_ERROR_HINT = dict[str, str] | None
+_COMMAND_HINT = tuple[str, ...] | None
+
+
+_GET_CHECKS = {kind: _checker(hint) for kind, hint in _READER_HINTS.items()}
 
 
 class _Reader:
@@ -568,7 +582,7 @@ class _Reader:
                 return None
             raise DisclosureError(f"{self.source}: {key}: missing (required field)")
         hint = _READER_HINTS.get(kind, kind)
-        if not _checker(hint)(value):
+        if not (_GET_CHECKS.get(kind) or _checker(hint))(value):
             want = {float: "a finite number", int: "an integer", str: "a string"}.get(
                 hint, "an object" if kind is dict else "a list" if kind is list else str(kind)
             )
@@ -586,20 +600,20 @@ class _Reader:
     def build(self, cls: type, data: Any, where: str) -> Any:
         if not isinstance(data, dict):
             raise DisclosureError(f"{self.source}: {where}: expected an object")
-        hints, names = _fields_of(cls)
-        unknown = set(data) - set(hints)
-        if unknown:
-            raise DisclosureError(f"{self.source}: {where}: unknown field(s) {sorted(unknown)}")
+        names, plan = _fields_of(cls)
+        if not names.issuperset(data):
+            unknown = sorted(set(data) - names)
+            raise DisclosureError(f"{self.source}: {where}: unknown field(s) {unknown}")
         values = {}
-        for name, required in names:
+        for name, required, ok, hint in plan:
             if name not in data:
                 if required:
                     raise DisclosureError(f"{self.source}: {where}.{name}: missing")
                 continue
             value = data[name]
-            if not _checker(hints[name])(value):
+            if not ok(value):
                 raise DisclosureError(
-                    f"{self.source}: {where}.{name}: {value!r:.60} is not of type {hints[name]}"
+                    f"{self.source}: {where}.{name}: {value!r:.60} is not of type {hint}"
                 )
             values[name] = tuple(value) if isinstance(value, list) else value
         return cls(**values)

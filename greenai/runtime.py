@@ -25,6 +25,15 @@ def runtime_dir() -> Path:
     return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
 
 
+def user_cache_dir() -> Path:
+    """Return this user's greenai cache folder (GREENAI_CACHE_DIR, else the XDG cache)."""
+    base = os.environ.get("GREENAI_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "greenai"
+
+
 def alive(pid: int) -> bool:
     """Return True if process ``pid`` exists (also when another user owns it)."""
     try:

@@ -16,7 +16,9 @@ import bisect
 import functools
 import json
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -376,35 +378,58 @@ class StandardSummary:
 # ----------------------------------------------------------------------- loading
 def resolve_standard(path_or_id: str | Path | None = None) -> Path:
     """Return the file of a standard given by path, id (standards/<id>.toml) or None (default)."""
+    return _resolve(path_or_id)[0]
+
+
+def _file_stat(path: Path | str) -> os.stat_result | None:
+    """Return the stat of a regular file (what Path.is_file() looks at), None otherwise."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def _resolve(path_or_id: str | Path | None) -> tuple[Path, os.stat_result]:
+    """Return resolve_standard's file and its stat (one stat per place looked at)."""
     if path_or_id is None:
         path_or_id = DEFAULT_STANDARD
     if isinstance(path_or_id, Path) or _looks_like_path(path_or_id):
         path = Path(path_or_id)
-        shipped = standards_dir() / path.name
-        if not path.is_file() and path.name == str(path_or_id) and shipped.is_file():
-            return shipped  # "greenai-2026.1.toml": the file name of a shipped standard
-        if not path.is_file():
+        st = _file_stat(path)
+        if st is None and path.name == str(path_or_id):
+            shipped = standards_dir() / path.name
+            shipped_st = _file_stat(shipped)
+            if shipped_st is not None:
+                return shipped, shipped_st  # "greenai-2026.1.toml": a shipped standard's file
+        if st is None:
             raise StandardError(f"{path}: no such standard file. Fix: check the path")
-        return path
-    path = standards_dir() / f"{path_or_id}.toml"
-    if not path.is_file():
+        return path, st
+    path = _shipped_file(path_or_id)
+    st = _file_stat(path)
+    if st is None:
         known = ", ".join(s.id for s in list_standards()) or "none"
         raise StandardError(
             f"no standard with id {path_or_id!r} in {standards_dir()} (shipped: {known}). "
             "Fix: give a shipped id or the path of a .toml file"
         )
-    return path
+    return path, st
+
+
+@functools.lru_cache(maxsize=32)
+def _shipped_file(standard_id: str) -> Path:
+    """Return where the shipped standard of an id would be (a name, not a file look-up)."""
+    return standards_dir() / f"{standard_id}.toml"
 
 
 def _looks_like_path(text: str) -> bool:
-    return text.endswith(".toml") or "/" in text or "\\" in text or Path(text).is_file()
+    return text.endswith(".toml") or "/" in text or "\\" in text or _file_stat(text) is not None
 
 
 def load_standard(path_or_id: str | Path | None = None) -> Standard:
     """Return the validated standard from a file path, an id, or None for the default one."""
-    path = resolve_standard(path_or_id)
-    stat = path.stat()
-    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+    path, st = _resolve(path_or_id)
+    return _load_cached(str(path), st.st_mtime_ns, st.st_size)
 
 
 @functools.lru_cache(maxsize=32)

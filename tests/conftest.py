@@ -39,7 +39,9 @@ def fake_nvml(monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch):
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory):
+    # the CPU match cache of this test session, not the user's
+    monkeypatch.setenv("GREENAI_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "greenai-cache"))
     for var in (
         "CUDA_VISIBLE_DEVICES",
         "GREENAI_CPU_PACKAGE_THREADS",

@@ -333,3 +333,29 @@ def test_read_fast_leaves_to_read_what_needs_the_json_module(tmp_path, monkeypat
     monkeypatch.setenv(jsonio.MAX_ENV, "5")  # over the bound: read() says so
     assert jsonio.read_fast(tmp_path / "plain.json") is None
     assert jsonio.read_fast(tmp_path / "missing.json") is None
+
+
+@needs_orjson
+@settings(max_examples=500, deadline=None)
+@given(st.floats(min_value=2.0**63, allow_infinity=False), st.booleans())
+def test_orjson_writes_every_float_past_64_bits_with_an_exponent(value, negative):
+    # the fast reader walks a value only when orjson writes an "e+" back: that must cover
+    # every float an integer beyond 64 bits could have become
+    value = -value if negative else value
+    assert jsonio._has_exponent(jsonio.orjson_module().dumps([value]))
+
+
+@pytest.mark.parametrize(
+    ("data", "found"),
+    [
+        (b"", False),
+        (b"+", False),
+        (b"+e+", True),
+        (b"e+", True),
+        (b'["P = a + b", 1.5]', False),
+        (b'["a + b", "c+d", 1e+19]', True),
+        (b"[1e-07, 2.5]", False),
+    ],
+)
+def test_has_exponent_finds_each_e_plus(data, found):
+    assert jsonio._has_exponent(data) is found

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import plistlib
-import subprocess
 import sys
 import threading
 import time
@@ -47,6 +45,8 @@ ROOT_REMEDY = (
 
 def parse_sample(chunk: bytes) -> dict[str, float]:
     """Return one powermetrics plist sample as {cpu, gpu, ane, package: mJ, elapsed_s}."""
+    import plistlib  # macOS only: kept off every other platform's start-up
+
     try:
         doc = plistlib.loads(chunk.strip(b"\0\r\n\t "))
     except Exception as exc:  # noqa: BLE001 - plistlib raises several types
@@ -184,6 +184,8 @@ class ApplePowerProbe:
 
 def start_powermetrics(argv: list[str], session: PowermetricsSession) -> Callable[[], None]:
     """Start powermetrics, feed its stdout into the session on a thread; return a stopper."""
+    import subprocess
+
     try:
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:

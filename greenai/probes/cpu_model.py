@@ -8,8 +8,10 @@ or container sees, so a 2-vCPU slice of a 64-core part is charged for 2 threads,
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import importlib.util
+import json
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -27,7 +29,17 @@ DEFAULT_W_PER_THREAD = 4.0
 ENV_PACKAGE_THREADS = "GREENAI_CPU_PACKAGE_THREADS"
 ENV_TDP = "GREENAI_CPU_TDP_W"
 
-_NOISE = re.compile(r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,")
+# The match for this machine's brand is kept between processes: matching reads and scans
+# CodeCarbon's ~5,000-row table, most of a first meter's start-up. The cache key names all
+# the match depends on; a cache file that does not read back as a valid match is ignored.
+MATCHER_VERSION = 1  # bump when normalise_cpu_name, candidate_rows or match_tdp change
+MATCH_CACHE_FILE = "cpu-tdp-match.json"
+MATCH_CACHE_MAX_BYTES = 4096
+MATCH_CACHE_MAX_TDP_W = 100_000.0  # a cached TDP outside 0..this is not believed
+_MATCH_KINDS = ("exact", "model", "family", "none")
+
+# patterns compiled on first use (_patterns): a cached match needs neither
+_NOISE = r"\(r\)|\(tm\)|®|™|\bcpu\b|\bprocessor\b|@.*$|\b\d+-core\b|\bwith radeon.*$|,"
 
 
 @dataclass(frozen=True)
@@ -62,14 +74,21 @@ class CpuTopology:
     note: str
 
 
-_NEEDS_CLEANING = re.compile(r"[(@,®™]|cpu|processor|-core|radeon")
+_NEEDS_CLEANING = r"[(@,®™]|cpu|processor|-core|radeon"
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Return the compiled (needs cleaning, noise) patterns."""
+    return re.compile(_NEEDS_CLEANING), re.compile(_NOISE)
 
 
 def normalise_cpu_name(name: str) -> str:
     """Return a CPU name lower-cased with trademarks, frequency and filler words removed."""
     text = name.lower()
-    if _NEEDS_CLEANING.search(text):  # most table rows are clean already: skip the rewrite
-        text = _NOISE.sub(" ", text)
+    needs_cleaning, noise = _patterns()
+    if needs_cleaning.search(text):  # most table rows are clean already: skip the rewrite
+        text = noise.sub(" ", text)
     return " ".join(text.split())
 
 
@@ -84,6 +103,8 @@ def codecarbon_cpu_table_path() -> Path:
 @lru_cache(maxsize=4)
 def _raw_cpu_rows(path: str | None = None) -> tuple[tuple[str, float], ...]:
     """Return (name, TDP W) rows of the CPU power table, as written."""
+    import csv  # only where the table is read: a cached match needs no csv module
+
     table_path = Path(path) if path else codecarbon_cpu_table_path()
     rows = []
     with open(table_path, newline="", encoding="utf-8") as fh:
@@ -115,10 +136,11 @@ def candidate_rows(brand: str, path: str | None = None) -> tuple[tuple[str, str,
     the few that need cleaning, are normalised: a fraction of the table at start-up.
     """
     wanted = set(normalise_cpu_name(brand).split())
+    needs_cleaning = _patterns()[0].search
     out = []
     for name, tdp in _raw_cpu_rows(path):
         lower = name.lower()
-        if wanted.issuperset(lower.split()[:2]) or _NEEDS_CLEANING.search(lower):
+        if wanted.issuperset(lower.split()[:2]) or needs_cleaning(lower):
             out.append((name, normalise_cpu_name(name), tdp))
     return tuple(out)
 
@@ -166,6 +188,108 @@ def match_tdp(brand: str, table: tuple[tuple[str, str, float], ...]) -> TdpMatch
             len(family),
         )
     return TdpMatch(brand, "none", None, None, 0)
+
+
+def _match_cache_key(brand: str, table_path: Path) -> list[Any] | None:
+    """Return what a cached match must have been made from, None if the table is unreadable."""
+    from greenai._version import __version__
+
+    try:
+        st = os.stat(table_path)
+    except OSError:
+        return None
+    return [brand, str(table_path), st.st_size, st.st_mtime_ns, __version__, MATCHER_VERSION]
+
+
+def _match_cache_path() -> Path | None:
+    from greenai.runtime import user_cache_dir
+
+    try:
+        return user_cache_dir() / MATCH_CACHE_FILE
+    except RuntimeError:  # no home folder to put it in
+        return None
+
+
+def _match_of_doc(doc: object, key: list[Any]) -> TdpMatch | None:
+    """Return the match a cache document holds for key, None unless it is a valid one."""
+    if not isinstance(doc, dict) or doc.get("key") != key:
+        return None
+    fields = doc.get("match")
+    if not isinstance(fields, dict):
+        return None
+    kind, row, tdp_w, candidates = (fields.get(k) for k in ("kind", "row", "tdp_w", "candidates"))
+    if kind not in _MATCH_KINDS or type(candidates) is not int or candidates < 0:
+        return None
+    if kind == "none":
+        if row is not None or tdp_w is not None:
+            return None
+        return TdpMatch(key[0], kind, None, None, candidates)
+    if not isinstance(row, str) or type(tdp_w) not in (int, float):
+        return None
+    if not (math.isfinite(tdp_w) and 0 <= tdp_w <= MATCH_CACHE_MAX_TDP_W):
+        return None
+    return TdpMatch(key[0], kind, row, float(tdp_w), candidates)
+
+
+def _read_match_cache(path: Path, key: list[Any]) -> TdpMatch | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, MATCH_CACHE_MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > MATCH_CACHE_MAX_BYTES:
+        return None
+    try:
+        doc = json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
+        return None
+    return _match_of_doc(doc, key)
+
+
+def _write_match_cache(path: Path, key: list[Any], match: TdpMatch) -> None:
+    fields = {"kind": match.kind, "row": match.row, "tdp_w": match.tdp_w}
+    data = json.dumps({"key": key, "match": {**fields, "candidates": match.candidates}}).encode()
+    if len(data) > MATCH_CACHE_MAX_BYTES or _match_of_doc(json.loads(data), key) != match:
+        return  # kept only if it reads back as this very match
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{os.urandom(4).hex()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    except OSError:  # no cache folder to write to: the next process matches again
+        return
+    try:
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def match_brand(brand: str, path: str | None = None) -> TdpMatch:
+    """Return match_tdp(brand, candidate_rows(brand)), cached between processes.
+
+    The cache (GREENAI_CACHE_DIR, else the user cache folder) is keyed by the brand, the
+    table's path, size and mtime and greenai's version; a miss or a bad file rematches.
+    """
+    table_path = Path(path) if path else codecarbon_cpu_table_path()
+    key = _match_cache_key(brand, table_path)
+    cache = _match_cache_path() if key is not None else None
+    hit = _read_match_cache(cache, key) if cache is not None and key is not None else None
+    if hit is not None:
+        return hit
+    match = match_tdp(brand, candidate_rows(brand, str(table_path)))
+    if cache is not None and key is not None:
+        _write_match_cache(cache, key, match)
+    return match
 
 
 def cpu_brand(cpuinfo: str | None = None) -> str:
@@ -384,6 +508,12 @@ class CpuModelProbe:
             self._proc_stat = None
 
 
+def _csv_error() -> type[Exception]:
+    import csv
+
+    return csv.Error
+
+
 def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
     """Return the CPU model probe for this machine."""
     env = os.environ if env is None else env
@@ -392,8 +522,8 @@ def discover_cpu_model(env: dict[str, str] | None = None) -> CpuModelProbe:
         match = TdpMatch(brand, "override", f"{ENV_TDP}={env[ENV_TDP]}", float(env[ENV_TDP]))
     else:
         try:
-            match = match_tdp(brand, candidate_rows(brand))
-        except (OSError, csv.Error):
+            match = match_brand(brand)
+        except (OSError, _csv_error()):  # evaluated only when something was raised
             match = TdpMatch(brand, "none", None, None, 0)
     cpus: list[int] | None
     try:

@@ -37,7 +37,8 @@ WRAP_UJ = 2**64  # the sysfs ABI prints energy as an unsigned 64-bit integer (uJ
 # wraps in practice, so this only keeps the sampler's arithmetic bounded).
 ASSUMED_MAX_POWER_W = 5000.0
 
-_CHANNEL_RE = re.compile(r"^(energy|power|curr|in)(\d+)_(input|average|label|enable)$")
+# compiled (and kept by re) where a hwmon device is listed, not on every start-up
+_CHANNEL_RE = r"^(energy|power|curr|in)(\d+)_(input|average|label|enable)$"
 
 # Board input rails: the whole module's input, containing every other rail of the device.
 _INPUT_RAILS = ("VDD_IN", "POM_5V_IN")
@@ -175,8 +176,9 @@ def _channels(path: Path) -> dict[int, dict[str, Path]]:
         entries = sorted(os.listdir(path))
     except OSError:
         return chans
+    channel = re.compile(_CHANNEL_RE).match
     for entry in entries:
-        m = _CHANNEL_RE.match(entry)
+        m = channel(entry)
         if m:
             kind, index, attr = m.group(1), int(m.group(2)), m.group(3)
             chans.setdefault(index, {})[f"{kind}_{attr}"] = path / entry

@@ -58,9 +58,13 @@ def ram_power_w(total_gib: float, arm: bool = False) -> float:
 
 
 def _is_arm() -> bool:
-    import platform
+    if hasattr(os, "uname"):  # what platform.machine() reads, without importing platform
+        machine = os.uname().machine
+    else:
+        import platform
 
-    return any(arm in platform.machine().lower() for arm in ("arm", "aarch"))
+        machine = platform.machine()
+    return any(arm in machine.lower() for arm in ("arm", "aarch"))
 
 
 def installed_memory_bytes() -> int:

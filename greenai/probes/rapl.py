@@ -35,7 +35,8 @@ _ZONE_BOUNDARY = {  # what a zone measures, as Intel's SDM and the powercap docs
     "dram": "DRAM attached to the package",
     "psys": "platform (SoC and board: package, DRAM, PCH, more)",
 }
-_ZONE_RE = re.compile(r"^(intel-rapl(?:-mmio)?):(\d+(?::\d+)*)$")
+# compiled (and kept by re) where a powercap folder is listed, not on every start-up
+_ZONE_RE = r"^(intel-rapl(?:-mmio)?):(\d+(?::\d+)*)$"
 
 PERMISSION_REMEDY = (
     "energy_uj is readable only by root since CVE-2020-8694. Run as root, or grant read "
@@ -184,8 +185,9 @@ def discover(root: Path | None = None) -> Discovery:
         return found
 
     zones: list[tuple[str, str, Path]] = []  # (control, index, path)
+    zone = re.compile(_ZONE_RE).match
     for entry in sorted(os.listdir(root)):
-        m = _ZONE_RE.match(entry)
+        m = zone(entry)
         if m:
             zones.append((m.group(1), m.group(2), root / entry))
     if not zones:

@@ -18,11 +18,9 @@ the password from its ``IPMI_PASSWORD`` environment variable, ``-E``).
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -230,6 +228,8 @@ class RedfishClient:
         self.timeout_s = timeout_s
         self._auth = None
         if credentials is not None:
+            import base64
+
             token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
             self._auth = f"Basic {token}"
         self._context = None
@@ -463,10 +463,11 @@ def discover_redfish(
 
 
 # --------------------------------------------------------------------- IPMI DCMI
-_IPMITOOL_RE = re.compile(r"Instantaneous power reading:\s*(\d+(?:\.\d+)?)\s*Watts", re.I)
-_IPMITOOL_STATE_RE = re.compile(r"Power reading state is:\s*(\w+)", re.I)
-_FREEIPMI_RE = re.compile(r"Current Power\s*:\s*(\d+(?:\.\d+)?)\s*Watts", re.I)
-_FREEIPMI_STATE_RE = re.compile(r"Power Measurement\s*:\s*(\w+)", re.I)
+# patterns, compiled (and kept by re) on the first reading: not on every start-up
+_IPMITOOL_RE = r"Instantaneous power reading:\s*(\d+(?:\.\d+)?)\s*Watts"
+_IPMITOOL_STATE_RE = r"Power reading state is:\s*(\w+)"
+_FREEIPMI_RE = r"Current Power\s*:\s*(\d+(?:\.\d+)?)\s*Watts"
+_FREEIPMI_STATE_RE = r"Power Measurement\s*:\s*(\w+)"
 
 
 def parse_dcmi(text: str, tool: str = "ipmitool") -> float:
@@ -476,10 +477,10 @@ def parse_dcmi(text: str, tool: str = "ipmitool") -> float:
         if tool == "ipmi-dcmi"
         else (_IPMITOOL_RE, _IPMITOOL_STATE_RE)
     )
-    state = state_re.search(text)
+    state = re.search(state_re, text, re.I)
     if state and state.group(1).lower() not in ("activated", "active"):
         raise ProbeError(f"{tool}: DCMI power reading is {state.group(1)} on this BMC")
-    m = value_re.search(text)
+    m = re.search(value_re, text, re.I)
     if not m:
         first = text.strip().splitlines()[0] if text.strip() else "no output"
         raise ProbeError(f"{tool}: no power reading in its output ({first[:120]})")
@@ -539,6 +540,8 @@ def ipmi_reader(
     argv: list[str], extra_env: dict[str, str], tool: str, timeout_s: float = 5.0
 ) -> Callable[[], float]:
     """Return a fetch() running the DCMI power reading command once."""
+    import subprocess  # only where an IPMI tool is found: off every other start-up
+
     child_env = {**os.environ, **extra_env}
 
     def fetch() -> float:

@@ -132,3 +132,196 @@ def test_proc_stat_all_cpus_and_a_subset(tmp_path):
 )
 def test_start_up_candidates_match_like_the_whole_table(brand):
     assert match_tdp(brand, cpu_model.candidate_rows(brand)) == match_tdp(brand, TABLE)
+
+
+# ------------------------------------------------------------ the match cache
+VM_BRANDS = [
+    "AMD EPYC",
+    "Intel Xeon Processor (Cascadelake)",
+    "Intel(R) Xeon(R) CPU @ 2.20GHz",
+    "AMD EPYC 7B13",
+    "Common KVM processor",
+    "QEMU Virtual CPU version 2.5+",
+    "Acme Quantum 9000",
+    "",
+    "   ",
+]
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GREENAI_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _hit_only(monkeypatch):
+    """Make any table scan fail: what is returned then came from the cache."""
+
+    def no_scan(*args, **kwargs):
+        raise AssertionError("the table was scanned")
+
+    monkeypatch.setattr(cpu_model, "candidate_rows", no_scan)
+
+
+def test_every_cached_match_is_the_whole_table_match(cache_dir, monkeypatch):
+    # the reference: match_tdp over the whole normalised table, for every row name and the
+    # strings VMs report; the cache must hand back the very same match for each
+    path = cpu_model.codecarbon_cpu_table_path()
+    cache = cache_dir / cpu_model.MATCH_CACHE_FILE
+    for brand in [name for name, _, _ in TABLE] + VM_BRANDS:
+        want = match_tdp(brand, TABLE)
+        key = cpu_model._match_cache_key(brand, path)
+        cpu_model._write_match_cache(cache, key, want)
+        assert cpu_model._read_match_cache(cache, key) == want, brand
+
+
+@pytest.mark.parametrize("brand", VM_BRANDS + [name for name, _, _ in TABLE[::250]])
+def test_match_brand_is_the_whole_table_match_cold_and_warm(brand, cache_dir, monkeypatch):
+    want = match_tdp(brand, TABLE)
+    assert cpu_model.match_brand(brand) == want  # cold: matched, then written
+    assert (cache_dir / cpu_model.MATCH_CACHE_FILE).is_file()
+    _hit_only(monkeypatch)
+    assert cpu_model.match_brand(brand) == want  # warm: read back
+
+
+def _table(path, tdp):
+    path.write_text(f"Name,TDP\nAcme X1 Pro,{tdp}\nAcme X2,65\n", encoding="utf-8")
+    cpu_model._raw_cpu_rows.cache_clear()  # the rows of a path are kept for a process
+
+
+def test_cache_is_invalidated_when_the_table_changes(tmp_path, cache_dir, monkeypatch):
+    table = tmp_path / "cpu_power.csv"
+    _table(table, 95)
+    assert cpu_model.match_brand("Acme X1 Pro", str(table)).tdp_w == 95.0
+    _table(table, 125)  # another size
+    assert cpu_model.match_brand("Acme X1 Pro", str(table)).tdp_w == 125.0
+    before = table.stat().st_mtime_ns
+    _table(table, 150)  # the same size: only the mtime tells
+    os.utime(table, ns=(before + 10**9, before + 10**9))
+    assert cpu_model.match_brand("Acme X1 Pro", str(table)).tdp_w == 150.0
+    other = tmp_path / "other.csv"  # another table path
+    other.write_text("Name,TDP\nAcme X1 Pro,7\n", encoding="utf-8")
+    assert cpu_model.match_brand("Acme X1 Pro", str(other)).tdp_w == 7.0
+    assert cpu_model.match_brand("Acme X2", str(table)).tdp_w == 65.0  # another brand
+    # greenai's version and the matcher's are in the key too
+    key = cpu_model._match_cache_key("Acme X2", table)
+    monkeypatch.setattr(cpu_model, "MATCHER_VERSION", cpu_model.MATCHER_VERSION + 1)
+    assert cpu_model._match_cache_key("Acme X2", table) != key
+    assert cpu_model._read_match_cache(cache_dir / cpu_model.MATCH_CACHE_FILE, key) is not None
+    _hit_only(monkeypatch)
+    with pytest.raises(AssertionError, match="scanned"):
+        cpu_model.match_brand("Acme X2", str(table))
+
+
+def _valid_doc(key):
+    return {
+        "key": key,
+        "match": {"kind": "exact", "row": "Acme X1 Pro", "tdp_w": 95.0, "candidates": 1},
+    }
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"\xff\xfe garbage",
+        b"not json",
+        b"[" * 3000 + b"]" * 3000,  # nested past the stack, and over the size bound
+        b"[" * 2000,
+        b"null",
+        b'{"key": 1}',
+        b" " * (cpu_model.MATCH_CACHE_MAX_BYTES + 1),
+        "tdp=nan",
+        "kind=bad",
+        "tdp=-1",
+        "tdp=inf",
+        "tdp=huge",
+        "tdp=str",
+        "tdp=bool",
+        "row=none",
+        "none-with-tdp",
+        "candidates=-1",
+        "candidates=float",
+        "padded",
+    ],
+)
+def test_a_corrupt_or_hostile_cache_is_ignored(tmp_path, cache_dir, content):
+    import json
+
+    table = tmp_path / "cpu_power.csv"
+    _table(table, 95)
+    key = cpu_model._match_cache_key("Acme X1 Pro", table)
+    if isinstance(content, str):  # a valid key with a bad value, or a file too big
+        doc = _valid_doc(key)
+        fields = doc["match"]
+        change = {
+            "tdp=nan": ("tdp_w", float("nan")),
+            "kind=bad": ("kind", "override"),
+            "tdp=-1": ("tdp_w", -1.0),
+            "tdp=inf": ("tdp_w", float("inf")),
+            "tdp=huge": ("tdp_w", 1e12),
+            "tdp=str": ("tdp_w", "95"),
+            "tdp=bool": ("tdp_w", True),
+            "row=none": ("row", None),
+            "none-with-tdp": ("kind", "none"),
+            "candidates=-1": ("candidates", -1),
+            "candidates=float": ("candidates", 1.0),
+            "padded": ("row", "x" * cpu_model.MATCH_CACHE_MAX_BYTES),
+        }[content]
+        fields[change[0]] = change[1]
+        content = json.dumps(doc).encode()
+    cache = cache_dir / cpu_model.MATCH_CACHE_FILE
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_bytes(content)
+    assert cpu_model._read_match_cache(cache, key) is None
+    want = match_tdp("Acme X1 Pro", cpu_model.load_cpu_table(str(table)))
+    assert cpu_model.match_brand("Acme X1 Pro", str(table)) == want
+    assert cpu_model._read_match_cache(cache, key) == want  # rewritten whole
+
+
+def test_the_valid_document_of_the_corrupt_cases_is_read(tmp_path, cache_dir):
+    # the corrupt cases above fail for their one change, not for the document around it
+    import json
+
+    table = tmp_path / "cpu_power.csv"
+    _table(table, 95)
+    key = cpu_model._match_cache_key("Acme X1 Pro", table)
+    cache = cache_dir / cpu_model.MATCH_CACHE_FILE
+    cache.parent.mkdir(parents=True)
+    cache.write_text(json.dumps(_valid_doc(key)))
+    assert cpu_model._read_match_cache(cache, key) == TdpMatch(
+        "Acme X1 Pro", "exact", "Acme X1 Pro", 95.0
+    )
+
+
+def test_a_cache_that_is_a_symlink_is_not_followed(tmp_path, cache_dir):
+    import json
+
+    table = tmp_path / "cpu_power.csv"
+    _table(table, 95)
+    key = cpu_model._match_cache_key("Acme X1 Pro", table)
+    elsewhere = tmp_path / "planted.json"
+    elsewhere.write_text(json.dumps(_valid_doc(key)))
+    cache_dir.mkdir()
+    (cache_dir / cpu_model.MATCH_CACHE_FILE).symlink_to(elsewhere)
+    assert cpu_model._read_match_cache(cache_dir / cpu_model.MATCH_CACHE_FILE, key) is None
+
+
+def test_no_cache_folder_still_matches(tmp_path, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("GREENAI_CACHE_DIR", str(blocker / "cache"))  # cannot be made
+    assert cpu_model.match_brand("AMD EPYC") == match_tdp("AMD EPYC", TABLE)
+
+
+@pytest.mark.parametrize("error", [OSError("gone"), "csv"])
+def test_an_unreadable_table_gives_no_match_not_a_crash(monkeypatch, error):
+    import csv
+
+    def broken(brand, path=None):
+        raise csv.Error("field larger than field limit") if error == "csv" else error
+
+    monkeypatch.setattr(cpu_model, "match_brand", broken)
+    probe = cpu_model.discover_cpu_model({})
+    assert probe.match.kind == "none" and probe.match.tdp_w is None
+    probe.close()
