@@ -143,6 +143,14 @@ class Footprint:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], where: str = "footprint block") -> Footprint:
         """Return the Footprint that to_dict() wrote; DisclosureError naming `where` if not."""
+        if isinstance(data, Mapping) and data.get("computed") is True:
+            # a computed footprint states its figures: later steps (embodied, reports) use them
+            for key in ("it_energy_j", "facility_energy_j", "water_l", "carbon_g"):
+                if data.get(key) is None:
+                    raise DisclosureError(
+                        f"{where}.{key}: missing, but the footprint says computed = true "
+                        '(write the figure, or "computed": false with a reason)'
+                    )
         try:
             return cls(
                 computed=bool(data["computed"]),

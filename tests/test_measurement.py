@@ -201,3 +201,13 @@ def test_a_deferred_fill_that_raises_is_retried_on_the_next_read():
     with pytest.raises(RuntimeError, match="first"):
         _ = m.rating
     assert m.site == "s" and m.rating == "r" and not outcomes
+
+
+@pytest.mark.parametrize("key", ["it_energy_j", "facility_energy_j", "water_l", "carbon_g"])
+def test_a_computed_footprint_without_a_figure_is_refused_naming_it(tmp_path, key):
+    ref = Path(__file__).resolve().parents[1] / "reports" / "reference" / "smoke" / "vm"
+    doc = json.loads((ref / "gemm-512.json").read_text())
+    del doc["footprint"][key]  # was: a TypeError or AttributeError from the embodied step
+    (tmp_path / "r.json").write_text(json.dumps(doc))
+    with pytest.raises(greenai.GreenAIError, match=rf"footprint\.{key}: missing, but the"):
+        greenai.load(tmp_path / "r.json")
