@@ -148,7 +148,7 @@ class Footprint:
             for key in ("it_energy_j", "facility_energy_j", "water_l", "carbon_g"):
                 if data.get(key) is None:
                     raise DisclosureError(
-                        f"{where}.{key}: missing, but the footprint says computed = true "
+                        f'{where}.{key}: missing, but the footprint says "computed": true '
                         '(write the figure, or "computed": false with a reason)'
                     )
         try:
