@@ -383,12 +383,13 @@ class Meter:
     ) -> Timeline | None:
         times, powers = slot_powers(*slots, len(self._specs))
         n = sum(1 for t in times if t <= end.t_s)  # a shared sampler may be past the end
-        if not n:
+        if not n or self._sampler is None:
             return None
+        specs = self._specs  # one series per measured domain: no contained counter's
         return Timeline(
             resolution_s=resolution_s,
             t_s=tuple(t - start.t_s for t in times[:n]),
-            power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
+            power_w={specs[i].id: tuple(powers[i][:n]) for i in self._sampler.timeline_probes},
         )
 
     @property

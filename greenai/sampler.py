@@ -26,7 +26,7 @@ import threading
 import time
 import warnings
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -55,6 +55,9 @@ STALL_AFTER_S = 2.0
 LONG_TICK_S = 1.0
 # A timeline slot takes in window-edge snapshots until it spans this share of its width.
 SLOT_FULL = 0.75
+# A tick of raw counters keeps its integers and is folded in with the next window edge, or
+# with this many others on the thread: one wake in this many pays for the fold, warm.
+PENDING_TICKS = 8
 
 
 class Snapshot(NamedTuple):
@@ -106,6 +109,17 @@ class Sampler:
             (i, p, p.method, getattr(p, "raw_per_j", None) or 0.0)
             for i, p in enumerate(self.probes)
         ]
+        # counters contained in another probe that ticks read (RAPL core and uncore in their
+        # package) are read at window edges and by the wrap guard only: the timeline keeps
+        # one series per measured domain, their energy stays exact between edges
+        self._edge_only = _edge_only(self.probes)
+        self._tick_probes = [p for p, e in zip(self.probes, self._edge_only, strict=True) if not e]
+        self._tick_index = [i for i, e in enumerate(self._edge_only) if not e]
+        self._edge_wrap_s = _wrap_safe_s(
+            p for p, e in zip(self.probes, self._edge_only, strict=True) if e
+        )
+        self._full_t = -math.inf  # the last reading of every probe (edge-only ones too)
+        self._pending: list[tuple[float, list[int]]] = []  # ticks read, not yet folded in
         self._wrap_safe_s = self.wrap_safe_interval_s()
         self._power_interval_s = interval_s
         self.timeline_interval_s: float | None = None  # None: no timeline
@@ -124,6 +138,8 @@ class Sampler:
         self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
         # every probe a counter read raw, none failed: the one-pass read and fold
         self._per_j = [per_j for _, _, _, per_j in self._plan]
+        self._tick_per_j = [self._per_j[i] for i in self._tick_index]
+        self._tick_all = len(self._tick_index) == n  # ticks read every probe
         self._raw_all = bool(self._plan) and all(
             m is Method.COUNTER and per_j for _, _, m, per_j in self._plan
         )
@@ -146,16 +162,20 @@ class Sampler:
 
     def wrap_safe_interval_s(self) -> float:
         """Return the longest interval at which no counter can wrap twice unseen."""
-        safe = float("inf")
-        for p in self.probes:
-            if p.method is Method.COUNTER and p.wrap_j and p.max_power_w:
-                safe = min(safe, p.wrap_j / p.max_power_w / WRAP_READS_PER_RANGE)
-        return safe
+        return _wrap_safe_s(self.probes)
+
+    @property
+    def timeline_probes(self) -> list[int]:
+        """Return the indices of the probes the timeline has a power series for (every probe
+        but the counters contained in another, which ticks do not read)."""
+        return list(self._tick_index)
 
     # ----------------------------------------------------------------- sampling
     def sample(self) -> Snapshot:
         """Read every probe now, fold the readings into the totals, return the totals."""
         with self._lock:
+            if self._pending:
+                self._flush()
             t = self._read_and_fold()
             failed_now = self._failed_tuple
             if failed_now is None:  # a probe failed since the last reading
@@ -168,7 +188,6 @@ class Sampler:
         """Read every probe now and fold the readings in; return the time read (the
         thread's tick: no snapshot made). Called with the lock held."""
         t = self.clock()
-        last_t = self._last_t
         values: list[float | None] | None = None
         if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
             try:
@@ -178,7 +197,19 @@ class Sampler:
                 pass
         if values is None:
             values = self._read_all(t)
-        if last_t is None or t <= last_t:  # a first reading (or no time passed)
+        self._fold_at(t, values, self._tick_all)
+        self._full_t = t
+        self.samples += 1
+        return t
+
+    def _fold_at(self, t: float, values: list[float | None], whole: bool) -> None:
+        """Fold readings taken at t in (whole: every probe read, so the one-pass fold may
+        apply; else None stands for a probe not read, as for one that failed)."""
+        last_t = self._last_t
+        # no time passed since the last reading still folds in (an edge-only counter read at
+        # a tick's instant has moved since its own last reading); a clock that went back
+        # (or a first reading) only sets where the next reading counts from
+        if last_t is None or t < last_t:
             last = self._last_value
             for i, value in enumerate(values):
                 if value is not None:
@@ -186,14 +217,48 @@ class Sampler:
             if last_t is None:
                 self._t_start, self._cum_t0 = t, list(self._cum_j)
         else:
-            fast = self._raw_all and True not in self._stalled
+            fast = whole and self._raw_all and True not in self._stalled
             if not (fast and self._fold_counters(t, values)):
                 self._fold(t, t - last_t, values)
             if self.timeline_interval_s is not None:
                 self._record(t)
         self._last_t = t
-        self.samples += 1
-        return t
+
+    def _tick(self) -> None:
+        """Read the probes ticks read (the lock held): raw counters kept as integers to fold
+        in later, anything else (a power probe, a failed read, the wrap guard's turn for
+        edge-only counters) read and folded in at once."""
+        if self._raw_all and self._last_t is not None:
+            t = self.clock()
+            if t - self._full_t < self._edge_wrap_s:
+                try:
+                    raw = list(map(int, map(_read_raw, self._tick_probes)))
+                except Exception:  # noqa: BLE001, S110 - read below, which names it
+                    pass
+                else:
+                    pending = self._pending
+                    pending.append((t, raw))
+                    self.samples += 1
+                    if len(pending) >= PENDING_TICKS:
+                        self._flush()
+                    return
+        if self._pending:
+            self._flush()
+        self._read_and_fold()
+
+    def _flush(self) -> None:
+        """Fold in the ticks read and not yet folded, in the order they were read."""
+        pending, self._pending = self._pending, []
+        per_j, whole = self._tick_per_j, self._tick_all
+        for t, raw in pending:
+            if whole:
+                values: list[float | None] = list(map(operator.truediv, raw, per_j))
+            else:
+                values = [None] * len(self.probes)
+                joules = map(operator.truediv, raw, per_j)
+                for i, value in zip(self._tick_index, joules, strict=True):
+                    values[i] = value
+            self._fold_at(t, values, whole)
 
     def _read_all(self, t: float) -> list[float | None]:
         """Return every probe's reading now, one by one (None: failed, now or before)."""
@@ -244,8 +309,9 @@ class Sampler:
                 continue
             if method is counter:
                 delta = value - prev
-                if delta < 0:
-                    delta = self._unwrap(i, probe, value, prev, dt, t)
+                if delta < 0:  # an edge-only counter was last read at the last full reading
+                    span = t - self._full_t if self._edge_only[i] else dt
+                    delta = self._unwrap(i, probe, value, prev, span, t)
                 if delta and not stalled[i]:
                     changed[i] = t  # the common case, inline
                 else:
@@ -370,6 +436,8 @@ class Sampler:
         turns it into powers."""
         n = len(self.probes)
         with self._lock:
+            if self._pending:
+                self._flush()
             first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
             t_end = self._t_end[first:].tolist()
             rows = self._slot_cum[first * n :].tolist()
@@ -439,7 +507,7 @@ class Sampler:
         with self._lock:
             if generation != self._generation:
                 return False
-            self._read_and_fold()  # a tick: the totals and timeline, no snapshot
+            self._tick()  # the totals and timeline (folded now or with the next edge)
             return True
 
     def park(self) -> None:
@@ -454,6 +522,8 @@ class Sampler:
         and the timeline starts afresh (no open window reaches into the gap).
         """
         with self._lock:
+            if self._pending:
+                self._flush()  # readings from before the park: folded as they were taken
             if not self._awake.is_set():
                 n = len(self.probes)
                 self._last_value = [None] * n
@@ -529,6 +599,27 @@ class Sampler:
     def running(self) -> bool:
         """Return whether the background thread runs (and is not parked)."""
         return self._thread is not None and self._awake.is_set()
+
+
+def _wrap_safe_s(probes: Iterable[Probe]) -> float:
+    """Return the longest interval at which none of these counters can wrap twice unseen."""
+    safe = math.inf
+    for p in probes:
+        if p.method is Method.COUNTER and p.wrap_j and p.max_power_w:
+            safe = min(safe, p.wrap_j / p.max_power_w / WRAP_READS_PER_RANGE)
+    return safe
+
+
+def _edge_only(probes: Sequence[Probe]) -> list[bool]:
+    """Return, per probe, whether ticks leave it to window edges: an energy counter kept out
+    of the total because another probe here contains it (``contained_in`` names it), that
+    container itself read at ticks."""
+    contained = [
+        p.method is Method.COUNTER and not p.counts_in_total and getattr(p, "contained_in", None)
+        for p in probes
+    ]
+    containers = {p.id for p, c in zip(probes, contained, strict=True) if not c}
+    return [bool(c) and c in containers for c in contained]
 
 
 def slot_powers(
