@@ -139,6 +139,14 @@ class Sampler:
         # every probe a counter read raw, none failed: the one-pass read and fold
         self._per_j = [per_j for _, _, _, per_j in self._plan]
         self._tick_per_j = [self._per_j[i] for i in self._tick_index]
+        self._edge_index = [i for i, e in enumerate(self._edge_only) if e]
+        # a tick's totals (tick probes, then edge-only ones) put back in probe order
+        concatenated = self._tick_index + self._edge_index
+        self._public_order = (
+            operator.itemgetter(*sorted(range(n), key=concatenated.__getitem__))
+            if self._edge_index
+            else None
+        )
         self._tick_all = len(self._tick_index) == n  # ticks read every probe
         self._raw_all = bool(self._plan) and all(
             m is Method.COUNTER and per_j for _, _, m, per_j in self._plan
@@ -221,7 +229,7 @@ class Sampler:
             if not (fast and self._fold_counters(t, values)):
                 self._fold(t, t - last_t, values)
             if self.timeline_interval_s is not None:
-                self._record(t)
+                self._record(t, self._cum_j)
         self._last_t = t
 
     def _tick(self) -> None:
@@ -250,7 +258,8 @@ class Sampler:
         """Fold in the ticks read and not yet folded, in the order they were read."""
         pending, self._pending = self._pending, []
         per_j, whole = self._tick_per_j, self._tick_all
-        for t, raw in pending:
+        done = self._fold_ticks(pending) if self._raw_all and True not in self._stalled else 0
+        for t, raw in pending[done:]:  # from a wrap, a reset or a stall on: one by one
             if whole:
                 values: list[float | None] = list(map(operator.truediv, raw, per_j))
             else:
@@ -259,6 +268,44 @@ class Sampler:
                 for i, value in zip(self._tick_index, joules, strict=True):
                     values[i] = value
             self._fold_at(t, values, whole)
+
+    def _fold_ticks(self, pending: list[tuple[float, list[int]]]) -> int:
+        """Fold in ticks for the common case (the counters read went forward, none can have
+        stalled) and return how many; the first that is not that case and those after it
+        are left to the one-by-one fold. A counter's total is its reading plus a base that
+        only a wrap or a reset changes, so each tick costs a few C loops over the readings."""
+        index, last, cum = self._tick_index, self._last_value, self._cum_j
+        if None in last:
+            return 0
+        prev = [last[i] for i in index]
+        base = [cum[i] - last[i] for i in index]  # type: ignore[operator]
+        changed = [self._changed_at[i] for i in index]
+        rest = [cum[i] for i in self._edge_index]  # edge-only totals: unchanged by ticks
+        order, per_j = self._public_order, self._tick_per_j
+        record = self.timeline_interval_s is not None
+        sub, last_t, done = operator.sub, self._last_t, 0
+        for t, raw in pending:
+            values = list(map(operator.truediv, raw, per_j))
+            deltas = list(map(sub, values, prev))
+            if t <= last_t or min(deltas) < 0:  # type: ignore[operator]
+                break  # a wrap or a reset (or no time passed)
+            if 0.0 in deltas:  # counters that did not move
+                changed = [t if d else c for d, c in zip(deltas, changed, strict=True)]
+                if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[operator, type-var]
+                    break  # not seen moving yet, or not for long: watched one by one
+            else:
+                changed = [t] * len(deltas)
+            if record:
+                totals = list(map(operator.add, base, values))
+                self._record(t, totals if order is None else order(totals + rest))
+            prev, last_t = values, t
+            done += 1
+        if done:
+            totals = list(map(operator.add, base, prev))
+            for k, i in enumerate(index):
+                last[i], cum[i], self._changed_at[i] = prev[k], totals[k], changed[k]
+            self._last_t = last_t
+        return done
 
     def _read_all(self, t: float) -> list[float | None]:
         """Return every probe's reading now, one by one (None: failed, now or before)."""
@@ -394,8 +441,7 @@ class Sampler:
                 stacklevel=2,
             )
 
-    def _record(self, t: float) -> None:
-        cum = self._cum_j
+    def _record(self, t: float, cum: Sequence[float]) -> None:
         n = len(cum)
         t_end = self._t_end
         if t_end:
@@ -477,38 +523,41 @@ class Sampler:
         # time.sleep is the cheapest wait there is (no lock, no condition variable); stop()
         # does not wake the thread, it retires its generation, and the thread leaves at its
         # next wake without reading anything. A parked thread blocks on an event instead.
-        awake = self._awake
+        awake, lock, sleep = self._awake, self._lock, time.sleep
         while True:
-            if generation != self._generation:
-                return  # retired (stop, or a thread that took over)
-            if not awake.is_set():
-                awake.wait()
-                continue
             interval = self.interval_s
-            if not math.isfinite(interval):
-                with self._lock:
-                    if generation != self._generation:
-                        return
-                    self._thread = None  # the rates changed to edges only: leave
-                    return
-            if interval > LONG_TICK_S:
-                # a long tick (a wrap guard: minutes) waits on an event that a faster rate
-                # sets, so a meter that needs a timeline or power samples gets them at once
-                changed = self._rates_changed
-                changed.clear()
-                if interval == self.interval_s and changed.wait(interval):
-                    continue  # the rates changed: start over at the new tick
+            if interval <= LONG_TICK_S and awake.is_set():
+                sleep(interval)  # the hot loop: a sleep, the lock, one tick
             else:
-                time.sleep(interval)
-            if awake.is_set() and not self._sample_if_current(generation):
-                return
+                wake = self._wait(generation, interval)
+                if wake is None:
+                    return
+                if not wake:
+                    continue
+            with lock:
+                if generation != self._generation:
+                    return  # retired (stop, or a thread that took over)
+                if awake.is_set():
+                    self._tick()  # the totals and timeline (folded now or with the next edge)
 
-    def _sample_if_current(self, generation: int) -> bool:
-        with self._lock:
-            if generation != self._generation:
-                return False
-            self._tick()  # the totals and timeline (folded now or with the next edge)
-            return True
+    def _wait(self, generation: int, interval: float) -> bool | None:
+        """Wait out what is not a short tick; return True to read, False to start over,
+        None to leave (retired, or the rates changed to edges only)."""
+        if generation != self._generation:
+            return None
+        if not self._awake.is_set():
+            self._awake.wait()  # parked
+            return False
+        if not math.isfinite(interval):
+            with self._lock:
+                if generation == self._generation:
+                    self._thread = None  # the rates changed to edges only: leave
+                return None
+        # a long tick (a wrap guard: minutes) waits on an event that a faster rate sets, so
+        # a meter that needs a timeline or power samples gets them at once
+        changed = self._rates_changed
+        changed.clear()
+        return not (interval == self.interval_s and changed.wait(interval))
 
     def park(self) -> None:
         """Stop reading in the background but keep the thread (blocked, costing nothing)."""
