@@ -34,6 +34,7 @@ from greenai.errors import GreenAIWarning, ProbeError
 from greenai.probes.base import Method, Probe
 
 _read_raw = operator.methodcaller("read_raw")  # a counter's raw reading, called from C
+_snapshot = tuple.__new__  # Snapshot's fields in order, made without its Python __new__
 DEFAULT_INTERVAL_S = 0.1  # power and model probes: 10 Hz
 # The timeline a meter keeps by default: 1 Hz. It is the finest the standards ask for
 # (max_sampling_interval_s = 1 s, itself NVML's 1 s power average on Ampere and newer),
@@ -164,7 +165,7 @@ class Sampler:
         self._t_start: float | None = None
         self._cum_t0: list[float] = []  # the totals at _t_start
         self._t_end = array("d")
-        self._slot_cum = array("d")
+        self._slot_cum: list[float] = []  # flat: a row overwritten without an array made
         self._slot_width = 1  # doubles each time neighbouring slots merge
         self._slot_full_s = SLOT_FULL * self.timeline_resolution_s  # open slot takes edges
 
@@ -188,7 +189,7 @@ class Sampler:
             failed_now = self._failed_tuple
             if failed_now is None:  # a probe failed since the last reading
                 failed_now = self._failed_tuple = tuple(self._failed_at)
-            return Snapshot(t, tuple(self._cum_j), failed_now)
+            return _snapshot(Snapshot, (t, tuple(self._cum_j), failed_now))
 
     snapshot = sample
 
@@ -203,9 +204,20 @@ class Sampler:
                 values = list(map(operator.truediv, raw, self._per_j))
             except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
                 pass
+            else:
+                last_t = self._last_t
+                if (  # a window's edge, the common case
+                    last_t is not None
+                    and t >= last_t
+                    and True not in self._stalled
+                    and self._fold_counters(t, values)  # type: ignore[arg-type]
+                ):
+                    self._last_t = self._full_t = t
+                    self.samples += 1
+                    return t
         if values is None:
             values = self._read_all(t)
-        self._fold_at(t, values, self._tick_all)
+        self._fold_at(t, values, True)
         self._full_t = t
         self.samples += 1
         return t
@@ -226,10 +238,10 @@ class Sampler:
                 self._t_start, self._cum_t0 = t, list(self._cum_j)
         else:
             fast = whole and self._raw_all and True not in self._stalled
-            if not (fast and self._fold_counters(t, values)):
+            if not (fast and self._fold_counters(t, values)):  # type: ignore[arg-type]
                 self._fold(t, t - last_t, values)
-            if self.timeline_interval_s is not None:
-                self._record(t, self._cum_j)
+                if self.timeline_interval_s is not None:
+                    self._record(t, self._cum_j)
         self._last_t = t
 
     def _tick(self) -> None:
@@ -321,24 +333,28 @@ class Sampler:
                 values.append(self._read_failed(i, probe, t, exc, per_j))
         return values
 
-    def _fold_counters(self, t: float, values: list[float | None]) -> bool:
-        """Fold the readings in for the common case (every counter read, none went back,
-        none can have stalled) and return True; False: not that case, nothing changed."""
+    def _fold_counters(self, t: float, values: list[float]) -> bool:
+        """Fold the readings in, and into the timeline, for the common case (every counter
+        read, none went back, none can have stalled) and return True; False: not that case,
+        nothing changed."""
         try:
             deltas = list(map(operator.sub, values, self._last_value))  # type: ignore[arg-type]
         except TypeError:  # a probe without a previous reading
             return False
-        if min(deltas) < 0:  # a wrap or a reset
-            return False
-        if 0.0 in deltas:  # counters that did not move
+        low = min(deltas)
+        if low > 0.0:
+            changed = [t] * len(deltas)
+        elif low < 0.0:
+            return False  # a wrap or a reset
+        else:  # counters that did not move
             changed = [t if d else c for d, c in zip(deltas, self._changed_at, strict=True)]
             if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[type-var, operator]
                 return False  # not seen moving yet, or not for long: watched one by one
-        else:
-            changed = [t] * len(deltas)
         self._last_value = values
-        self._cum_j = list(map(operator.add, self._cum_j, deltas))
+        self._cum_j = cum = list(map(operator.add, self._cum_j, deltas))
         self._changed_at = changed
+        if self.timeline_interval_s is not None:
+            self._record(t, cum)
         return True
 
     def _fold(self, t: float, dt: float, values: list[float | None]) -> None:
@@ -449,7 +465,7 @@ class Sampler:
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
             if t_end[-1] - start < self._slot_full_s:  # type: ignore[operator]
-                self._slot_cum[-n:] = array("d", cum)
+                self._slot_cum[-n:] = cum
                 t_end[-1] = t
                 return
         if len(t_end) >= self._slots:
@@ -460,7 +476,7 @@ class Sampler:
     def _merge_pairs(self, n: int) -> None:
         t_end, rows = self._t_end, self._slot_cum
         merged_t = array("d", t_end[1::2])
-        merged = array("d")
+        merged: list[float] = []
         for k in range(1, len(t_end), 2):  # a pair ends where its second slot ends
             merged.extend(rows[k * n : (k + 1) * n])
         if len(t_end) % 2:  # an odd last slot stays as it is
@@ -486,10 +502,10 @@ class Sampler:
                 self._flush()
             first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
             t_end = self._t_end[first:].tolist()
-            rows = self._slot_cum[first * n :].tolist()
+            rows = self._slot_cum[first * n :]
             if not first:
                 return self._t_start, list(self._cum_t0), t_end, rows
-            base = self._slot_cum[(first - 1) * n : first * n].tolist()
+            base = self._slot_cum[(first - 1) * n : first * n]
             return self._t_end[first - 1], base, t_end, rows
 
     @property
@@ -580,7 +596,7 @@ class Sampler:
                 self._last_t = None
                 self._t_start = None  # the timeline starts afresh (no window spans the gap)
                 self._t_end = array("d")
-                self._slot_cum = array("d")
+                self._slot_cum = []
                 self._slot_width = 1
                 self._slot_full_s = SLOT_FULL * self.timeline_resolution_s
             self._awake.set()
