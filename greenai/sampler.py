@@ -51,6 +51,10 @@ RESET_POWER_MARGIN = 1.5
 # A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
 # energy counter every ~100 ms, and no powered device draws exactly 0 W).
 STALL_AFTER_S = 2.0
+# Readings closer than this to the last that looked for stalls do not look again (windows
+# back to back see RAPL counters, updated every ~1 ms, unmoved): a stall's start is known
+# to this (its energy is not affected).
+STALL_RESOLUTION_S = 0.01
 # Ticks longer than this wait on an event (a faster rate can cut them short); shorter ones
 # use time.sleep, the cheapest wait there is (a rate change waits out at most one tick).
 LONG_TICK_S = 1.0
@@ -157,6 +161,7 @@ class Sampler:
         self._last_t: float | None = None
         self._changed_at: list[float | None] = [None] * n
         self._stalled = [False] * n
+        self._stall_seen_t = -math.inf  # the last reading that looked for stalls
         self.samples = 0
         # timeline: slot k covers (t_end[k-1], t_end[k]]; the totals per probe at its end are
         # kept (a slot's energy is the difference of two rows: extending the open slot is
@@ -346,10 +351,13 @@ class Sampler:
             changed = [t] * len(deltas)
         elif low < 0.0:
             return False  # a wrap or a reset
+        elif t - self._stall_seen_t < STALL_RESOLUTION_S:
+            changed = self._changed_at  # windows back to back: movers' times kept a moment
         else:  # counters that did not move
             changed = [t if d else c for d, c in zip(deltas, self._changed_at, strict=True)]
             if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[type-var, operator]
                 return False  # not seen moving yet, or not for long: watched one by one
+            self._stall_seen_t = t
         self._last_value = values
         self._cum_j = cum = list(map(operator.add, self._cum_j, deltas))
         self._changed_at = changed

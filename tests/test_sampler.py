@@ -307,3 +307,21 @@ def test_ticks_folded_in_batches_match_ticks_folded_one_by_one(steps, stop_at, e
     assert times == pytest.approx(times_1) and len(powers) == len(powers_1)
     for series, series_1 in zip(powers, powers_1, strict=True):
         assert series == pytest.approx(series_1, abs=1e-6)
+
+
+def test_edges_back_to_back_still_see_a_stall_to_within_its_resolution(clock: FakeClock):
+    from greenai.sampler import STALL_AFTER_S, STALL_RESOLUTION_S
+
+    stops_at = clock() + 1.0
+    moving = _RawProbe("a", clock, constant(10.0))
+    stuck = _RawProbe("b", clock, lambda t: 5.0 if t < stops_at else 0.0)
+    s = Sampler([moving, stuck], clock=clock, timeline_hz=0)
+    s.sample()
+    with pytest.warns(Warning, match="stopped advancing"):
+        for _ in range(4000):  # a window every 1 ms for 4 s
+            clock.advance(0.001)
+            s.sample()
+    (fault,) = s.faults
+    assert fault.probe == "b" and abs(fault.t_s - stops_at) <= STALL_RESOLUTION_S + 1e-9
+    assert s.sample().energy_j == pytest.approx((40.0, 5.0), abs=1e-6)
+    assert STALL_AFTER_S > 100 * STALL_RESOLUTION_S
