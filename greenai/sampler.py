@@ -11,6 +11,10 @@ resolution halves.
 The thread wakes only as often as something needs it (``tick_interval_s``): power and
 model probes at ``interval_s`` (their energy is only as good as their sampling); the
 timeline at ``timeline_hz``; and a wrap guard from each counter's range and maximum power.
+A tick reads only what the timeline needs: one series per measured domain, so a counter
+contained in another probe read here (RAPL core and uncore in their package) is read at
+window edges and by its own wrap guard. A tick of raw counters keeps their integers and
+is folded in with the next edge (or with a few other ticks), a few C loops each.
 Where every probe is an energy counter, energy comes from the window-edge snapshots alone:
 with the timeline off and counters that never wrap in practice there is no thread at all.
 A sampler shared by many windows can ``park()`` its thread (it blocks, costing nothing)
