@@ -254,7 +254,7 @@ class Meter:
         self._journal_session: JournalSession | None = None
         self._guarded = False  # registered with the process's SigtermGuard
         self._result: Measurement | None = None
-        self._build: Callable[[], Measurement] | None = None  # the result, not yet assembled
+        self._build: tuple[Any, ...] | None = None  # _assemble's arguments: not yet assembled
         self._stopped = False
         self.extra: dict[str, Any] = {}  # blocks the caller adds to the disclosure
         self.command: tuple[str, ...] | None = None
@@ -379,7 +379,7 @@ class Meter:
         try:
             end = sampler.snapshot()
             faults = list(sampler.faults)
-            sampling = self._sampling(end)
+            rates = (sampler.interval_s, sampler.samples, sampler.timeline_interval_s)
             # the timeline's slots as they stand now (the sampler goes on): powers when read
             slots = sampler.timeline_slots(start.t_s) if self.keep_timeline else None
             resolution_s = sampler.timeline_resolution_s
@@ -389,11 +389,11 @@ class Meter:
             return
         finally:
             self._release()
+        # not the exception itself: its traceback would keep the user's frames alive
         err = {"type": type(error).__name__, "message": str(error)} if error else None
-        # what does not change after the closing reading is gathered only on first use
-        self._build = functools.partial(
-            self._assemble, start, end, faults, sampling, slots, resolution_s, status, err
-        )
+        # what does not change after the closing reading is kept as it is; the result is
+        # assembled from it on first use
+        self._build = (start, end, faults, rates, slots, resolution_s, status, err)
         if self.output or self._journal_session is not None:
             self._write_outputs()
 
@@ -402,7 +402,7 @@ class Meter:
         start: Snapshot,
         end: Snapshot,
         faults: list[Any],
-        sampling: dict[str, Any],
+        rates: tuple[float, int, float | None],
         slots: Any,
         resolution_s: float,
         status: str,
@@ -410,6 +410,7 @@ class Meter:
     ) -> Measurement:
         """Return the window's Measurement; its timeline and assessment (footprint, rating,
         embodied) are worked out when one of their fields is first read."""
+        sampling = self._sampling(end, rates)
         m = assemble(self._specs, start, end, faults, self._run_info(sampling), status, err)
         if slots is not None:
             timeline = functools.partial(self._timeline_of, slots, resolution_s, start, end)
@@ -422,12 +423,13 @@ class Meter:
     ) -> Timeline | None:
         times, powers = slot_powers(*slots, len(self._specs))
         n = sum(1 for t in times if t <= end.t_s)  # a shared sampler may be past the end
-        if not n:
+        if not n or self._sampler is None:
             return None
+        specs = self._specs  # one series per measured domain: no contained counter's
         return Timeline(
             resolution_s=resolution_s,
             t_s=tuple(t - start.t_s for t in times[:n]),
-            power_w={s.id: tuple(powers[i][:n]) for i, s in enumerate(self._specs)},
+            power_w={specs[i].id: tuple(powers[i][:n]) for i in self._sampler.timeline_probes},
         )
 
     @property
@@ -436,7 +438,7 @@ class Meter:
         if self._result is None and self._build is not None:
             build, self._build = self._build, None
             try:
-                self._result = build()
+                self._result = self._assemble(*build)
             except (GreenAIError, OSError, ValueError) as exc:
                 self._problem(f"could not compute the result: {exc}")
         return self._result
@@ -657,24 +659,28 @@ class Meter:
             optimisation=self._optimisation,
         )
 
-    def _sampling(self, end: Snapshot | None = None) -> dict[str, Any]:
+    def _sampling(
+        self, end: Snapshot | None = None, rates: tuple[float, int, float | None] | None = None
+    ) -> dict[str, Any]:
+        """Return the result's sampling block, from the sampler now or from its rates
+        (interval_s, samples, timeline_interval_s) at the closing reading."""
         sampler = self._sampler
         assert sampler is not None
-        interval = sampler.interval_s
+        if rates is None:
+            rates = (sampler.interval_s, sampler.samples, sampler.timeline_interval_s)
+        interval, samples, timeline_interval_s = rates
         if not math.isfinite(interval):  # read at the window's edges only
             interval = (end.t_s - self._start.t_s) if end and self._start else None
         out: dict[str, Any] = {
             "interval_s": interval,
             "requested_interval_s": self.interval_s,
-            "samples": sampler.samples,
+            "samples": samples,
             "clock": "monotonic",
             "problems": list(self._problems),
         }
         if sampler.counters_only:
             out["energy_reads"] = "window edges"  # counters: exact between the two reads
-        out["timeline_hz"] = (
-            1.0 / sampler.timeline_interval_s if sampler.timeline_interval_s else 0.0
-        )
+        out["timeline_hz"] = 1.0 / timeline_interval_s if timeline_interval_s else 0.0
         return out
 
     def _assess(self, m: Measurement) -> dict[str, Any]:

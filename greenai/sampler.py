@@ -11,6 +11,10 @@ resolution halves.
 The thread wakes only as often as something needs it (``tick_interval_s``): power and
 model probes at ``interval_s`` (their energy is only as good as their sampling); the
 timeline at ``timeline_hz``; and a wrap guard from each counter's range and maximum power.
+A tick reads only what the timeline needs: one series per measured domain, so a counter
+contained in another probe read here (RAPL core and uncore in their package) is read at
+window edges and by its own wrap guard. A tick of raw counters keeps their integers and
+is folded in with the next edge (or with a few other ticks), a few C loops each.
 Where every probe is an energy counter, energy comes from the window-edge snapshots alone:
 with the timeline off and counters that never wrap in practice there is no thread at all.
 A sampler shared by many windows can ``park()`` its thread (it blocks, costing nothing)
@@ -26,7 +30,7 @@ import threading
 import time
 import warnings
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -34,6 +38,7 @@ from greenai.errors import GreenAIWarning, ProbeError
 from greenai.probes.base import Method, Probe
 
 _read_raw = operator.methodcaller("read_raw")  # a counter's raw reading, called from C
+_snapshot = tuple.__new__  # Snapshot's fields in order, made without its Python __new__
 DEFAULT_INTERVAL_S = 0.1  # power and model probes: 10 Hz
 # The timeline a meter keeps by default: 1 Hz. It is the finest the standards ask for
 # (max_sampling_interval_s = 1 s, itself NVML's 1 s power average on Ampere and newer),
@@ -50,11 +55,18 @@ RESET_POWER_MARGIN = 1.5
 # A counter that has not moved for this long has stopped (RAPL updates every ~1 ms, NVML's
 # energy counter every ~100 ms, and no powered device draws exactly 0 W).
 STALL_AFTER_S = 2.0
+# Readings closer than this to the last that looked for stalls do not look again (windows
+# back to back see RAPL counters, updated every ~1 ms, unmoved): a stall's start is known
+# to this (its energy is not affected).
+STALL_RESOLUTION_S = 0.01
 # Ticks longer than this wait on an event (a faster rate can cut them short); shorter ones
 # use time.sleep, the cheapest wait there is (a rate change waits out at most one tick).
 LONG_TICK_S = 1.0
 # A timeline slot takes in window-edge snapshots until it spans this share of its width.
 SLOT_FULL = 0.75
+# A tick of raw counters keeps its integers and is folded in with the next window edge, or
+# with this many others on the thread: one wake in this many pays for the fold, warm.
+PENDING_TICKS = 8
 
 
 class Snapshot(NamedTuple):
@@ -106,6 +118,17 @@ class Sampler:
             (i, p, p.method, getattr(p, "raw_per_j", None) or 0.0)
             for i, p in enumerate(self.probes)
         ]
+        # counters contained in another probe that ticks read (RAPL core and uncore in their
+        # package) are read at window edges and by the wrap guard only: the timeline keeps
+        # one series per measured domain, their energy stays exact between edges
+        self._edge_only = _edge_only(self.probes)
+        self._tick_probes = [p for p, e in zip(self.probes, self._edge_only, strict=True) if not e]
+        self._tick_index = [i for i, e in enumerate(self._edge_only) if not e]
+        self._edge_wrap_s = _wrap_safe_s(
+            p for p, e in zip(self.probes, self._edge_only, strict=True) if e
+        )
+        self._full_t = -math.inf  # the last reading of every probe (edge-only ones too)
+        self._pending: list[tuple[float, list[int]]] = []  # ticks read, not yet folded in
         self._wrap_safe_s = self.wrap_safe_interval_s()
         self._power_interval_s = interval_s
         self.timeline_interval_s: float | None = None  # None: no timeline
@@ -124,6 +147,16 @@ class Sampler:
         self._failed_tuple: tuple[float | None, ...] | None = None  # of _failed_at, while valid
         # every probe a counter read raw, none failed: the one-pass read and fold
         self._per_j = [per_j for _, _, _, per_j in self._plan]
+        self._tick_per_j = [self._per_j[i] for i in self._tick_index]
+        self._edge_index = [i for i, e in enumerate(self._edge_only) if e]
+        # a tick's totals (tick probes, then edge-only ones) put back in probe order
+        concatenated = self._tick_index + self._edge_index
+        self._public_order = (
+            operator.itemgetter(*sorted(range(n), key=concatenated.__getitem__))
+            if self._edge_index
+            else None
+        )
+        self._tick_all = len(self._tick_index) == n  # ticks read every probe
         self._raw_all = bool(self._plan) and all(
             m is Method.COUNTER and per_j for _, _, m, per_j in self._plan
         )
@@ -132,6 +165,7 @@ class Sampler:
         self._last_t: float | None = None
         self._changed_at: list[float | None] = [None] * n
         self._stalled = [False] * n
+        self._stall_seen_t = -math.inf  # the last reading that looked for stalls
         self.samples = 0
         # timeline: slot k covers (t_end[k-1], t_end[k]]; the totals per probe at its end are
         # kept (a slot's energy is the difference of two rows: extending the open slot is
@@ -140,27 +174,31 @@ class Sampler:
         self._t_start: float | None = None
         self._cum_t0: list[float] = []  # the totals at _t_start
         self._t_end = array("d")
-        self._slot_cum = array("d")
+        self._slot_cum: list[float] = []  # flat: a row overwritten without an array made
         self._slot_width = 1  # doubles each time neighbouring slots merge
         self._slot_full_s = SLOT_FULL * self.timeline_resolution_s  # open slot takes edges
 
     def wrap_safe_interval_s(self) -> float:
         """Return the longest interval at which no counter can wrap twice unseen."""
-        safe = float("inf")
-        for p in self.probes:
-            if p.method is Method.COUNTER and p.wrap_j and p.max_power_w:
-                safe = min(safe, p.wrap_j / p.max_power_w / WRAP_READS_PER_RANGE)
-        return safe
+        return _wrap_safe_s(self.probes)
+
+    @property
+    def timeline_probes(self) -> list[int]:
+        """Return the indices of the probes the timeline has a power series for (every probe
+        but the counters contained in another, which ticks do not read)."""
+        return list(self._tick_index)
 
     # ----------------------------------------------------------------- sampling
     def sample(self) -> Snapshot:
         """Read every probe now, fold the readings into the totals, return the totals."""
         with self._lock:
+            if self._pending:
+                self._flush()
             t = self._read_and_fold()
             failed_now = self._failed_tuple
             if failed_now is None:  # a probe failed since the last reading
                 failed_now = self._failed_tuple = tuple(self._failed_at)
-            return Snapshot(t, tuple(self._cum_j), failed_now)
+            return _snapshot(Snapshot, (t, tuple(self._cum_j), failed_now))
 
     snapshot = sample
 
@@ -168,7 +206,6 @@ class Sampler:
         """Read every probe now and fold the readings in; return the time read (the
         thread's tick: no snapshot made). Called with the lock held."""
         t = self.clock()
-        last_t = self._last_t
         values: list[float | None] | None = None
         if self._raw_all:  # every probe a raw counter, none failed: one pass, no wrapper
             try:
@@ -176,9 +213,32 @@ class Sampler:
                 values = list(map(operator.truediv, raw, self._per_j))
             except Exception:  # noqa: BLE001, S110 - read one by one below, which names it
                 pass
+            else:
+                last_t = self._last_t
+                if (  # a window's edge, the common case
+                    last_t is not None
+                    and t >= last_t
+                    and True not in self._stalled
+                    and self._fold_counters(t, values)  # type: ignore[arg-type]
+                ):
+                    self._last_t = self._full_t = t
+                    self.samples += 1
+                    return t
         if values is None:
             values = self._read_all(t)
-        if last_t is None or t <= last_t:  # a first reading (or no time passed)
+        self._fold_at(t, values, True)
+        self._full_t = t
+        self.samples += 1
+        return t
+
+    def _fold_at(self, t: float, values: list[float | None], whole: bool) -> None:
+        """Fold readings taken at t in (whole: every probe read, so the one-pass fold may
+        apply; else None stands for a probe not read, as for one that failed)."""
+        last_t = self._last_t
+        # no time passed since the last reading still folds in (an edge-only counter read at
+        # a tick's instant has moved since its own last reading); a clock that went back
+        # (or a first reading) only sets where the next reading counts from
+        if last_t is None or t < last_t:
             last = self._last_value
             for i, value in enumerate(values):
                 if value is not None:
@@ -186,14 +246,87 @@ class Sampler:
             if last_t is None:
                 self._t_start, self._cum_t0 = t, list(self._cum_j)
         else:
-            fast = self._raw_all and True not in self._stalled
-            if not (fast and self._fold_counters(t, values)):
+            fast = whole and self._raw_all and True not in self._stalled
+            if not (fast and self._fold_counters(t, values)):  # type: ignore[arg-type]
                 self._fold(t, t - last_t, values)
-            if self.timeline_interval_s is not None:
-                self._record(t)
+                if self.timeline_interval_s is not None:
+                    self._record(t, self._cum_j)
         self._last_t = t
-        self.samples += 1
-        return t
+
+    def _tick(self) -> None:
+        """Read the probes ticks read (the lock held): raw counters kept as integers to fold
+        in later, anything else (a power probe, a failed read, the wrap guard's turn for
+        edge-only counters) read and folded in at once."""
+        if self._raw_all and self._last_t is not None:
+            t = self.clock()
+            if t - self._full_t < self._edge_wrap_s:
+                try:
+                    raw = list(map(int, map(_read_raw, self._tick_probes)))
+                except Exception:  # noqa: BLE001, S110 - read below, which names it
+                    pass
+                else:
+                    pending = self._pending
+                    pending.append((t, raw))
+                    self.samples += 1
+                    if len(pending) >= PENDING_TICKS:
+                        self._flush()
+                    return
+        if self._pending:
+            self._flush()
+        self._read_and_fold()
+
+    def _flush(self) -> None:
+        """Fold in the ticks read and not yet folded, in the order they were read."""
+        pending, self._pending = self._pending, []
+        per_j, whole = self._tick_per_j, self._tick_all
+        done = self._fold_ticks(pending) if self._raw_all and True not in self._stalled else 0
+        for t, raw in pending[done:]:  # from a wrap, a reset or a stall on: one by one
+            if whole:
+                values: list[float | None] = list(map(operator.truediv, raw, per_j))
+            else:
+                values = [None] * len(self.probes)
+                joules = map(operator.truediv, raw, per_j)
+                for i, value in zip(self._tick_index, joules, strict=True):
+                    values[i] = value
+            self._fold_at(t, values, whole)
+
+    def _fold_ticks(self, pending: list[tuple[float, list[int]]]) -> int:
+        """Fold in ticks for the common case (the counters read went forward, none can have
+        stalled) and return how many; the first that is not that case and those after it
+        are left to the one-by-one fold. A counter's total is its reading plus a base that
+        only a wrap or a reset changes, so each tick costs a few C loops over the readings."""
+        index, last, cum = self._tick_index, self._last_value, self._cum_j
+        if None in last:
+            return 0
+        prev = [last[i] for i in index]
+        base = [cum[i] - last[i] for i in index]  # type: ignore[operator]
+        changed = [self._changed_at[i] for i in index]
+        rest = [cum[i] for i in self._edge_index]  # edge-only totals: unchanged by ticks
+        order, per_j = self._public_order, self._tick_per_j
+        record = self.timeline_interval_s is not None
+        sub, last_t, done = operator.sub, self._last_t, 0
+        for t, raw in pending:
+            values = list(map(operator.truediv, raw, per_j))
+            deltas = list(map(sub, values, prev))
+            if t <= last_t or min(deltas) < 0:  # type: ignore[operator]
+                break  # a wrap or a reset (or no time passed)
+            if 0.0 in deltas:  # counters that did not move
+                changed = [t if d else c for d, c in zip(deltas, changed, strict=True)]
+                if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[operator, type-var]
+                    break  # not seen moving yet, or not for long: watched one by one
+            else:
+                changed = [t] * len(deltas)
+            if record:
+                totals = list(map(operator.add, base, values))
+                self._record(t, totals if order is None else order(totals + rest))
+            prev, last_t = values, t
+            done += 1
+        if done:
+            totals = list(map(operator.add, base, prev))
+            for k, i in enumerate(index):
+                last[i], cum[i], self._changed_at[i] = prev[k], totals[k], changed[k]
+            self._last_t = last_t
+        return done
 
     def _read_all(self, t: float) -> list[float | None]:
         """Return every probe's reading now, one by one (None: failed, now or before)."""
@@ -209,24 +342,31 @@ class Sampler:
                 values.append(self._read_failed(i, probe, t, exc, per_j))
         return values
 
-    def _fold_counters(self, t: float, values: list[float | None]) -> bool:
-        """Fold the readings in for the common case (every counter read, none went back,
-        none can have stalled) and return True; False: not that case, nothing changed."""
+    def _fold_counters(self, t: float, values: list[float]) -> bool:
+        """Fold the readings in, and into the timeline, for the common case (every counter
+        read, none went back, none can have stalled) and return True; False: not that case,
+        nothing changed."""
         try:
             deltas = list(map(operator.sub, values, self._last_value))  # type: ignore[arg-type]
         except TypeError:  # a probe without a previous reading
             return False
-        if min(deltas) < 0:  # a wrap or a reset
-            return False
-        if 0.0 in deltas:  # counters that did not move
+        low = min(deltas)
+        if low > 0.0:
+            changed = [t] * len(deltas)
+        elif low < 0.0:
+            return False  # a wrap or a reset
+        elif t - self._stall_seen_t < STALL_RESOLUTION_S:
+            changed = self._changed_at  # windows back to back: movers' times kept a moment
+        else:  # counters that did not move
             changed = [t if d else c for d, c in zip(deltas, self._changed_at, strict=True)]
             if None in changed or t - min(changed) >= STALL_AFTER_S:  # type: ignore[type-var, operator]
                 return False  # not seen moving yet, or not for long: watched one by one
-        else:
-            changed = [t] * len(deltas)
+            self._stall_seen_t = t
         self._last_value = values
-        self._cum_j = list(map(operator.add, self._cum_j, deltas))
+        self._cum_j = cum = list(map(operator.add, self._cum_j, deltas))
         self._changed_at = changed
+        if self.timeline_interval_s is not None:
+            self._record(t, cum)
         return True
 
     def _fold(self, t: float, dt: float, values: list[float | None]) -> None:
@@ -244,8 +384,9 @@ class Sampler:
                 continue
             if method is counter:
                 delta = value - prev
-                if delta < 0:
-                    delta = self._unwrap(i, probe, value, prev, dt, t)
+                if delta < 0:  # an edge-only counter was last read at the last full reading
+                    span = t - self._full_t if self._edge_only[i] else dt
+                    delta = self._unwrap(i, probe, value, prev, span, t)
                 if delta and not stalled[i]:
                     changed[i] = t  # the common case, inline
                 else:
@@ -328,8 +469,7 @@ class Sampler:
                 stacklevel=2,
             )
 
-    def _record(self, t: float) -> None:
-        cum = self._cum_j
+    def _record(self, t: float, cum: Sequence[float]) -> None:
         n = len(cum)
         t_end = self._t_end
         if t_end:
@@ -337,7 +477,7 @@ class Sampler:
             # Window-edge snapshots between ticks extend the open slot instead of opening
             # short ones: slots stay about one nominal width wide, energy stays exact.
             if t_end[-1] - start < self._slot_full_s:  # type: ignore[operator]
-                self._slot_cum[-n:] = array("d", cum)
+                self._slot_cum[-n:] = cum
                 t_end[-1] = t
                 return
         if len(t_end) >= self._slots:
@@ -348,7 +488,7 @@ class Sampler:
     def _merge_pairs(self, n: int) -> None:
         t_end, rows = self._t_end, self._slot_cum
         merged_t = array("d", t_end[1::2])
-        merged = array("d")
+        merged: list[float] = []
         for k in range(1, len(t_end), 2):  # a pair ends where its second slot ends
             merged.extend(rows[k * n : (k + 1) * n])
         if len(t_end) % 2:  # an odd last slot stays as it is
@@ -370,12 +510,14 @@ class Sampler:
         turns it into powers."""
         n = len(self.probes)
         with self._lock:
+            if self._pending:
+                self._flush()
             first = 0 if since_s is None else bisect.bisect_right(self._t_end, since_s)
             t_end = self._t_end[first:].tolist()
-            rows = self._slot_cum[first * n :].tolist()
+            rows = self._slot_cum[first * n :]
             if not first:
                 return self._t_start, list(self._cum_t0), t_end, rows
-            base = self._slot_cum[(first - 1) * n : first * n].tolist()
+            base = self._slot_cum[(first - 1) * n : first * n]
             return self._t_end[first - 1], base, t_end, rows
 
     @property
@@ -409,38 +551,41 @@ class Sampler:
         # time.sleep is the cheapest wait there is (no lock, no condition variable); stop()
         # does not wake the thread, it retires its generation, and the thread leaves at its
         # next wake without reading anything. A parked thread blocks on an event instead.
-        awake = self._awake
+        awake, lock, sleep = self._awake, self._lock, time.sleep
         while True:
-            if generation != self._generation:
-                return  # retired (stop, or a thread that took over)
-            if not awake.is_set():
-                awake.wait()
-                continue
             interval = self.interval_s
-            if not math.isfinite(interval):
-                with self._lock:
-                    if generation != self._generation:
-                        return
-                    self._thread = None  # the rates changed to edges only: leave
-                    return
-            if interval > LONG_TICK_S:
-                # a long tick (a wrap guard: minutes) waits on an event that a faster rate
-                # sets, so a meter that needs a timeline or power samples gets them at once
-                changed = self._rates_changed
-                changed.clear()
-                if interval == self.interval_s and changed.wait(interval):
-                    continue  # the rates changed: start over at the new tick
+            if interval <= LONG_TICK_S and awake.is_set():
+                sleep(interval)  # the hot loop: a sleep, the lock, one tick
             else:
-                time.sleep(interval)
-            if awake.is_set() and not self._sample_if_current(generation):
-                return
+                wake = self._wait(generation, interval)
+                if wake is None:
+                    return
+                if not wake:
+                    continue
+            with lock:
+                if generation != self._generation:
+                    return  # retired (stop, or a thread that took over)
+                if awake.is_set():
+                    self._tick()  # the totals and timeline (folded now or with the next edge)
 
-    def _sample_if_current(self, generation: int) -> bool:
-        with self._lock:
-            if generation != self._generation:
-                return False
-            self._read_and_fold()  # a tick: the totals and timeline, no snapshot
-            return True
+    def _wait(self, generation: int, interval: float) -> bool | None:
+        """Wait out what is not a short tick; return True to read, False to start over,
+        None to leave (retired, or the rates changed to edges only)."""
+        if generation != self._generation:
+            return None
+        if not self._awake.is_set():
+            self._awake.wait()  # parked
+            return False
+        if not math.isfinite(interval):
+            with self._lock:
+                if generation == self._generation:
+                    self._thread = None  # the rates changed to edges only: leave
+                return None
+        # a long tick (a wrap guard: minutes) waits on an event that a faster rate sets, so
+        # a meter that needs a timeline or power samples gets them at once
+        changed = self._rates_changed
+        changed.clear()
+        return not (interval == self.interval_s and changed.wait(interval))
 
     def park(self) -> None:
         """Stop reading in the background but keep the thread (blocked, costing nothing)."""
@@ -454,6 +599,8 @@ class Sampler:
         and the timeline starts afresh (no open window reaches into the gap).
         """
         with self._lock:
+            if self._pending:
+                self._flush()  # readings from before the park: folded as they were taken
             if not self._awake.is_set():
                 n = len(self.probes)
                 self._last_value = [None] * n
@@ -461,7 +608,7 @@ class Sampler:
                 self._last_t = None
                 self._t_start = None  # the timeline starts afresh (no window spans the gap)
                 self._t_end = array("d")
-                self._slot_cum = array("d")
+                self._slot_cum = []
                 self._slot_width = 1
                 self._slot_full_s = SLOT_FULL * self.timeline_resolution_s
             self._awake.set()
@@ -529,6 +676,27 @@ class Sampler:
     def running(self) -> bool:
         """Return whether the background thread runs (and is not parked)."""
         return self._thread is not None and self._awake.is_set()
+
+
+def _wrap_safe_s(probes: Iterable[Probe]) -> float:
+    """Return the longest interval at which none of these counters can wrap twice unseen."""
+    safe = math.inf
+    for p in probes:
+        if p.method is Method.COUNTER and p.wrap_j and p.max_power_w:
+            safe = min(safe, p.wrap_j / p.max_power_w / WRAP_READS_PER_RANGE)
+    return safe
+
+
+def _edge_only(probes: Sequence[Probe]) -> list[bool]:
+    """Return, per probe, whether ticks leave it to window edges: an energy counter kept out
+    of the total because another probe here contains it (``contained_in`` names it), that
+    container itself read at ticks."""
+    contained = [
+        p.method is Method.COUNTER and not p.counts_in_total and getattr(p, "contained_in", None)
+        for p in probes
+    ]
+    containers = {p.id for p, c in zip(probes, contained, strict=True) if not c}
+    return [bool(c) and c in containers for c in contained]
 
 
 def slot_powers(

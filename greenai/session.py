@@ -55,7 +55,7 @@ class SigtermGuard:
         """Register an open meter's checkpoint; install the handler from the main thread."""
         with self._lock:
             self._open.append(checkpoint)
-            if threading.current_thread() is not threading.main_thread():
+            if threading.get_ident() != threading.main_thread().ident:
                 return
             current = _getsignal(signal.SIGTERM)  # SIG_DFL, SIG_IGN as plain ints
             if self._installed and current is self._handler:
@@ -75,7 +75,7 @@ class SigtermGuard:
                 return
             if self._open or not self._installed:
                 return
-            if threading.current_thread() is not threading.main_thread():
+            if threading.get_ident() != threading.main_thread().ident:
                 return  # a later main-thread meter's leave puts it back
             if _getsignal(signal.SIGTERM) is self._handler:
                 signal.signal(signal.SIGTERM, self._previous)

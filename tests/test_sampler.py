@@ -266,3 +266,62 @@ def test_a_sampler_with_no_probes_reads_nothing_and_stays_exact(clock: FakeClock
     clock.advance(1.0)
     snap = s.sample()
     assert snap.energy_j == () and snap.failed_at_s == () and s.samples == 2
+
+
+def _ticked(sampler: Sampler, steps: list[float], clock: FakeClock, edge_every: int) -> None:
+    sampler.sample()
+    for k, dt in enumerate(steps):
+        clock.advance(dt)
+        with sampler._lock:  # what the background thread does at each wake
+            sampler._tick()
+        if k % edge_every == edge_every - 1:
+            sampler.sample()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    steps=st.lists(st.sampled_from([0.0, 0.05, 0.1, 0.3]), min_size=1, max_size=60),
+    stop_at=st.floats(1000.0, 1010.0),
+    edge_every=st.integers(1, 12),
+)
+def test_ticks_folded_in_batches_match_ticks_folded_one_by_one(steps, stop_at, edge_every):
+    # a package, a core inside it (read at edges only), a GPU that stops for a while
+    def probes(clock):
+        package = _RawProbe("pkg", clock, lambda t: 50.0 + (t % 2.0))
+        core = _RawProbe("pkg/core", clock, constant(20.0), counts_in_total=False)
+        core.contained_in = "pkg"
+        gpu = _RawProbe("gpu", clock, lambda t: 0.0 if stop_at <= t < stop_at + 2.5 else 300.0)
+        return [package, core, gpu]
+
+    results = []
+    for batched in (True, False):
+        clock = FakeClock()
+        s = Sampler(probes(clock), clock=clock, timeline_hz=10.0)
+        if not batched:
+            s._fold_ticks = lambda pending: 0  # every tick through the one-by-one fold
+        _ticked(s, steps, clock, edge_every)
+        snap = s.sample()
+        results.append((snap.energy_j, s.timeline(), [(f.probe, f.t_s) for f in s.faults]))
+    (energy, (times, powers), faults), (energy_1, (times_1, powers_1), faults_1) = results
+    assert energy == pytest.approx(energy_1, abs=1e-9) and faults == faults_1
+    assert times == pytest.approx(times_1) and len(powers) == len(powers_1)
+    for series, series_1 in zip(powers, powers_1, strict=True):
+        assert series == pytest.approx(series_1, abs=1e-6)
+
+
+def test_edges_back_to_back_still_see_a_stall_to_within_its_resolution(clock: FakeClock):
+    from greenai.sampler import STALL_AFTER_S, STALL_RESOLUTION_S
+
+    stops_at = clock() + 1.0
+    moving = _RawProbe("a", clock, constant(10.0))
+    stuck = _RawProbe("b", clock, lambda t: 5.0 if t < stops_at else 0.0)
+    s = Sampler([moving, stuck], clock=clock, timeline_hz=0)
+    s.sample()
+    with pytest.warns(Warning, match="stopped advancing"):
+        for _ in range(4000):  # a window every 1 ms for 4 s
+            clock.advance(0.001)
+            s.sample()
+    (fault,) = s.faults
+    assert fault.probe == "b" and abs(fault.t_s - stops_at) <= STALL_RESOLUTION_S + 1e-9
+    assert s.sample().energy_j == pytest.approx((40.0, 5.0), abs=1e-6)
+    assert STALL_AFTER_S > 100 * STALL_RESOLUTION_S

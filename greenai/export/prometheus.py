@@ -14,6 +14,7 @@ site's factors, ``greenai_water_litres_total{scope=onsite|offsite}`` and
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +49,10 @@ class SamplerCollector:
         self.specs = tuple(ProbeSpec.of(p) for p in sampler.probes)
         self.host = host or host_id()
         self.site = site if site is not None else Site.resolve()
+        # counters the sampler reads only at edges (RAPL core in its package) have no
+        # timeline: their power is the mean since the previous scrape, from the energy
+        self._edge_only = set(range(len(self.specs))) - set(sampler.timeline_probes)
+        self._previous: Any = None  # the previous scrape's snapshot
 
     def _labels(self, spec: ProbeSpec) -> list[str]:
         return [self.host, spec.id, spec.domain, spec.method, spec.provenance]
@@ -59,6 +64,9 @@ class SamplerCollector:
         snap = self.sampler.snapshot()
         times, powers = self.sampler.timeline()
         mean_w = _recent_mean_power(times, powers, self.power_window_s)
+        if self._edge_only and mean_w:
+            mean_w = self._edge_powers(mean_w, snap)
+        self._previous = snap
         power = GaugeMetricFamily(
             "greenai_power_watts",
             "Mean power of the device over the last second or so, in watts.",
@@ -76,7 +84,7 @@ class SamplerCollector:
         for i, spec in enumerate(self.specs):
             labels = self._labels(spec)
             failed = snap.failed_at_s[i] is not None
-            if mean_w and not failed:
+            if mean_w and not failed and not math.isnan(mean_w[i]):
                 power.add_metric(labels, mean_w[i])
             energy.add_metric(labels, snap.energy_j[i])
             up.add_metric(labels, 0.0 if failed else 1.0)
@@ -87,6 +95,16 @@ class SamplerCollector:
         yield energy
         yield up
         yield from self._node_metrics(node_power_w, node_energy_j, bool(mean_w))
+
+    def _edge_powers(self, mean_w: list[float], snap: Any) -> list[float]:
+        """Return mean_w with the edge-only counters' power since the previous scrape
+        (NaN on the first scrape: no power is published for them then)."""
+        prev = self._previous
+        out = list(mean_w)
+        for i in self._edge_only:
+            dt = snap.t_s - prev.t_s if prev is not None else 0.0
+            out[i] = (snap.energy_j[i] - prev.energy_j[i]) / dt if dt > 0 else math.nan
+        return out
 
     def _node_metrics(self, power_w: float, energy_j: float, has_power: bool) -> Iterator[Any]:
         """Yield the node's power (W), IT energy (J), water (L) and carbon (g) families."""

@@ -225,3 +225,34 @@ def test_idle_sockets_neither_stall_scrapes_nor_stay_open():
             assert cut_off_at - began < 0.5 + 0.25 + 1.5  # timeout + sweep + slack
     finally:
         server.stop()
+
+
+def test_a_counter_read_only_at_edges_gets_its_power_from_energy_between_scrapes(powercap, clock):
+    from greenai.export.prometheus import SamplerCollector
+    from greenai.probes import rapl
+    from greenai.sampler import Sampler
+    from greenai.site import Site
+
+    powercap.add_zone("0", "package-0", power_w=90.0)
+    powercap.add_zone("0:0", "core", power_w=lambda t: 40.0 + 10.0 * ((t // 5) % 2))
+    clock.on_advance(powercap.update)
+    sampler = Sampler(rapl.discover().probes, clock=clock, timeline_hz=10.0)
+    sampler.sample()
+    collector = SamplerCollector(sampler, host="n", site=Site.resolve(pue=1.0))
+
+    def power_w() -> dict[str, float]:
+        families = {f.name: f for f in collector.collect()}
+        return {s.labels["device"]: s.value for s in families["greenai_power_watts"].samples}
+
+    def run(seconds: float) -> None:
+        for _ in range(round(seconds / 0.1)):
+            clock.advance(0.1)
+            with sampler._lock:
+                sampler._tick()
+
+    run(2.0)
+    assert set(power_w()) == {"rapl:package-0"}  # the core: no power before a second scrape
+    run(5.0)  # the core at 40 W for 3 s, then 50 W for 2 s
+    power = power_w()
+    assert power["rapl:package-0"] == pytest.approx(90.0)
+    assert power["rapl:package-0/core"] == pytest.approx((40.0 * 3 + 50.0 * 2) / 5)

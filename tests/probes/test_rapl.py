@@ -294,3 +294,59 @@ def test_a_closed_zone_reads_nothing_from_a_reused_descriptor(powercap: FakePowe
     finally:
         os.close(other)
     assert snap.failed_at_s[0] is not None and sampler.faults[0].error.endswith("closed")
+
+
+def _tick(sampler: Sampler) -> None:
+    with sampler._lock:  # what the background thread does at each wake
+        sampler._tick()
+
+
+def test_ticks_leave_contained_zones_to_the_edges_and_energy_stays_exact(
+    powercap: FakePowercap, clock: FakeClock
+):
+    # core wraps every 2 s; at the package's 120 W either could wrap in 1 s: the wrap guard
+    # reads them every 0.5 s
+    powercap.add_zone("0", "package-0", power_w=100.0, max_power_uw=200_000_000)
+    powercap.add_zone("0:0", "core", power_w=60.0, max_range_uj=120_000_000)
+    powercap.add_zone("0:1", "uncore", power_w=lambda t: 10.0 + (t % 3.0), max_range_uj=120_000_000)
+    powercap.add_zone("0:2", "dram", power_w=8.0)
+    clock.on_advance(powercap.update)
+    found = rapl.discover()
+    for p in found.probes:
+        if p.id.endswith(("core", "uncore")):
+            p.max_power_w = 120.0  # the package's ceiling (else 1000 W is assumed)
+    ids = [p.id for p in found.probes]
+    sampler = Sampler(found.probes, clock=clock, timeline_hz=10.0)
+    edge_only = {ids[i] for i in range(len(ids))} - {ids[i] for i in sampler.timeline_probes}
+    assert edge_only == {"rapl:package-0/core", "rapl:package-0/uncore"}
+    reads: dict[str, int] = {i: 0 for i in ids}
+    for p in found.probes:
+        raw = p.read_raw
+        p.read_raw = lambda raw=raw, p=p: reads.__setitem__(p.id, reads[p.id] + 1) or raw()
+    m = Meter("t", "sample", sampler=sampler)
+    m.start()
+    truth0 = {z: powercap.energy_j(z) for z in powercap.zones}
+    for k in range(600):  # 60 s of 10 Hz ticks, a window edge every 7 s
+        clock.advance(0.1)
+        _tick(sampler)
+        if k % 70 == 69:
+            sampler.snapshot()
+    result = m.stop()
+    truth = {z: powercap.energy_j(z) - truth0[z] for z in powercap.zones}
+    for zone, probe_id in (
+        ("intel-rapl:0", "rapl:package-0"),
+        ("intel-rapl:0:0", "rapl:package-0/core"),
+        ("intel-rapl:0:1", "rapl:package-0/uncore"),
+        ("intel-rapl:0:2", "rapl:dram-0"),
+    ):
+        assert result.by_device[probe_id] == pytest.approx(truth[zone], abs=1e-3), probe_id
+    assert not sampler.faults  # no wrap taken for a reset, no stall
+    # ticks read the package and dram; core and uncore at edges and every 0.5 s (wrap guard)
+    assert reads["rapl:package-0"] >= 600 and reads["rapl:dram-0"] >= 600
+    assert 100 <= reads["rapl:package-0/core"] <= 200  # not 600
+    timeline = result.timeline
+    assert timeline is not None and set(timeline.power_w) == {"rapl:package-0", "rapl:dram-0"}
+    slots = zip(timeline.t_s, (0.0, *timeline.t_s), strict=False)
+    widths = [t - prev for t, prev in slots]
+    package_j = sum(p * w for p, w in zip(timeline.power_w["rapl:package-0"], widths, strict=True))
+    assert package_j == pytest.approx(truth["intel-rapl:0"], rel=1e-6)
