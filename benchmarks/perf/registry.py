@@ -280,7 +280,7 @@ def bench_load(db_kind: str, submitters: int, seconds: float, kill_after: float 
         pub = disclosure.generate_key(tmp / "k.pem", tmp / "k.pub")
         tokens = [store.add_submitter(f"lab-{i}", pub) for i in range(submitters)]
         base = make_doc(seconds=10.0, step_s=0.1)
-        per_submitter = max(20, int(seconds * 4))  # more than a submitter can send in time
+        per_submitter = max(20, int(seconds * 20))  # more than a submitter can send in time
         t0 = time.perf_counter()
         work = {
             t: signed_bodies(base, tmp / "k.pem", 10_000 * i, per_submitter)
