@@ -53,17 +53,20 @@ def _number(value: float | int) -> str:
     digits = "".join(map(str, digits_t.digits))
     k = len(digits)
     n = k + int(digits_t.exponent)  # value = 0.digits x 10^n
+    return sign + _placed_digits(digits, k, n)
+
+
+def _placed_digits(digits: str, k: int, n: int) -> str:
+    """Return the ECMAScript (RFC 8785) text of 0.digits x 10^n, k = len(digits)."""
     if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        body = "0." + "0" * (-n) + digits
-    else:
-        exp = n - 1
-        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exp >= 0 else "-")
-        body += str(abs(exp))
-    return sign + body
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * (-n) + digits
+    exp = n - 1
+    mantissa = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{mantissa}e{'+' if exp >= 0 else '-'}{abs(exp)}"
 
 
 def _number_fast(value: float | int) -> str:
@@ -87,17 +90,7 @@ def _number_fast(value: float | int) -> str:
     n = len(digits) - len(fraction) + int(exponent or 0)  # value = 0.digits x 10^n
     digits = digits.rstrip("0")
     k = len(digits)
-    if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = digits[:n] + "." + digits[n:]
-    elif -6 < n <= 0:
-        body = "0." + "0" * (-n) + digits
-    else:
-        exp = n - 1
-        body = digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + ("+" if exp >= 0 else "-")
-        body += str(abs(exp))
-    return sign + body
+    return sign + _placed_digits(digits, k, n)
 
 
 def _encode(value: Any, out: list[str]) -> None:

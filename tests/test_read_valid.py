@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from greenai import cli, disclosure, jsonio
 from tests.hostile.corpus import disclosure_files
 from tests.report.docs import make_doc
+from tests.test_embodied import LIFECYCLE
 from tests.test_jsonio import _same, json_values
 
 REPO = Path(__file__).resolve().parents[1]
@@ -165,16 +166,6 @@ def test_what_the_one_pass_reader_returns_is_what_the_reference_reads(tmp_path):
         assert valid.pieces == {k: disclosure._canonical_fast(v) for k, v in body.items()}, name
 
 
-LIFECYCLE = """
-[lifecycle]
-indices = ["carbon"]
-description = "test: total carbon graded beside energy and water"
-
-[tasks.embeddings.lifecycle.carbon]
-value = 0.5
-unit = "g/1000 query"
-source = "test reference"
-"""
 
 
 def test_rate_o_writes_the_embodied_block_anew_only_when_its_lifecycle_rating_changes(
