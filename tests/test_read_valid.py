@@ -166,8 +166,6 @@ def test_what_the_one_pass_reader_returns_is_what_the_reference_reads(tmp_path):
         assert valid.pieces == {k: disclosure._canonical_fast(v) for k, v in body.items()}, name
 
 
-
-
 def test_rate_o_writes_the_embodied_block_anew_only_when_its_lifecycle_rating_changes(
     tmp_path, capsys, monkeypatch
 ):
