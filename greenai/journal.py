@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -184,7 +185,23 @@ class OutputClaim:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            # never through a link or onto a device: in a shared folder another user could
+            # plant OUTPUT.lock -> ~/.bashrc, and the pid written below would replace it
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
+            try:
+                fd = os.open(self.path, flags, 0o644)
+            except OSError as exc:
+                if os.path.islink(self.path):
+                    raise DisclosureError(
+                        f"{self.path}: a symbolic link, not a greenai lock file; remove it "
+                        "(greenai never writes through a link)"
+                    ) from None
+                raise exc
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise DisclosureError(
+                    f"{self.path}: not a regular file, so not a greenai lock file; remove it"
+                )
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

@@ -258,3 +258,29 @@ def test_a_meter_never_overwrites_an_earlier_result_when_it_picks_a_sibling(tmp_
     assert m.output == f"s.{os.getpid()}-2.json"
     assert (tmp_path / f"s.{os.getpid()}.json").read_text() == "an earlier run's result\n"
     assert json.loads((tmp_path / m.output).read_text())["task"] == "x"
+
+
+def test_a_lock_planted_as_a_link_or_a_fifo_is_never_written_through(tmp_path, monkeypatch):
+    """In a shared folder another user may plant OUTPUT.lock -> a file of yours: greenai
+    must not truncate it and write its pid there (it did, through the link)."""
+    from greenai.meter import Meter
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "run.json.lock").symlink_to(victim)
+    os.mkfifo(tmp_path / "f.json.lock")
+    for name in ("run.json", "f.json"):
+        with pytest.raises(GreenAIError, match="not a greenai lock file"):
+            OutputClaim(tmp_path / name).acquire()
+    monkeypatch.chdir(tmp_path)
+    linked = "a symbolic link, not a greenai lock file"
+    with pytest.warns(GreenAIWarning, match=linked), Meter(task="x", output="run.json") as m:
+        pass
+    assert m.output == f"run.{os.getpid()}.json" and (tmp_path / m.output).exists()
+    assert victim.read_text() == "precious\n" and (tmp_path / "run.json.lock").is_symlink()
+    res = subprocess.run(
+        [sys.executable, "-m", "greenai", "run", "-o", "run.json", "--", "true"],
+        cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 2 and "a symbolic link, not a greenai lock file" in res.stderr
+    assert victim.read_text() == "precious\n" and not (tmp_path / "run.json").exists()
