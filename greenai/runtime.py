@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -23,6 +24,27 @@ def runtime_dir() -> Path:
 
         base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
     return Path(base) / f"greenai-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+
+
+def private_dir(folder: Path) -> Path:
+    """Return folder, made if absent (mode 0700), once it is known to be this user's own.
+
+    The runtime folder sits in /tmp, where another user may make it first to plant links
+    (a marker written through one would truncate its target) or state files (settings a
+    later greenai would "restore"). PermissionError unless it is a real directory owned by
+    this user; a folder of ours that others could write to is made private (0700).
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = os.lstat(folder)
+    uid = os.geteuid() if hasattr(os, "geteuid") else st.st_uid
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid:
+        raise PermissionError(
+            f"{folder}: not this user's own folder (a link, or owned by uid {st.st_uid}); "
+            "greenai keeps no node state there: remove it, or set GREENAI_RUNTIME_DIR"
+        )
+    if st.st_mode & 0o022:
+        os.chmod(folder, 0o700)
+    return folder
 
 
 def user_cache_dir() -> Path:
@@ -95,8 +117,9 @@ class NodeMarker:
     def create(self) -> bool:
         """Write the marker, marked as metering; return False where it cannot be written."""
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
+            private_dir(self.folder)
+            flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(self.path, flags, 0o644)
             os.write(fd, str(os.getpid()).encode())
         except OSError:
             return False

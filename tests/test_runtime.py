@@ -59,3 +59,39 @@ def test_a_dead_process_marker_is_removed(tmp_path: Path):
 def test_host_id_prefers_the_scheduler_name_and_is_filesystem_safe():
     assert host_id({"GREENAI_NODE": "rack 3/a"}) == "rack-3-a"
     assert host_id({"SLURMD_NODENAME": "gpu-07"}) == "gpu-07"
+
+
+def test_a_runtime_folder_another_user_made_first_is_never_used(tmp_path):
+    """/tmp/greenai-<uid> made in advance by someone else (owned by them, or a link to a
+    folder of theirs) could hold links a marker is written through, or tuner state files a
+    later greenai would 'restore': greenai writes and restores nothing there."""
+    import pytest
+
+    from greenai.errors import GreenAIWarning
+    from greenai.optimize import guard
+    from greenai.runtime import private_dir
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    planted = theirs / "tune-1.json"
+    planted.write_text(json.dumps({"pid": 1, "settings": [{"knob": "gpu-power-limit"}]}))
+    (theirs / f"{NodeMarker.PREFIX}{os.getpid()}").symlink_to(victim)
+    linked = tmp_path / "linked"
+    linked.symlink_to(theirs)
+    cases = [linked]
+    if os.geteuid() == 0:  # root can make a folder another user owns
+        os.chown(theirs, 12345, 12345)
+        cases.append(theirs)
+    for folder in cases:
+        with pytest.raises(PermissionError, match="not this user's own folder"):
+            private_dir(folder)
+        assert NodeMarker(folder).create() is False
+        with pytest.warns(GreenAIWarning, match="not this user's own folder"):
+            assert guard.restore_stale(folder) == []
+        assert planted.exists() and victim.read_text() == "precious\n"
+    ours = tmp_path / "ours"
+    ours.mkdir(mode=0o777)
+    os.chmod(ours, 0o777)  # ours, but others could write: made private
+    assert private_dir(ours) == ours and (ours.stat().st_mode & 0o777) == 0o700

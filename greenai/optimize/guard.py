@@ -18,7 +18,7 @@ from typing import Any
 from greenai import jsonio
 from greenai.errors import GreenAIWarning
 from greenai.optimize.knobs import KnobError, restore_described
-from greenai.runtime import alive, runtime_dir
+from greenai.runtime import alive, private_dir, runtime_dir
 
 PREFIX = "tune-"
 
@@ -29,8 +29,7 @@ def _folder() -> Path:
 
 def record(settings: list[dict[str, Any]], folder: Path | None = None) -> Path:
     """Write this process's original settings to its state file; return its path."""
-    folder = folder or _folder()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(folder or _folder())
     path = folder / f"{PREFIX}{os.getpid()}.json"
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"pid": os.getpid(), "settings": settings}))
@@ -66,6 +65,13 @@ def restore_stale(folder: Path | None = None) -> list[str]:
     """
     folder = folder or _folder()
     done: list[str] = []
+    if not folder.is_dir():
+        return done
+    try:
+        private_dir(folder)  # state files another user planted are never "restored"
+    except PermissionError as exc:
+        warnings.warn(f"greenai: {exc}", GreenAIWarning, stacklevel=2)
+        return done
     for path in sorted(folder.glob(f"{PREFIX}*.json")):
         try:
             doc = jsonio.read(path)
