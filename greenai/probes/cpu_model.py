@@ -233,7 +233,8 @@ def _match_of_doc(doc: object, key: list[Any]) -> TdpMatch | None:
 
 def _read_match_cache(path: Path, key: list[Any]) -> TdpMatch | None:
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # no link followed, and a FIFO planted there cannot block the first meter
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
         return None
     try:

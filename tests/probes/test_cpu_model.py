@@ -307,6 +307,27 @@ def test_a_cache_that_is_a_symlink_is_not_followed(tmp_path, cache_dir):
     assert cpu_model._read_match_cache(cache_dir / cpu_model.MATCH_CACHE_FILE, key) is None
 
 
+def test_a_cache_that_is_a_fifo_does_not_block(tmp_path, cache_dir):
+    import os
+    import threading
+
+    table = tmp_path / "cpu_power.csv"
+    _table(table, 95)
+    key = cpu_model._match_cache_key("Acme X1 Pro", table)
+    cache_dir.mkdir()
+    os.mkfifo(cache_dir / cpu_model.MATCH_CACHE_FILE)
+    got = []
+    reader = threading.Thread(
+        target=lambda: got.append(
+            cpu_model._read_match_cache(cache_dir / cpu_model.MATCH_CACHE_FILE, key)
+        ),
+        daemon=True,  # a blocked open would hang here forever otherwise
+    )
+    reader.start()
+    reader.join(timeout=10)
+    assert got == [None]
+
+
 def test_no_cache_folder_still_matches(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("")
