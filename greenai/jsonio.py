@@ -22,6 +22,7 @@ import json
 import math
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -274,10 +275,7 @@ def read_fast(path: str | os.PathLike[str]) -> tuple[Any, bytes] | None:
     if orjson is None:
         return None
     try:
-        with open(path, "rb") as fh:
-            if os.fstat(fh.fileno()).st_size > max_bytes():
-                return None
-            raw = fh.read()
+        raw = _read_bounded(Path(path), max_bytes())
     except (OSError, JSONInputError):
         return None
     if b"\\" in raw and b"\\u" in raw:  # the first test is a memchr: most files have none
@@ -288,18 +286,42 @@ def read_fast(path: str | os.PathLike[str]) -> tuple[Any, bytes] | None:
         return None
 
 
+def _read_bounded(p: Path, limit: int) -> bytes:
+    """Return the bytes of the regular file p; JSONInputError past limit bytes or for
+    anything else (a FIFO named run.json would block a plain open; a file that grows
+    after its size was looked at is still read only up to the bound)."""
+    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise JSONInputError(f"{p}: not a regular file")
+        if st.st_size > limit:
+            raise JSONInputError(
+                f"{p}: {st.st_size:,} bytes is over the {limit:,} byte bound "
+                f"(set {MAX_ENV} to read larger files)"
+            )
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, max(st.st_size + 1, 1 << 16)))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise JSONInputError(
+            f"{p}: over the {limit:,} byte bound (set {MAX_ENV} to read larger files)"
+        )
+    return raw
+
+
 def read(path: str | os.PathLike[str]) -> Any:
     """Return the value of a strict JSON file; JSONInputError if too big or not strict."""
     p = Path(path)
-    limit = max_bytes()
     try:
-        size = p.stat().st_size
-        if size > limit:
-            raise JSONInputError(
-                f"{p}: {size:,} bytes is over the {limit:,} byte bound "
-                f"(set {MAX_ENV} to read larger files)"
-            )
-        raw = p.read_bytes()
+        raw = _read_bounded(p, max_bytes())
     except OSError as exc:
         raise JSONInputError(f"{p}: cannot read: {exc.strerror or exc}") from exc
     try:

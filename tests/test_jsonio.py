@@ -359,3 +359,26 @@ def test_orjson_writes_every_float_past_64_bits_with_an_exponent(value, negative
 )
 def test_has_exponent_finds_each_e_plus(data, found):
     assert jsonio._has_exponent(data) is found
+
+
+def test_a_fifo_or_a_folder_named_json_is_refused_without_blocking(tmp_path):
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "fifo.json")
+    (tmp_path / "dir.json").mkdir()
+    outcomes = []
+
+    def attempt() -> None:
+        for name in ("fifo.json", "dir.json"):
+            try:
+                jsonio.read(tmp_path / name)
+            except jsonio.JSONInputError as exc:
+                outcomes.append(str(exc))
+            outcomes.append(jsonio.read_fast(tmp_path / name))
+
+    worker = threading.Thread(target=attempt, daemon=True)  # a plain open of a FIFO blocks
+    worker.start()
+    worker.join(timeout=10)
+    assert outcomes[0].endswith("fifo.json: not a regular file") and outcomes[1] is None
+    assert outcomes[2].endswith("dir.json: not a regular file") and outcomes[3] is None
