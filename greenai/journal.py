@@ -190,13 +190,13 @@ class OutputClaim:
             flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK
             try:
                 fd = os.open(self.path, flags, 0o644)
-            except OSError as exc:
+            except OSError:
                 if os.path.islink(self.path):
                     raise DisclosureError(
                         f"{self.path}: a symbolic link, not a greenai lock file; remove it "
                         "(greenai never writes through a link)"
                     ) from None
-                raise exc
+                raise
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 os.close(fd)
                 raise DisclosureError(
