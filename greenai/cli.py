@@ -1167,7 +1167,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeline-hz",
         type=float,
         default=None,
-        help="power timeline readings per second (default 1; 0: no timeline)",
+        help="power timeline readings per second (default 0.5; 0: no timeline)",
     )
     p.add_argument("--task", default=None, help="task class of the work (e.g. text-generation)")
     p.add_argument("--unit", default=None, help="functional unit (sample, token, query)")

@@ -280,6 +280,7 @@ def merge(
             "clock": "monotonic",
             "problems": [p for m in shards for p in m.sampling.get("problems", [])],
             "merged_from_ranks": len(shards),
+            **_edge_reads(shards),
         },
         timeline=None,  # ranks' clocks are not comparable; per-rank timelines stay in shards
         error=next((m.error for m in shards if m.error), None),
@@ -361,3 +362,10 @@ def merge_files(
     for p in paths:  # a shard that is not a valid disclosure would make a false sum
         disclosure.validate(disclosure.read_document(p), str(p))
     return merge([load(p) for p in paths], site=site, standard=standard)
+
+
+def _edge_reads(shards: Sequence[Measurement]) -> dict[str, str]:
+    """Return the merged sampling block's energy_reads: kept only where every rank read its
+    energy from counters at window edges alone (one rank's sampled power makes it sampled)."""
+    reads = {m.sampling.get("energy_reads") for m in shards}
+    return {"energy_reads": reads.pop()} if len(reads) == 1 and None not in reads else {}

@@ -26,6 +26,7 @@ from greenai.runtime import NodeMarker, alive, runtime_dir
 from greenai.sampler import (
     DEFAULT_INTERVAL_S,
     DEFAULT_TIMELINE_HZ,
+    EDGE_READS,
     Sampler,
     Snapshot,
     slot_powers,
@@ -523,6 +524,7 @@ class Meter:
             self._journal_state,
             self._problem,
         )
+        sampling = self._sampling()
         self._journal_session.open(
             {
                 "task": self.task,
@@ -534,7 +536,8 @@ class Meter:
                 "probes": [s.to_dict() for s in self._specs],
                 "unavailable": list(self._unavailable),
                 "host": host_inventory(self._specs),
-                "interval_s": self._sampling()["interval_s"],
+                "interval_s": sampling["interval_s"],
+                "energy_reads": sampling.get("energy_reads"),
                 "period_s": self.journal_period_s,
                 "command": list(self.command) if self.command else None,
                 "idle": _idle_dict(self._idle),
@@ -679,7 +682,7 @@ class Meter:
             "problems": list(self._problems),
         }
         if sampler.counters_only:
-            out["energy_reads"] = "window edges"  # counters: exact between the two reads
+            out["energy_reads"] = EDGE_READS  # counters: exact between the two reads
         out["timeline_hz"] = 1.0 / timeline_interval_s if timeline_interval_s else 0.0
         return out
 

@@ -85,6 +85,7 @@ def recover_journal(path: str | os.PathLike[str], site: Any = None) -> Measureme
             "journal_period_s": h.get("period_s"),
             "clock": "monotonic",
             "problems": [note],
+            **({"energy_reads": h["energy_reads"]} if h.get("energy_reads") else {}),
         },
         command=command,
         exit_code=exit_code,

@@ -40,11 +40,19 @@ from greenai.probes.base import Method, Probe
 _read_raw = operator.methodcaller("read_raw")  # a counter's raw reading, called from C
 _snapshot = tuple.__new__  # Snapshot's fields in order, made without its Python __new__
 DEFAULT_INTERVAL_S = 0.1  # power and model probes: 10 Hz
-# The timeline a meter keeps by default: 1 Hz. It is the finest the standards ask for
-# (max_sampling_interval_s = 1 s, itself NVML's 1 s power average on Ampere and newer),
-# 2048 slots hold 34 min before halving, and one read a second of counters costs a
-# counter-only meter < 0.02 % of a core. timeline_hz=0 turns it off.
-DEFAULT_TIMELINE_HZ = 1.0
+# the sampling block's energy_reads where every probe is an energy counter: their energy is
+# integrated by the hardware and read at window (and phase) edges, none of it sampled power
+EDGE_READS = "window edges"
+# The timeline a meter keeps by default: 0.5 Hz, a reading every 2 s. No energy figure
+# depends on it (counters are read at window and phase edges, power probes at interval_s,
+# and the standard's sampling limit bounds sampled power only), so it sets only how finely
+# power over time is shown: 2 s slots resolve a run's phases (load, warm-up, steps, eval),
+# finer than CodeCarbon's default 15 s and at NVML's own 1 s power average; 2048 slots hold
+# 68 min before halving. A tick of 2 RAPL packages and 8 GPUs costs ~0.2 ms of a core on a
+# 2-core VM (the thread's wake ~0.08 ms, the reads the rest): ~0.01 % of a core at 0.5 Hz,
+# where 1 Hz sits at the 0.02 % budget of a counters-only meter (benchmarks/perf/overhead.py).
+# timeline_hz=0 turns it off.
+DEFAULT_TIMELINE_HZ = 0.5
 TIMELINE_SLOTS = 2048
 # Poll at least this many times per counter range at the channel's maximum power, so two
 # wraps can never fall between reads (one would suffice; two leaves margin for jitter).

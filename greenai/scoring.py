@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from greenai.errors import DisclosureError
+from greenai.sampler import EDGE_READS
 from greenai.standard import DOMAINS, GRADES, Standard, TaskClass
 from greenai.work import Work, format_params
 
@@ -88,6 +89,8 @@ class RatingInput:
     energy_j: float
     duration_s: float
     domains: Mapping[str, DomainState] = field(default_factory=dict)
+    # the interval at which the energy's sampled power was read (None: not disclosed; 0: none
+    # was sampled, every figure is a hardware counter read at the window's edges)
     sampling_interval_s: float | None = None
     idle_baseline: bool = False
     repetitions: int = 1
@@ -173,6 +176,8 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
             raise DisclosureError(f"{source}: {key}: missing (required field)")
     sampling = doc.get("sampling") or {}
     interval = sampling.get("interval_s") if isinstance(sampling, (dict, Mapping)) else None
+    if isinstance(sampling, (dict, Mapping)) and sampling.get("energy_reads") == EDGE_READS:
+        interval = 0.0  # every figure from hardware counters: no sampled power to bound
     repetitions = doc.get("repetitions")
     if repetitions is None:
         repetitions = 1

@@ -135,6 +135,17 @@ def test_merge_counts_node_once_sums_gpus_and_units_takes_longest_window():
     assert validation_errors(m.to_dict()) == []
 
 
+def test_merge_keeps_edge_reads_only_where_every_rank_read_counters_alone():
+    from dataclasses import replace
+
+    edges = {"interval_s": 900.0, "samples": 2, "energy_reads": "window edges"}
+    a = replace(_shard(0, [("rapl:package-0", "cpu", 100.0)], 2.0, 1), sampling=edges)
+    b = replace(_shard(1, [("nvml:1", "gpu", 500.0)], 2.0, 1), sampling=edges)
+    assert merge([a, b]).sampling["energy_reads"] == "window edges"
+    sampled = _shard(1, [("nvml:1", "gpu", 500.0)], 2.0, 1)  # power sampled at 0.1 s
+    assert "energy_reads" not in merge([a, sampled]).sampling
+
+
 def test_merge_refuses_a_node_metered_twice():
     a = _shard(0, [("rapl:package-0", "cpu", 100.0)], 2.0, 1)
     b = _shard(1, [("rapl:package-0", "cpu", 100.0)], 2.0, 1)

@@ -57,6 +57,7 @@ def test_recovery_equals_the_energy_at_the_last_checkpoint(tmp_path, clock):
     assert "device went away" in gpu.error
     assert r.units_done == 60 and r.task == "training"
     assert "recovered from journal" in r.sampling["problems"][0]
+    assert r.sampling["energy_reads"] == "window edges"  # counters only: rated as such
     assert r.footprint is not None and r.footprint.computed is True
 
 

@@ -307,3 +307,28 @@ def test_a_deferred_site_problem_warns_when_the_footprint_is_first_read(clock: F
     with pytest.warns(greenai.GreenAIWarning, match="footprint not computed"):
         fp = r.footprint
     assert fp is not None and not fp.computed and r.site is None
+
+
+def test_counters_read_at_edges_meet_the_sampling_limit_and_sampled_power_must_meet_it(
+    clock: FakeClock,
+):
+    # the standard's max_sampling_interval_s (1 s) bounds sampled power; a hardware energy
+    # counter integrates on the device, so edges minutes apart lose nothing
+    def rated(method: Method, interval_s: float) -> tuple[dict, tuple[str, ...]]:
+        probe = ClockProbe("rapl:package-0", clock, constant(40.0), method=method)
+        probe.wrap_j, probe.max_power_w = 262_143.0, 280.0  # a wrap guard every ~468 s
+        s = Sampler([probe], interval_s, clock=clock, timeline_hz=0)
+        s.sample()
+        with Meter("image-classification", "image", sampler=s) as m:
+            for _ in range(round(70 / interval_s)):
+                clock.advance(interval_s)
+                s.sample()
+            m.count(1000)
+        return m.result.sampling, m.rating.energy.reasons
+
+    sampling, reasons = rated(Method.COUNTER, 10.0)
+    assert sampling["energy_reads"] == "window edges" and sampling["interval_s"] > 400
+    assert not [r for r in reasons if "sampling interval" in r], reasons
+    sampling, reasons = rated(Method.POWER, 2.0)
+    assert "energy_reads" not in sampling and sampling["interval_s"] == 2.0
+    assert "sampling interval 2 s > 1 s" in reasons

@@ -199,6 +199,8 @@ MIGRATIONS = (
      _migration_1),
     (2, "the work block (canonical JSON, one code per distinct block) and the energy CI, "
      "indexed; stored documents re-indexed", _migration_2),
+    (3, "the sampling interval of runs whose energy is all hardware counters read at edges: 0",
+     lambda d: [_reread_edge_intervals]),
 )  # fmt: skip
 
 # The rating columns in the order Population needs them (see scoring._ROW_FIELDS).
@@ -248,6 +250,7 @@ RECORD_FIELDS = (
     ("idle_baseline", "<i8"),
 )
 _RECORD = struct.Struct(RECORD_FORMAT)
+_RECORD_INTERVAL = [name for name, _ in RECORD_FIELDS].index("sampling_interval_s")
 
 
 def _nan(value: float | None) -> float:
@@ -373,6 +376,43 @@ def _reindex_documents(store: Store) -> None:
         detail += f" ({failed} whose document no longer reads)"
     store.audit(None, "migrate", None, detail)
     store.notes.append(f"migration 2: {detail}")
+
+
+def _reread_edge_intervals(store: Store) -> None:
+    """Set sampling_interval_s to 0 where the stored document read every energy figure from
+    counters at window edges (migration 3): the rating's sampling limit bounds sampled power,
+    and these rows were indexed with the wrap guard's interval, which it refused."""
+    from greenai.jsonio import loads
+    from greenai.sampler import EDGE_READS
+
+    fixed, last = 0, 0
+    while True:
+        rows = store.execute(
+            "SELECT id, document, rating_record FROM disclosures WHERE id > ? "
+            "AND document IS NOT NULL AND sampling_interval_s > 0 ORDER BY id LIMIT 256",
+            (last,),
+        ).fetchall()
+        if not rows:
+            break
+        for row_id, raw, record in rows:
+            last = int(row_id)
+            try:
+                sampling = loads(bytes(raw).decode("utf-8"), f"#{row_id}").get("sampling")
+            except (GreenAIError, UnicodeDecodeError, AttributeError):
+                continue  # a document that no longer reads keeps its row as it was
+            if isinstance(sampling, dict) and sampling.get("energy_reads") == EDGE_READS:
+                fields = list(_RECORD.unpack(bytes(record)))
+                fields[_RECORD_INTERVAL] = 0.0  # the record the populations are rated from
+                store.execute(
+                    "UPDATE disclosures SET sampling_interval_s = 0, rating_record = ? "
+                    "WHERE id = ?",
+                    (_RECORD.pack(*fields), last),
+                )
+                fixed += 1
+    if fixed:
+        detail = f"sampling interval 0 (counters read at window edges): {fixed} row(s)"
+        store.audit(None, "migrate", None, detail)
+        store.notes.append(f"migration 3: {detail}")
 
 
 # ----------------------------------------------------------------------- the store

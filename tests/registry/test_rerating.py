@@ -186,10 +186,10 @@ def test_the_energy_ci_and_work_keys_are_indexed(db_url, keys, signed_files):
     store.close()
 
 
-def _v1_store(db_url):
-    """Return a store migrated to version 1 only: the registry as it shipped first."""
+def _v1_store(db_url, version=1):
+    """Return a store migrated to `version` only (1: the registry as it shipped first)."""
     original = store_mod.MIGRATIONS
-    store_mod.MIGRATIONS = original[:1]
+    store_mod.MIGRATIONS = original[:version]
     try:
         return open_store(db_url)
     finally:
@@ -264,3 +264,32 @@ def test_rerate_cli_says_how_many_were_not_re_indexed(tmp_path, keys, signed_fil
     assert "work block indexed: 1 re-indexed, 1 not re-indexed" in captured.err
     assert "1 not re-indexed: stored without a document" in captured.out
     assert "text-generation/small" in captured.out
+
+
+def test_counter_runs_indexed_with_the_wrap_guards_interval_are_set_to_0(db_url, keys, base_doc):
+    from greenai import disclosure
+    from greenai.registry.store import summarize
+    from greenai.scoring import INTERVAL_TOO_LONG, rate_many
+    from tests.registry.conftest import variant
+
+    old = _v1_store(db_url, version=2)
+    who = old.authenticate(old.add_submitter("lab-a", keys["lab-a"][1]))
+    edges = {"interval_s": 468.1, "samples": 2, "energy_reads": "window edges"}
+    shas = {}
+    for n, sampling in enumerate((edges, {**edges, "energy_reads": None}, {"interval_s": 0.1})):
+        doc = disclosure.sign(variant(base_doc, n, sampling=sampling), keys["lab-a"][0])
+        summary = {**summarize(doc), "sampling_interval_s": sampling["interval_s"]}  # as before
+        old.add(who, doc["integrity"]["sha256"], json.dumps(doc).encode(), summary, "verified")
+        shas[n] = doc["integrity"]["sha256"]
+    old.close()
+
+    store = open_store(db_url)
+    assert store.notes == ["migration 3: sampling interval 0 (counters read at window edges): 1 row(s)"]
+    rows = dict(store.execute("SELECT sha256, sampling_interval_s FROM disclosures").fetchall())
+    assert [rows[shas[n]] for n in range(3)] == [0.0, 468.1, 0.1]
+    population, ids = store.population()  # rated from the packed records
+    bits = rate_many(population, load_standard()).energy_reasons
+    sha_of = dict(store.execute("SELECT id, sha256 FROM disclosures").fetchall())
+    too_long = {sha_of[int(i)]: bool(b & INTERVAL_TOO_LONG) for i, b in zip(ids, bits)}
+    assert too_long == {shas[0]: False, shas[1]: True, shas[2]: False}
+    store.close()
