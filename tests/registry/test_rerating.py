@@ -284,12 +284,13 @@ def test_counter_runs_indexed_with_the_wrap_guards_interval_are_set_to_0(db_url,
     old.close()
 
     store = open_store(db_url)
-    assert store.notes == ["migration 3: sampling interval 0 (counters read at window edges): 1 row(s)"]
+    note = "migration 3: sampling interval 0 (counters read at window edges): 1 row(s)"
+    assert store.notes == [note]
     rows = dict(store.execute("SELECT sha256, sampling_interval_s FROM disclosures").fetchall())
     assert [rows[shas[n]] for n in range(3)] == [0.0, 468.1, 0.1]
     population, ids = store.population()  # rated from the packed records
     bits = rate_many(population, load_standard()).energy_reasons
     sha_of = dict(store.execute("SELECT id, sha256 FROM disclosures").fetchall())
-    too_long = {sha_of[int(i)]: bool(b & INTERVAL_TOO_LONG) for i, b in zip(ids, bits)}
+    too_long = {sha_of[int(i)]: bool(b & INTERVAL_TOO_LONG) for i, b in zip(ids, bits, strict=True)}
     assert too_long == {shas[0]: False, shas[1]: True, shas[2]: False}
     store.close()
