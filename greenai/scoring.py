@@ -176,7 +176,7 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
             raise DisclosureError(f"{source}: {key}: missing (required field)")
     sampling = doc.get("sampling") or {}
     interval = sampling.get("interval_s") if isinstance(sampling, (dict, Mapping)) else None
-    if isinstance(sampling, (dict, Mapping)) and sampling.get("energy_reads") == EDGE_READS:
+    if counters_at_edges(doc, sampling):
         interval = 0.0  # every figure from hardware counters: no sampled power to bound
     repetitions = doc.get("repetitions")
     if repetitions is None:
@@ -200,6 +200,18 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
         Work.from_dict(doc.get("work"), source),
         _ci_rel(doc.get("benchmark")),
     )
+
+
+def counters_at_edges(doc: Mapping[str, Any], sampling: Any) -> bool:
+    """Return True where the run says every energy figure is a hardware counter read at
+    window edges, and every device it lists agrees (a device sampled for power, or modelled,
+    makes the sampling interval count again)."""
+    if not isinstance(sampling, (dict, Mapping)) or sampling.get("energy_reads") != EDGE_READS:
+        return False
+    devices = doc.get("devices")
+    if not isinstance(devices, list):
+        return devices is None
+    return all(isinstance(d, (dict, Mapping)) and d.get("method") == "counter" for d in devices)
 
 
 MAX_FIGURE = 1e18  # J, s, units: the disclosure schema's bound on a physical figure

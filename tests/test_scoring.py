@@ -519,3 +519,20 @@ def test_rate_many_agrees_with_rate_for_third_party_figures(provenance, interval
     many = rate_many(Population.from_inputs([inp]), std)
     assert many.grades() == [one.energy.grade]
     assert many.reasons(0) == one.energy.reasons
+
+
+def test_counters_read_at_edges_have_no_sampled_interval_unless_a_device_was_sampled(std):
+    edges = {"interval_s": 468.1, "energy_reads": "window edges"}
+    counter = {"id": "rapl:package-0", "domain": "cpu", "method": "counter"}
+    sampled = {"id": "nvml:0", "domain": "gpu", "method": "power"}
+
+    def interval(**changes):
+        inp = RatingInput.from_disclosure(_doc(sampling=edges, **changes))
+        return inp.sampling_interval_s, rate(inp, std).energy.reasons
+
+    assert interval() == (0.0, ())
+    assert interval(devices=[counter]) == (0.0, ())
+    # a device sampled for power contradicts "every figure a counter": its interval counts
+    assert interval(devices=[counter, sampled]) == (468.1, ("sampling interval 468.1 s > 1 s",))
+    plain = RatingInput.from_disclosure(_doc(sampling={"interval_s": 468.1}))
+    assert plain.sampling_interval_s == 468.1

@@ -383,7 +383,7 @@ def _reread_edge_intervals(store: Store) -> None:
     counters at window edges (migration 3): the rating's sampling limit bounds sampled power,
     and these rows were indexed with the wrap guard's interval, which it refused."""
     from greenai.jsonio import loads
-    from greenai.sampler import EDGE_READS
+    from greenai.scoring import counters_at_edges
 
     fixed, last = 0, 0
     while True:
@@ -397,10 +397,11 @@ def _reread_edge_intervals(store: Store) -> None:
         for row_id, raw, record in rows:
             last = int(row_id)
             try:
-                sampling = loads(bytes(raw).decode("utf-8"), f"#{row_id}").get("sampling")
+                doc = loads(bytes(raw).decode("utf-8"), f"#{row_id}")
+                edges = counters_at_edges(doc, doc.get("sampling"))
             except (GreenAIError, UnicodeDecodeError, AttributeError):
                 continue  # a document that no longer reads keeps its row as it was
-            if isinstance(sampling, dict) and sampling.get("energy_reads") == EDGE_READS:
+            if edges:
                 fields = list(_RECORD.unpack(bytes(record)))
                 fields[_RECORD_INTERVAL] = 0.0  # the record the populations are rated from
                 store.execute(
