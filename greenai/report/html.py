@@ -18,6 +18,7 @@ from typing import Any
 from greenai.errors import GreenAIError
 from greenai.report import _plots as fmt
 from greenai.report import label, table
+from greenai.sampler import EDGE_READS
 
 # No network, no script: only inline styles and images given as data: URIs.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -543,7 +544,7 @@ def _method(doc: Mapping[str, Any]) -> str:
         "<li><strong>assumed</strong>: a site factor (PUE, WUE, grid carbon and water "
         "intensity) with its source; facility energy, water and carbon rest on them.</li>",
         "</ul>",
-        f"<p>This run: {e(table.energy_method(doc))}. Sampling every "
+        f"<p>This run: {e(table.energy_method(doc))}. {e(_reads(sampling))} every "
         f"{e(fmt.seconds(table.num(sampling.get('interval_s'))))} "
         f"({e(fmt.plain(table.num(sampling.get('samples'))))} samples, clock "
         f"{e(sampling.get('clock'))}).</p>",
@@ -554,6 +555,16 @@ def _method(doc: Mapping[str, Any]) -> str:
             '<div class="warn"><ul>' + "".join(f"<li>{e(n)}</li>" for n in notes) + "</ul></div>"
         )
     return "".join(out)
+
+
+def _reads(sampling: Mapping[str, Any]) -> str:
+    """Return how the sampler read, as the method section words it."""
+    if sampling.get("energy_reads") == EDGE_READS:
+        return (
+            "Every energy figure is a hardware counter read at the window's edges (the counter "
+            "integrates on the device); between them the probes were read"
+        )
+    return "Sampling"
 
 
 def _integrity(doc: Mapping[str, Any]) -> str:

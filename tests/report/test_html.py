@@ -162,3 +162,12 @@ def test_an_imported_third_party_figure_says_so_on_top():
     assert "Third-party figure, as published by &lt;i&gt;board&lt;/i&gt;" in page
     assert "not a greenai measurement. Measured: gpu; not counted: cpu, dram, pue." in page
     assert "Third-party figure" not in to_html(make_doc())
+
+
+def test_the_method_says_when_every_figure_is_a_counter_read_at_edges():
+    counters = make_doc(cpu_method=Method.COUNTER)
+    assert counters["sampling"].get("energy_reads") == "window edges"
+    assert "hardware counter read at the window&#x27;s edges" in to_html(counters)
+    sampled = make_doc(cpu_method=Method.MODEL)
+    assert "energy_reads" not in sampled["sampling"]
+    assert "Sampling every" in to_html(sampled)
