@@ -396,6 +396,8 @@ def _reread_edge_intervals(store: Store) -> None:
             break
         for row_id, raw, record in rows:
             last = int(row_id)
+            if b'"energy_reads"' not in bytes(raw):
+                continue  # most rows: sampled power, no document to parse
             try:
                 doc = loads(bytes(raw).decode("utf-8"), f"#{row_id}")
                 edges = counters_at_edges(doc, doc.get("sampling"))
