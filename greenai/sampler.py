@@ -47,8 +47,8 @@ EDGE_READS = "window edges"
 # depends on it (counters are read at window and phase edges, power probes at interval_s,
 # and the standard's sampling limit bounds sampled power only), so it sets only how finely
 # power over time is shown: 2 s slots resolve a run's phases (load, warm-up, steps, eval),
-# finer than CodeCarbon's default 15 s and at NVML's own 1 s power average; 2048 slots hold
-# 68 min before halving. A tick reading a RAPL package, its dram and 8 GPUs costs 0.2-0.25
+# finer than CodeCarbon's default of a reading every 15 s; 2048 slots hold 68 min before
+# halving. A tick reading a RAPL package, its dram and 8 GPUs costs 0.2-0.25
 # ms of a core on a 2-core VM (the thread's wake ~0.08 ms, the reads the rest): 0.012 % of a
 # core at 0.5 Hz, where 1 Hz (0.021 %) is over the 0.02 % budget of a counters-only meter
 # (benchmarks/perf/overhead.py).
