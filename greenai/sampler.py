@@ -48,11 +48,10 @@ EDGE_READS = "window edges"
 # and the standard's sampling limit bounds sampled power only), so it sets only how finely
 # power over time is shown: 2 s slots resolve a run's phases (load, warm-up, steps, eval),
 # finer than CodeCarbon's default of a reading every 15 s; 2048 slots hold 68 min before
-# halving. A tick reading a RAPL package, its dram and 8 GPUs costs 0.2-0.25
-# ms of a core on a 2-core VM (the thread's wake ~0.08 ms, the reads the rest): 0.012 % of a
-# core at 0.5 Hz, where 1 Hz (0.021 %) is over the 0.02 % budget of a counters-only meter
-# (benchmarks/perf/overhead.py).
-# timeline_hz=0 turns it off.
+# halving. A tick reading a RAPL package, its dram and 8 GPUs costs 0.2-0.25 ms of a core
+# on a 2-core VM (the thread's wake ~0.08 ms, the reads the rest): 0.012 % of a core at
+# 0.5 Hz, where 1 Hz (0.021 %) is over the 0.02 % budget of a counters-only meter
+# (benchmarks/perf/overhead.py). timeline_hz=0 turns it off.
 DEFAULT_TIMELINE_HZ = 0.5
 TIMELINE_SLOTS = 2048
 # Poll at least this many times per counter range at the channel's maximum power, so two

@@ -176,7 +176,7 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
             raise DisclosureError(f"{source}: {key}: missing (required field)")
     sampling = doc.get("sampling") or {}
     interval = sampling.get("interval_s") if isinstance(sampling, (dict, Mapping)) else None
-    if counters_at_edges(doc, sampling):
+    if counters_at_edges(doc):
         interval = 0.0  # every figure from hardware counters: no sampled power to bound
     repetitions = doc.get("repetitions")
     if repetitions is None:
@@ -202,10 +202,11 @@ def _read_disclosure(doc: Any, source: str) -> tuple[Any, ...]:
     )
 
 
-def counters_at_edges(doc: Mapping[str, Any], sampling: Any) -> bool:
+def counters_at_edges(doc: Mapping[str, Any]) -> bool:
     """Return True where the run says every energy figure is a hardware counter read at
     window edges, and every device it lists agrees (a device sampled for power, or modelled,
     makes the sampling interval count again)."""
+    sampling = doc.get("sampling")
     if not isinstance(sampling, (dict, Mapping)) or sampling.get("energy_reads") != EDGE_READS:
         return False
     devices = doc.get("devices")

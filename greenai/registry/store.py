@@ -335,6 +335,23 @@ def work_row(work: Work) -> dict[str, Any]:
     }
 
 
+def _stored_documents(store: Store, columns: str = "", where: str = "") -> Iterator[Any]:
+    """Yield (id, document[, columns]) of every row with a stored document (and where), in
+    id order, 256 rows a query: a migration's step may update the rows it has been given."""
+    last = 0
+    while True:
+        rows = store.execute(
+            f"SELECT id, document{columns} FROM disclosures WHERE id > ? "
+            f"AND document IS NOT NULL{where} ORDER BY id LIMIT 256",
+            (last,),
+        ).fetchall()
+        if not rows:
+            return
+        for row in rows:
+            last = int(row[0])
+            yield row
+
+
 def _reindex_documents(store: Store) -> None:
     """Index the work block and energy CI of every stored document (migration 2, in place).
 
@@ -345,25 +362,15 @@ def _reindex_documents(store: Store) -> None:
     from greenai.jsonio import loads
 
     done = failed = 0
-    last = 0
-    while True:
-        rows = store.execute(
-            "SELECT id, document FROM disclosures WHERE id > ? AND document IS NOT NULL "
-            "ORDER BY id LIMIT 256",
-            (last,),
-        ).fetchall()
-        if not rows:
-            break
-        for row_id, raw in rows:
-            last = int(row_id)
-            try:
-                doc = disclosure.upgrade(loads(bytes(raw).decode("utf-8"), f"#{row_id}"))
-                row = summarize(doc, f"#{row_id}")
-            except (GreenAIError, UnicodeDecodeError, AttributeError):
-                failed += 1  # stored before a check it now fails: left unindexed, counted
-                continue
-            store.set_work(int(row_id), row, in_transaction=True)
-            done += 1
+    for row_id, raw in _stored_documents(store):
+        try:
+            doc = disclosure.upgrade(loads(bytes(raw).decode("utf-8"), f"#{row_id}"))
+            row = summarize(doc, f"#{row_id}")
+        except (GreenAIError, UnicodeDecodeError, AttributeError):
+            failed += 1  # stored before a check it now fails: left unindexed, counted
+            continue
+        store.set_work(int(row_id), row, in_transaction=True)
+        done += 1
     missing = int(
         store.execute("SELECT count(*) FROM disclosures WHERE document IS NULL").fetchone()[0]
     )
@@ -385,33 +392,25 @@ def _reread_edge_intervals(store: Store) -> None:
     from greenai.jsonio import loads
     from greenai.scoring import counters_at_edges
 
-    fixed, last = 0, 0
-    while True:
-        rows = store.execute(
-            "SELECT id, document, rating_record FROM disclosures WHERE id > ? "
-            "AND document IS NOT NULL AND sampling_interval_s > 0 ORDER BY id LIMIT 256",
-            (last,),
-        ).fetchall()
-        if not rows:
-            break
-        for row_id, raw, record in rows:
-            last = int(row_id)
-            if b'"energy_reads"' not in bytes(raw):
-                continue  # most rows: sampled power, no document to parse
-            try:
-                doc = loads(bytes(raw).decode("utf-8"), f"#{row_id}")
-                edges = counters_at_edges(doc, doc.get("sampling"))
-            except (GreenAIError, UnicodeDecodeError, AttributeError):
-                continue  # a document that no longer reads keeps its row as it was
-            if edges:
-                fields = list(_RECORD.unpack(bytes(record)))
-                fields[_RECORD_INTERVAL] = 0.0  # the record the populations are rated from
-                store.execute(
-                    "UPDATE disclosures SET sampling_interval_s = 0, rating_record = ? "
-                    "WHERE id = ?",
-                    (_RECORD.pack(*fields), last),
-                )
-                fixed += 1
+    fixed = 0
+    for row_id, raw, record in _stored_documents(
+        store, ", rating_record", " AND sampling_interval_s > 0"
+    ):
+        if b'"energy_reads"' not in bytes(raw):
+            continue  # most rows: sampled power, no document to parse
+        try:
+            doc = loads(bytes(raw).decode("utf-8"), f"#{row_id}")
+            edges = counters_at_edges(doc)
+        except (GreenAIError, UnicodeDecodeError, AttributeError):
+            continue  # a document that no longer reads keeps its row as it was
+        if edges:
+            fields = list(_RECORD.unpack(bytes(record)))
+            fields[_RECORD_INTERVAL] = 0.0  # the record the populations are rated from
+            store.execute(
+                "UPDATE disclosures SET sampling_interval_s = 0, rating_record = ? WHERE id = ?",
+                (_RECORD.pack(*fields), row_id),
+            )
+            fixed += 1
     if fixed:
         detail = f"sampling interval 0 (counters read at window edges): {fixed} row(s)"
         store.audit(None, "migrate", None, detail)
